@@ -1,0 +1,398 @@
+"""Findings state: the one store that is NOT rebuildable (ARCHITECTURE.md "Findings state").
+
+Everything lives in ``HOME/state.sqlite`` (SQLite, WAL mode, busy timeout), so the warehouse can
+be rebuilt at will without losing a reviewer's decision.
+
+Tables
+------
+``runs(run_id PK, run_date, started_at, finished_at, status)``
+    One row per recorded run (``status`` is ``complete``).
+``findings(finding_id PK, rule_id, rule_name, severity, subject_type, subject_key, project_code,
+unit_code, amount_at_risk, source_file, source_row, detail, evidence, first_seen, last_seen,
+is_open, closed_on)``
+    One row per finding ever seen; closed, never deleted. ``amount_at_risk`` is 2-place decimal
+    text; ``evidence`` is JSON (unmasked: mask on display). ``first_seen``/``last_seen`` are the
+    earliest/latest run dates on which it fired; ``is_open`` says whether it fires on the latest
+    recorded run date; ``closed_on`` is the first run date after ``last_seen`` (NULL when open).
+``finding_history(run_date, finding_id, amount_at_risk, PK(run_date, finding_id))``
+    Which findings fired on which run date (the queue's chart reads this).
+``decisions(id PK, finding_id, action, comment, username, decided_at)``
+    Append-only reviewers' decisions; ``action`` in confirmed/dismissed/resolved/reopened.
+    A finding's status is its latest decision (``reopened`` -> ``open``), else ``open``.
+``users(username PK, password_hash, role, created_at, updated_at)``
+    People who may sign in to the review page (``fundwatch users ...``). ``password_hash`` is a
+    werkzeug scrypt hash, never the password. ``role`` in reviewer/auditor/admin.
+``audit_log(id PK, at, username, action, finding_id, detail)``
+    Security-relevant events of the review page, append-only: every unmasking of personal data
+    (``action='unmask'``), sign-ins, user management.
+
+Times written by this module (``decided_at``, ``started_at`` ...) are Asia/Shanghai wall time in
+ISO form; run dates are ISO dates and always come from the caller, never the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+
+ACTIONS = ("confirmed", "dismissed", "resolved", "reopened")
+STATUSES = ("open", "confirmed", "dismissed", "resolved")
+
+EXPORT_COLUMNS = (
+    "finding_id", "rule_id", "rule_name", "severity", "subject_type", "subject_key", "project_code",
+    "unit_code", "amount_at_risk", "source_file", "source_row", "detail", "first_seen", "status",
+)
+_FINDING_COLUMNS = (
+    "rule_id", "rule_name", "severity", "subject_type", "subject_key", "project_code", "unit_code",
+    "amount_at_risk", "source_file", "source_row", "detail",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    run_date TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    status TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_date ON runs(run_date);
+CREATE TABLE IF NOT EXISTS findings (
+    finding_id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    rule_name TEXT,
+    severity TEXT,
+    subject_type TEXT NOT NULL,
+    subject_key TEXT NOT NULL,
+    project_code TEXT,
+    unit_code TEXT,
+    amount_at_risk TEXT,
+    source_file TEXT,
+    source_row INTEGER,
+    detail TEXT,
+    evidence TEXT,
+    first_seen TEXT,
+    last_seen TEXT,
+    is_open INTEGER NOT NULL DEFAULT 1,
+    closed_on TEXT
+);
+CREATE INDEX IF NOT EXISTS findings_open ON findings(is_open, first_seen);
+CREATE TABLE IF NOT EXISTS finding_history (
+    run_date TEXT NOT NULL,
+    finding_id TEXT NOT NULL,
+    amount_at_risk TEXT,
+    PRIMARY KEY (run_date, finding_id)
+);
+CREATE INDEX IF NOT EXISTS finding_history_by_finding ON finding_history(finding_id, run_date);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    finding_id TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('confirmed', 'dismissed', 'resolved', 'reopened')),
+    comment TEXT,
+    username TEXT NOT NULL,
+    decided_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_finding ON decisions(finding_id, id);
+CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('reviewer', 'auditor', 'admin')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    action TEXT NOT NULL,
+    finding_id TEXT,
+    detail TEXT
+);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+# SQL expression: a finding's status from its latest decision (alias f for findings).
+STATUS_SQL = """coalesce((
+    SELECT CASE d.action WHEN 'reopened' THEN 'open' ELSE d.action END
+    FROM decisions d WHERE d.finding_id = f.finding_id ORDER BY d.id DESC LIMIT 1), 'open')"""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one recorded run did to the queue.
+
+    ``new``: findings firing on this run date for the first time (first_seen == run_date);
+    ``still_open``: the other findings firing on this date; ``closed``: findings closed on this
+    date (they fired before and no longer do). Re-recording the same date gives the same summary.
+    """
+
+    run_date: date
+    new: int
+    still_open: int
+    closed: int
+
+    @property
+    def firing(self) -> int:
+        return self.new + self.still_open
+
+
+def now_shanghai() -> str:
+    """Asia/Shanghai wall time, ISO, seconds precision (for bookkeeping timestamps only)."""
+    return datetime.now(SHANGHAI).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the state database (WAL, busy timeout), creating folder and schema if missing.
+
+    The connection is in autocommit mode; callers group writes with ``with transaction(conn):``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+class transaction:  # noqa: N801 - used like a function: ``with transaction(conn):``
+    """One IMMEDIATE transaction: commit on success, roll back on any error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def finding_id(rule_id: str, subject_type: str, subject_key: str) -> str:
+    """Stable id: first 16 hex chars of sha256("rule_id|subject_type|subject_key")."""
+    return hashlib.sha256(f"{rule_id}|{subject_type}|{subject_key}".encode()).hexdigest()[:16]
+
+
+def money_text(value: Any) -> str | None:
+    """Decimal (or int / decimal text) -> 2-place decimal text. Floats are refused (never exact)."""
+    if value is None:
+        return None
+    if isinstance(value, float | bool):
+        raise TypeError(f"amount must be Decimal, int or decimal text, not {type(value).__name__}")
+    return str(Decimal(str(value).strip()).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def money(text: str | None) -> Decimal | None:
+    """2-place decimal text from the state -> Decimal."""
+    return None if text is None else Decimal(text)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"evidence value of type {type(value).__name__} is not JSON-able")
+
+
+def _iso(d: date | str) -> str:
+    return d if isinstance(d, str) else d.isoformat()
+
+
+def record_run(path: Path, *, run_id: str, run_date: date,
+               findings: Iterable[Mapping]) -> RunSummary:
+    """Record the findings that fire on ``run_date`` (all of them), in ONE transaction.
+
+    Upserts the findings, replaces the run date's ``finding_history``, inserts/replaces the
+    ``runs`` row, and recomputes first_seen (min), last_seen (max), is_open and closed_on of every
+    finding the run can affect. Re-recording a date with the same findings changes nothing;
+    recording an earlier date after a later one keeps first_seen = the earliest date and leaves
+    the open/closed state to the latest date. Readers see the previous complete run until commit.
+    """
+    day = date.fromisoformat(_iso(run_date)).isoformat()  # validated: it is inlined below
+    rows: dict[str, tuple] = {}
+    for f in findings:
+        fid = finding_id(f["rule_id"], f["subject_type"], f["subject_key"])
+        if fid in rows:
+            raise ValueError(f"finding listed twice in one run: {f['rule_id']} {f['subject_type']} "
+                             f"{f['subject_key']}")
+        source_row = f.get("source_row")
+        rows[fid] = (
+            fid, f["rule_id"], f.get("rule_name"), f.get("severity"), f["subject_type"],
+            f["subject_key"], f.get("project_code"), f.get("unit_code"),
+            money_text(f.get("amount_at_risk")), f.get("source_file"),
+            None if source_row is None else int(source_row), f.get("detail"),
+            json.dumps(f.get("evidence") or {}, ensure_ascii=False, sort_keys=True,
+                       default=_json_default),
+        )
+    conn = connect(path)
+    try:
+        with transaction(conn):
+            _record(conn, run_id, day, rows)
+            new = conn.execute(
+                "SELECT count(*) FROM finding_history h JOIN findings f USING (finding_id) "
+                "WHERE h.run_date = ? AND f.first_seen = ?", (day, day)).fetchone()[0]
+            closed = conn.execute("SELECT count(*) FROM findings WHERE closed_on = ?",
+                                  (day,)).fetchone()[0]
+    finally:
+        conn.close()
+    return RunSummary(run_date=date.fromisoformat(day), new=new, still_open=len(rows) - new,
+                      closed=closed)
+
+
+def _record(conn: sqlite3.Connection, run_id: str, day: str, rows: dict[str, tuple]) -> None:
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _fired (finding_id TEXT PRIMARY KEY)")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _affected (finding_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM _fired")
+    conn.execute("DELETE FROM _affected")
+    conn.executemany("INSERT INTO _fired VALUES (?)", ((fid,) for fid in rows))
+
+    # Everything whose derived state can change: fired now, fired on this date before, open now,
+    # or closed on a date after this one (an earlier date re-run can move closed_on back).
+    conn.execute("""
+        INSERT OR IGNORE INTO _affected
+        SELECT finding_id FROM _fired
+        UNION SELECT finding_id FROM finding_history WHERE run_date = :d
+        UNION SELECT finding_id FROM findings WHERE is_open = 1
+        UNION SELECT finding_id FROM findings
+              WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)
+    """, {"d": day})
+
+    latest_before = conn.execute("SELECT max(run_date) FROM runs").fetchone()[0]
+    is_latest = latest_before is None or day >= latest_before
+
+    # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired.
+    conn.executemany(f"""
+        INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence,
+                              first_seen, last_seen, is_open, closed_on)
+        VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
+        ON CONFLICT (finding_id) DO UPDATE SET
+        {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
+                   for c in (*_FINDING_COLUMNS, 'evidence'))}
+    """.replace(":d", f"'{day}'"), rows.values())
+
+    conn.execute("DELETE FROM finding_history WHERE run_date = ?", (day,))
+    conn.executemany("INSERT INTO finding_history (run_date, finding_id, amount_at_risk) VALUES (?, ?, ?)",
+                     ((day, fid, r[8]) for fid, r in rows.items()))
+
+    stamp = now_shanghai()
+    conn.execute("""
+        INSERT INTO runs (run_id, run_date, started_at, finished_at, status)
+        VALUES (?, ?, ?, ?, 'complete')
+        ON CONFLICT (run_id) DO UPDATE SET run_date = excluded.run_date,
+            finished_at = excluded.finished_at, status = excluded.status
+    """, (run_id, day, stamp, stamp))
+    latest = day if is_latest else latest_before
+
+    conn.execute("""
+        UPDATE findings SET
+            first_seen = coalesce((SELECT min(run_date) FROM finding_history h
+                                   WHERE h.finding_id = findings.finding_id), first_seen),
+            last_seen = coalesce((SELECT max(run_date) FROM finding_history h
+                                  WHERE h.finding_id = findings.finding_id), last_seen)
+        WHERE finding_id IN (SELECT finding_id FROM _affected)
+    """)
+    conn.execute("""
+        UPDATE findings SET
+            is_open = EXISTS (SELECT 1 FROM finding_history h
+                              WHERE h.finding_id = findings.finding_id AND h.run_date = :latest),
+            closed_on = CASE
+                WHEN EXISTS (SELECT 1 FROM finding_history h
+                             WHERE h.finding_id = findings.finding_id AND h.run_date = :latest)
+                THEN NULL
+                WHEN NOT EXISTS (SELECT 1 FROM finding_history h
+                                 WHERE h.finding_id = findings.finding_id) THEN :d
+                ELSE (SELECT min(r.run_date) FROM runs r WHERE r.run_date > findings.last_seen)
+            END
+        WHERE finding_id IN (SELECT finding_id FROM _affected)
+    """, {"latest": latest, "d": day})
+
+
+def export_rows(path: Path) -> list[dict]:
+    """The current open findings with the export columns of rules.md, in that order.
+
+    ``amount_at_risk`` is a Decimal; ``status`` is the latest decision (``open`` if none).
+    """
+    conn = connect(path)
+    try:
+        cur = conn.execute(f"""
+            SELECT f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key,
+                   f.project_code, f.unit_code, f.amount_at_risk, f.source_file, f.source_row,
+                   f.detail, f.first_seen, {STATUS_SQL} AS status
+            FROM findings f WHERE f.is_open = 1
+            ORDER BY f.rule_id, f.subject_type, f.subject_key
+        """)
+        out = []
+        for row in cur:
+            d = dict(zip(EXPORT_COLUMNS, tuple(row), strict=True))
+            d["amount_at_risk"] = money(d["amount_at_risk"])
+            out.append(d)
+        return out
+    finally:
+        conn.close()
+
+
+def add_decision(path: Path | sqlite3.Connection, *, finding_id: str, action: str,
+                 comment: str | None, username: str) -> None:
+    """Append a reviewer's decision. ``dismissed`` requires a non-empty reason (comment).
+
+    Raises ValueError (unknown action, missing reason or user) and KeyError (unknown finding).
+    ``path`` may also be an open connection (the review page passes its own).
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    comment = (comment or "").strip()
+    if action == "dismissed" and not comment:
+        raise ValueError("驳回（dismissed）必须填写理由 / a reason is required to dismiss")
+    if not (username or "").strip():
+        raise ValueError("a decision needs the signed-in user's name")
+    own = not isinstance(path, sqlite3.Connection)
+    conn = connect(path) if own else path
+    try:
+        with transaction(conn):
+            if conn.execute("SELECT 1 FROM findings WHERE finding_id = ?", (finding_id,)).fetchone() is None:
+                raise KeyError(finding_id)
+            conn.execute(
+                "INSERT INTO decisions (finding_id, action, comment, username, decided_at) "
+                "VALUES (?, ?, ?, ?, ?)", (finding_id, action, comment, username.strip(), now_shanghai()))
+    finally:
+        if own:
+            conn.close()
+
+
+def status_of(conn: sqlite3.Connection, finding_id: str) -> str:
+    """The finding's status: its latest decision (``reopened`` -> ``open``), else ``open``."""
+    row = conn.execute("SELECT action FROM decisions WHERE finding_id = ? ORDER BY id DESC LIMIT 1",
+                       (finding_id,)).fetchone()
+    if row is None or row[0] == "reopened":
+        return "open"
+    return row[0]

@@ -1,0 +1,181 @@
+"""fundwatch.state: the findings store that survives warehouse rebuilds and re-runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from fundwatch import state
+
+D1, D2, D3 = date(2021, 4, 28), date(2021, 4, 29), date(2021, 4, 30)
+
+
+def finding(rule_id="PAY_LATE", key="TX001", amount="100.00", **extra):
+    base = {
+        "rule_id": rule_id, "rule_name": "超期发放", "severity": "error", "subject_type": "payment",
+        "subject_key": key, "project_code": "P2020-001", "unit_code": "430121",
+        "amount_at_risk": Decimal(amount), "source_file": "changsha/pay.xlsx", "source_row": 7,
+        "detail": "应在2020-12-31前发放，实际2021-01-05发放。",
+        "evidence": {"source_row": {"id_number": "430102199001011234", "amount": Decimal(amount)},
+                     "roster_entry": None, "project": None, "credits": []},
+    }
+    base.update(extra)
+    return base
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "home" / "state.sqlite"
+
+
+def open_ids(db):
+    return {r["finding_id"]: r for r in state.export_rows(db)}
+
+
+def row(db, fid):
+    conn = state.connect(db)
+    try:
+        return dict(conn.execute("SELECT * FROM findings WHERE finding_id = ?", (fid,)).fetchone())
+    finally:
+        conn.close()
+
+
+def test_finding_id_is_sha256_prefix_of_rule_subject_key():
+    import hashlib
+    expected = hashlib.sha256(b"PAY_LATE|payment|TX001").hexdigest()[:16]
+    assert state.finding_id("PAY_LATE", "payment", "TX001") == expected
+    assert len(expected) == 16
+
+
+def test_connect_creates_schema_in_wal_mode(db):
+    conn = state.connect(db)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"runs", "findings", "finding_history", "decisions", "users", "audit_log"} <= tables
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    conn.close()
+
+
+def test_export_rows_have_the_rules_md_columns_in_order_with_decimal_amounts(db):
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding(amount="1200.5")])
+    [r] = state.export_rows(db)
+    assert list(r) == ["finding_id", "rule_id", "rule_name", "severity", "subject_type", "subject_key",
+                       "project_code", "unit_code", "amount_at_risk", "source_file", "source_row",
+                       "detail", "first_seen", "status"]
+    assert r["amount_at_risk"] == Decimal("1200.50") and str(r["amount_at_risk"]) == "1200.50"
+    assert r["first_seen"] == "2021-04-28" and r["status"] == "open" and r["source_row"] == 7
+
+
+def test_float_amounts_are_refused(db):
+    with pytest.raises(TypeError):
+        state.record_run(db, run_id="r1", run_date=D1, findings=[finding(amount_at_risk=12.5)])
+
+
+def test_lifecycle_new_still_open_closed_and_reopened(db):
+    a, b = finding(key="TX001"), finding(key="TX002")
+    fa = state.finding_id("PAY_LATE", "payment", "TX001")
+    fb = state.finding_id("PAY_LATE", "payment", "TX002")
+
+    s1 = state.record_run(db, run_id="r1", run_date=D1, findings=[a, b])
+    assert (s1.new, s1.still_open, s1.closed) == (2, 0, 0)
+
+    s2 = state.record_run(db, run_id="r2", run_date=D2, findings=[a])
+    assert (s2.new, s2.still_open, s2.closed) == (0, 1, 1)
+    assert set(open_ids(db)) == {fa}
+    closed = row(db, fb)
+    assert closed["is_open"] == 0 and closed["closed_on"] == "2021-04-29"
+
+    s3 = state.record_run(db, run_id="r3", run_date=D3, findings=[a, b])
+    assert (s3.new, s3.still_open, s3.closed) == (0, 2, 0)
+    reopened = row(db, fb)
+    assert reopened["is_open"] == 1 and reopened["closed_on"] is None
+    assert reopened["first_seen"] == "2021-04-28", "a reopened finding keeps its first_seen"
+
+
+def test_rerunning_the_same_date_changes_nothing(db):
+    fs = [finding(key="TX001"), finding(rule_id="PAY_DECEASED", key="TX001")]
+    s1 = state.record_run(db, run_id="r1", run_date=D1, findings=fs)
+    state.add_decision(db, finding_id=state.finding_id("PAY_LATE", "payment", "TX001"),
+                       action="confirmed", comment="属实", username="li")
+    before = state.export_rows(db)
+    s2 = state.record_run(db, run_id="r1-again", run_date=D1, findings=fs)
+    assert state.export_rows(db) == before
+    assert (s1.new, s1.still_open, s1.closed) == (s2.new, s2.still_open, s2.closed)
+    conn = state.connect(db)
+    assert conn.execute("SELECT count(*) FROM finding_history").fetchone()[0] == 2
+    conn.close()
+
+
+def test_earlier_date_after_later_keeps_first_seen_minimal_and_state_of_latest(db):
+    a, b = finding(key="TX001", amount="10"), finding(key="TX002")
+    fa = state.finding_id("PAY_LATE", "payment", "TX001")
+    fb = state.finding_id("PAY_LATE", "payment", "TX002")
+    state.record_run(db, run_id="r3", run_date=D3, findings=[a])
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding(key="TX001", amount="99"), b])
+    ra, rb = row(db, fa), row(db, fb)
+    assert ra["first_seen"] == "2021-04-28" and ra["last_seen"] == "2021-04-30" and ra["is_open"] == 1
+    assert ra["amount_at_risk"] == "10.00", "attributes follow the latest date the finding fired on"
+    assert rb["is_open"] == 0 and rb["closed_on"] == "2021-04-30"
+    assert set(open_ids(db)) == {fa}
+
+
+def test_dismiss_requires_reason_and_status_follows_latest_decision(db):
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding()])
+    fid = state.finding_id("PAY_LATE", "payment", "TX001")
+    with pytest.raises(ValueError):
+        state.add_decision(db, finding_id=fid, action="dismissed", comment="  ", username="li")
+    with pytest.raises(KeyError):
+        state.add_decision(db, finding_id="0" * 16, action="confirmed", comment="", username="li")
+    with pytest.raises(ValueError):
+        state.add_decision(db, finding_id=fid, action="deleted", comment="x", username="li")
+    state.add_decision(db, finding_id=fid, action="dismissed", comment="已补发公示材料", username="li")
+    assert open_ids(db)[fid]["status"] == "dismissed"
+    state.add_decision(db, finding_id=fid, action="reopened", comment="", username="wang")
+    conn = state.connect(db)
+    assert state.status_of(conn, fid) == "open"
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM decisions")
+    conn.close()
+
+
+def test_decisions_survive_closing_reopening_and_a_rebuilt_run(db):
+    fid = state.finding_id("PAY_LATE", "payment", "TX001")
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding()])
+    state.add_decision(db, finding_id=fid, action="resolved", comment="已整改", username="li")
+    state.record_run(db, run_id="r2", run_date=D2, findings=[])
+    state.record_run(db, run_id="r3", run_date=D3, findings=[finding()])
+    assert open_ids(db)[fid]["status"] == "resolved"
+
+
+def test_duplicate_finding_in_one_run_is_refused_and_nothing_is_written(db):
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding(key="A")])
+    with pytest.raises(ValueError):
+        state.record_run(db, run_id="r2", run_date=D2, findings=[finding(key="B"), finding(key="B")])
+    assert [r["subject_key"] for r in state.export_rows(db)] == ["A"]
+
+
+def test_readers_see_the_previous_complete_run_while_a_run_writes(db):
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding(key="A")])
+    writer = state.connect(db)
+    reader = state.connect(db)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM finding_history")
+    writer.execute("UPDATE findings SET is_open = 0")
+    t0 = threading.Event()
+
+    def read():
+        n = reader.execute("SELECT count(*) FROM findings WHERE is_open = 1").fetchone()[0]
+        assert n == 1
+        t0.set()
+
+    th = threading.Thread(target=read)
+    th.start()
+    th.join(5)
+    assert t0.is_set(), "a reader must not wait for the writer"
+    writer.execute("ROLLBACK")
+    writer.close()
+    reader.close()
