@@ -1,0 +1,20 @@
+with
+
+rule_parameters as (
+    select * from {{ ref('rule_parameters') }}
+),
+
+pivoted as (
+    select
+        cast(max(case when parameter = 'default_deadline_days' then value end) as integer)
+            as default_deadline_days,
+        cast(max(case when parameter = 'default_publicity_days' then value end) as integer)
+            as default_publicity_days,
+        {{ money("max(case when parameter = 'default_large_amount_threshold' then value end)") }}
+            as default_large_amount_threshold,
+        cast(max(case when parameter = 'funds_idle_days' then value end) as integer)
+            as funds_idle_days
+    from rule_parameters
+)
+
+select * from pivoted

@@ -1,0 +1,121 @@
+{#-
+  One row per payment (交易流水号) matched to its roster entry (项目编码 + 公民身份号码), its
+  project document, the death register and the staff register of the paying association, with
+  its position among the person's payments in the project and the people paid on its account.
+-#}
+with
+
+payments as (
+    select * from {{ ref('stg_raw__payments') }}
+),
+
+roster_entries as (
+    select * from {{ ref('stg_raw__roster_entries') }}
+),
+
+projects as (
+    select * from {{ ref('int_projects_defaulted') }}
+),
+
+deaths as (
+    select * from {{ ref('stg_raw__deaths') }}
+),
+
+staff_members as (
+    select * from {{ ref('stg_raw__staff_members') }}
+),
+
+earliest_deaths as (
+    select
+        id_number,
+        min(death_date) as death_date
+    from deaths
+    group by id_number
+),
+
+staff_links as (
+    select
+        id_number,
+        unit_code,
+        string_agg(distinct relation, '、' order by relation) as staff_relations
+    from staff_members
+    group by id_number, unit_code
+),
+
+people_per_account as (
+    select
+        account_no,
+        count(distinct id_number) as account_person_count
+    from payments
+    where account_no is not null
+    group by account_no
+),
+
+sequenced as (
+    select
+        txn_ref,
+        row_number() over person_payments as person_payment_seq,
+        first_value(txn_ref) over person_payments as person_first_txn_ref
+    from payments
+    window person_payments as (
+        partition by project_code, id_number
+        order by pay_date, txn_ref
+        rows between unbounded preceding and current row
+    )
+),
+
+matched as (
+    select
+        payments.txn_ref,
+        payments.batch,
+        payments.project_code,
+        payments.name,
+        payments.id_number,
+        payments.account_no,
+        payments.bank_name,
+        payments.amount,
+        payments.pay_date,
+        payments.unit_code,
+        payments.remark,
+        projects.project_code is not null as has_project,
+        projects.unit_code as project_unit_code,
+        projects.standard_amount,
+        projects.pay_deadline,
+        roster_entries.roster_key is not null as is_on_roster,
+        roster_entries.roster_key,
+        roster_entries.name as roster_name,
+        roster_entries.account_no as roster_account_no,
+        roster_entries.approved_amount as roster_approved_amount,
+        roster_entries.publicity_end as roster_publicity_end,
+        roster_entries.source_file as roster_source_file,
+        roster_entries.source_row as roster_source_row,
+        {{ gb11643_invalid_reason('payments.id_number', 'payments.pay_date') }} as id_invalid_reason,
+        earliest_deaths.death_date,
+        staff_links.staff_relations,
+        coalesce(people_per_account.account_person_count, 0) as account_person_count,
+        sequenced.person_payment_seq,
+        sequenced.person_first_txn_ref,
+        payments.source_file,
+        payments.source_row,
+        payments.file_sha256,
+        payments.load_run_id
+    from payments
+    inner join sequenced
+        on payments.txn_ref = sequenced.txn_ref
+    left join projects
+        on payments.project_code = projects.project_code
+    left join roster_entries
+        on
+            payments.project_code = roster_entries.project_code
+            and payments.id_number = roster_entries.id_number
+    left join earliest_deaths
+        on payments.id_number = earliest_deaths.id_number
+    left join staff_links
+        on
+            payments.id_number = staff_links.id_number
+            and payments.unit_code = staff_links.unit_code
+    left join people_per_account
+        on payments.account_no = people_per_account.account_no
+)
+
+select * from matched

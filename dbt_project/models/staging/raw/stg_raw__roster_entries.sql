@@ -1,0 +1,34 @@
+with
+
+source as (
+    select * from {{ source('raw', 'roster') }}
+),
+
+renamed as (
+    select
+        trim(project_code) as project_code,
+        name,
+        id_number,
+        trim(person_category) as person_category,
+        nullif(account_no, '') as account_no,
+        trim(bank_name) as bank_name,
+        {{ money('approved_amount') }} as approved_amount,
+        unit_code,
+        report_date,
+        publicity_start,
+        publicity_end,
+        source_file,
+        source_row,
+        file_sha256,
+        load_run_id
+    from source
+),
+
+keyed as (
+    select
+        project_code || '|' || id_number as roster_key,
+        *
+    from renamed
+)
+
+select * from keyed

@@ -1,0 +1,22 @@
+with
+
+source as (
+    select * from {{ source('raw', 'staff') }}
+),
+
+renamed as (
+    select
+        name,
+        id_number,
+        unit_code,
+        trim(position) as staff_position,
+        trim(relation) as relation,
+        staff_id_number,
+        source_file,
+        source_row,
+        file_sha256,
+        load_run_id
+    from source
+)
+
+select * from renamed
