@@ -29,28 +29,39 @@ credit_documents as (
     from credits
 ),
 
+credit_document_parts as (
+    select
+        *,
+        struct_extract(column_parts, 'doc_year') || '|' || struct_extract(column_parts, 'doc_number')
+            as column_year_number,
+        nullif(struct_extract(memo_parts, 'prefix'), '') as memo_prefix,
+        struct_extract(memo_parts, 'doc_year') || '|' || struct_extract(memo_parts, 'doc_number')
+            as memo_year_number,
+        struct_extract(memo_parts, 'prefix') || '〔' || struct_extract(memo_parts, 'doc_year') || '〕'
+        || struct_extract(memo_parts, 'doc_number') || '号' as memo_doc_no
+    from credit_documents
+),
+
 credit_keys as (
     select
         *,
         case
             when doc_no is not null then '文号'
-            when memo_parts.doc_year != '' then '摘要'
+            when memo_prefix is not null then '摘要'
         end as doc_no_origin,
         case
             when doc_no is not null then doc_no
-            when memo_parts.doc_year != ''
-                then memo_parts.prefix || '〔' || memo_parts.doc_year || '〕' || memo_parts.doc_number || '号'
+            when memo_prefix is not null then memo_doc_no
         end as found_doc_no,
         case
-            when doc_no is not null and column_parts.doc_year != ''
-                then column_parts.doc_year || '|' || column_parts.doc_number
+            when doc_no is not null and column_year_number != '|' then column_year_number
             when doc_no is not null then doc_no
-            when memo_parts.doc_year != '' then memo_parts.doc_year || '|' || memo_parts.doc_number
+            when memo_prefix is not null then memo_year_number
         end as doc_join_key
-    from credit_documents
+    from credit_document_parts
 ),
 
-allocation_keys as (
+allocation_parts as (
     select
         allocation_key,
         doc_no,
@@ -66,12 +77,13 @@ allocation_join_keys as (
         doc_no,
         recipient_code,
         project_code,
-        parts.prefix as doc_prefix,
+        struct_extract(parts, 'prefix') as doc_prefix,
         case
-            when parts.doc_year != '' then parts.doc_year || '|' || parts.doc_number
+            when struct_extract(parts, 'doc_year') != ''
+                then struct_extract(parts, 'doc_year') || '|' || struct_extract(parts, 'doc_number')
             else doc_no
         end as doc_join_key
-    from allocation_keys
+    from allocation_parts
 ),
 
 candidates as (
@@ -90,7 +102,7 @@ candidates as (
             (credit_keys.doc_no_origin = '文号' and credit_keys.doc_no = allocation_join_keys.doc_no)
             or (
                 credit_keys.doc_no_origin = '摘要'
-                and ends_with(credit_keys.memo_parts.prefix, allocation_join_keys.doc_prefix)
+                and ends_with(credit_keys.memo_prefix, allocation_join_keys.doc_prefix)
             )
         )
 ),

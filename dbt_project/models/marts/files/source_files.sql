@@ -21,7 +21,7 @@ current_files as (
     select *
     from files
     where is_current
-    qualify row_number() over (partition by source_file order by loaded_at desc, file_sha256) = 1
+    qualify row_number() over (partition by source_file order by loaded_at desc, file_sha256 asc) = 1
 ),
 
 mismatches_per_file as (
@@ -84,7 +84,7 @@ row_subjects as (
         file_sha256,
         load_run_id
     from rejected_rows
-    qualify row_number() over (partition by source_file, source_row order by loaded_at desc, reason) = 1
+    qualify row_number() over (partition by source_file, source_row order by loaded_at desc, reason asc) = 1
 ),
 
 unioned as (

@@ -59,16 +59,16 @@ allocation_findings as (
         case rule_column
             when 'rule_alloc_short'
                 then '资金指标' || doc_no || '应于' || cast(deadline_date as varchar) || '前足额到账'
-                || {{ money_text('allocated_amount') }} || '，截至' || cast({{ fw_run_date() }} as varchar)
-                || '仅到账' || {{ money_text('credited_amount') }} || '，差' || {{ money_text('amount_at_risk') }} || '。'
+                    || {{ money_text('allocated_amount') }} || '，截至' || cast({{ fw_run_date() }} as varchar)
+                    || '仅到账' || {{ money_text('credited_amount') }} || '，差' || {{ money_text('amount_at_risk') }} || '。'
             when 'rule_alloc_over'
                 then '资金指标' || doc_no || '金额为' || {{ money_text('allocated_amount') }} || '，实际到账'
-                || {{ money_text('credited_amount') }} || '，超出' || {{ money_text('amount_at_risk') }} || '。'
+                    || {{ money_text('credited_amount') }} || '，超出' || {{ money_text('amount_at_risk') }} || '。'
             when 'rule_alloc_late'
                 then '资金指标' || doc_no || '应于' || cast(deadline_date as varchar) || '（发文日期'
-                || cast(issue_date as varchar) || '加' || cast(effective_deadline_days as varchar)
-                || '天）前到账，但有' || cast(late_credit_count as varchar) || '笔共'
-                || {{ money_text('amount_at_risk') }} || '晚于该日到账（最晚' || cast(last_credit_date as varchar) || '）。'
+                    || cast(issue_date as varchar) || '加' || cast(effective_deadline_days as varchar)
+                    || '天）前到账，但有' || cast(late_credit_count as varchar) || '笔共'
+                    || {{ money_text('amount_at_risk') }} || '晚于该日到账（最晚' || cast(last_credit_date as varchar) || '）。'
         end as detail
     from allocation_outcomes
 ),
@@ -94,8 +94,8 @@ transfer_findings as (
                 then '到账资金' || {{ money_text('amount') }} || '应能对应一份资金指标，但文号和摘要中均未找到文号。'
             when candidate_count = 0
                 then '到账资金' || {{ money_text('amount') }} || '应能对应一份资金指标，但按文号' || found_doc_no
-                || '（来自' || doc_no_origin || '）、收款单位代码' || recipient_code
-                || coalesce('、项目编码' || credit_project_code, '') || '未找到对应指标。'
+                    || '（来自' || doc_no_origin || '）、收款单位代码' || recipient_code
+                    || coalesce('、项目编码' || credit_project_code, '') || '未找到对应指标。'
             else '到账资金' || {{ money_text('amount') }} || '应只对应一份资金指标，但按文号' || found_doc_no
                 || '（来自' || doc_no_origin || '）找到' || cast(candidate_count as varchar) || '份候选指标（'
                 || candidate_allocation_keys || '），无法确定归属。'
@@ -124,39 +124,39 @@ payment_findings as (
                 then '发放应有项目文本依据，但项目编码' || project_code || '没有对应的项目文本。'
             when 'rule_pay_not_on_roster'
                 then '收款人应在项目' || project_code || '的上报名单内，但' || {{ mask_name('name') }}
-                || '（' || {{ mask_id('id_number') }} || '）不在名单中。'
+                    || '（' || {{ mask_id('id_number') }} || '）不在名单中。'
             when 'rule_pay_name_mismatch'
                 then '收款人' || {{ mask_id('id_number') }} || '的姓名应与名单一致（' || {{ mask_name('roster_name') }}
-                || '），实际发放姓名为' || {{ mask_name('name') }} || '。'
+                    || '），实际发放姓名为' || {{ mask_name('name') }} || '。'
             when 'rule_pay_account_mismatch'
                 then '应发放至名单登记的账户' || {{ mask_account('roster_account_no') }} || '，实际发放至账户'
-                || {{ mask_account('account_no') }} || '。'
+                    || {{ mask_account('account_no') }} || '。'
             when 'rule_pay_amount_mismatch'
                 then '发放金额应等于核定金额' || {{ money_text('roster_approved_amount') }} || '，实际发放'
-                || {{ money_text('amount') }} || '，相差' || {{ money_text('amount_at_risk') }} || '。'
+                    || {{ money_text('amount') }} || '，相差' || {{ money_text('amount_at_risk') }} || '。'
             when 'rule_pay_over_standard'
                 then '发放金额不应超过补助标准' || {{ money_text('standard_amount') }} || '，实际发放'
-                || {{ money_text('amount') }} || '，超出' || {{ money_text('amount_at_risk') }} || '。'
+                    || {{ money_text('amount') }} || '，超出' || {{ money_text('amount_at_risk') }} || '。'
             when 'rule_pay_before_publicity'
                 then '应在名单公示结束日期' || cast(roster_publicity_end as varchar) || '之后发放，实际发放日期为'
-                || cast(pay_date as varchar) || '。'
+                    || cast(pay_date as varchar) || '。'
             when 'rule_pay_late'
                 then '应在发放截止日期' || cast(pay_deadline as varchar) || '前发放，实际发放日期为'
-                || cast(pay_date as varchar) || '。'
+                    || cast(pay_date as varchar) || '。'
             when 'rule_pay_duplicate'
                 then '同一项目同一人只应发放一次，但' || {{ mask_id('id_number') }} || '此前已由交易'
-                || person_first_txn_ref || '发放，本笔为第' || cast(person_payment_seq as varchar) || '笔。'
+                    || person_first_txn_ref || '发放，本笔为第' || cast(person_payment_seq as varchar) || '笔。'
             when 'rule_pay_invalid_id'
                 then '公民身份号码应符合GB 11643，但' || {{ mask_id('id_number') }} || id_invalid_reason || '。'
             when 'rule_pay_deceased'
                 then '不应向已死亡人员发放，但收款人' || {{ mask_id('id_number') }} || '死亡登记日期为'
-                || cast(death_date as varchar) || '，发放日期为' || cast(pay_date as varchar) || '。'
+                    || cast(death_date as varchar) || '，发放日期为' || cast(pay_date as varchar) || '。'
             when 'rule_pay_staff_related'
                 then '收款人' || {{ mask_id('id_number') }} || '在发放单位' || unit_code || '的工作人员及亲属名册中（'
-                || staff_relations || '），应重点核查。'
+                    || staff_relations || '），应重点核查。'
             when 'rule_pay_shared_account'
                 then '一个账户应只对应一名受益人，但账户' || {{ mask_account('account_no') }} || '收到了'
-                || cast(account_person_count as varchar) || '个不同公民身份号码的发放。'
+                    || cast(account_person_count as varchar) || '个不同公民身份号码的发放。'
         end as detail
     from payment_outcomes
 ),
@@ -180,11 +180,11 @@ roster_findings as (
         case
             when rule_column = 'rule_roster_unpaid'
                 then '名单人员' || {{ mask_id('id_number') }} || '应在发放截止日期' || cast(pay_deadline as varchar)
-                || '前获得发放（核定金额' || {{ money_text('approved_amount') }} || '），截至'
-                || cast({{ fw_run_date() }} as varchar) || '未见发放记录。'
+                    || '前获得发放（核定金额' || {{ money_text('approved_amount') }} || '），截至'
+                    || cast({{ fw_run_date() }} as varchar) || '未见发放记录。'
             when publicity_start is null or publicity_end is null
                 then '名单应公示至少' || cast(required_publicity_days as varchar) || '天，但公示'
-                || case when publicity_start is null then '开始日期' else '结束日期' end || '缺失。'
+                    || case when publicity_start is null then '开始日期' else '结束日期' end || '缺失。'
             else '名单应公示至少' || cast(required_publicity_days as varchar) || '天，实际公示'
                 || cast(publicity_days_posted as varchar) || '天（' || cast(publicity_start as varchar) || '至'
                 || cast(publicity_end as varchar) || '）。'
@@ -213,21 +213,21 @@ expenditure_findings as (
                 then '支出应有项目文本依据，但项目编码' || project_code || '没有对应的项目文本。'
             when 'rule_exp_category_not_allowed'
                 then '支出类别应在允许支出类别（' || allowed_categories_text || '）内，实际为“'
-                || coalesce(category, '（空）') || '”。'
+                    || coalesce(category, '（空）') || '”。'
             when 'rule_exp_outside_period'
                 then '支出日期应在项目期间' || cast(project_start_date as varchar) || '至'
-                || cast(project_end_date as varchar) || '内，实际为' || cast(spend_date as varchar) || '。'
+                    || cast(project_end_date as varchar) || '内，实际为' || cast(spend_date as varchar) || '。'
             when 'rule_exp_no_decision'
                 then '支出' || {{ money_text('amount') }} || '达到大额资金标准' || {{ money_text('large_amount_threshold') }}
-                || '，应有集体决策记录，但'
-                || case
-                    when decision_no is null then '未填写决策文号'
-                    when not has_decision_record then '决策文号' || decision_no || '没有对应的决策记录'
-                    when decision_unit_code != unit_code
-                        then '决策' || decision_no || '的决策单位' || decision_unit_code || '不是实施单位' || unit_code
-                    else '决策' || decision_no || '的会议日期' || cast(decision_meeting_date as varchar)
-                        || '晚于支出日期' || cast(spend_date as varchar)
-                end || '。'
+                    || '，应有集体决策记录，但'
+                    || case
+                        when decision_no is null then '未填写决策文号'
+                        when not has_decision_record then '决策文号' || decision_no || '没有对应的决策记录'
+                        when decision_unit_code != unit_code
+                            then '决策' || decision_no || '的决策单位' || decision_unit_code || '不是实施单位' || unit_code
+                        else '决策' || decision_no || '的会议日期' || cast(decision_meeting_date as varchar)
+                            || '晚于支出日期' || cast(spend_date as varchar)
+                    end || '。'
         end as detail
     from expenditure_outcomes
 ),
@@ -251,24 +251,24 @@ project_findings as (
         case rule_column
             when 'rule_proj_over_budget'
                 then '支出合计不应超过预算金额' || {{ money_text('budget') }} || '，实际发放' || {{ money_text('payment_amount') }}
-                || '加支出' || {{ money_text('expenditure_amount') }} || '共' || {{ money_text('spent_amount') }}
-                || '，超出' || {{ money_text('amount_at_risk') }} || '。'
+                    || '加支出' || {{ money_text('expenditure_amount') }} || '共' || {{ money_text('spent_amount') }}
+                    || '，超出' || {{ money_text('amount_at_risk') }} || '。'
             when 'rule_proj_not_posted'
                 then '项目应在首笔支出（' || cast(first_spent_on as varchar) || '）前挂牌公示，但'
-                || coalesce('最早的项目挂牌日期为' || cast(first_signboard_date as varchar), '没有项目挂牌记录') || '。'
+                    || coalesce('最早的项目挂牌日期为' || cast(first_signboard_date as varchar), '没有项目挂牌记录') || '。'
             when 'rule_proj_report_missing'
                 then '终期报告应于' || cast(report_deadline as varchar) || '前提交，截至'
-                || cast({{ fw_run_date() }} as varchar) || '未提交。'
+                    || cast({{ fw_run_date() }} as varchar) || '未提交。'
             when 'rule_proj_report_late'
                 then '终期报告应于' || cast(report_deadline as varchar) || '前提交，实际提交日期为'
-                || cast(report_submit_date as varchar) || '。'
+                    || cast(report_submit_date as varchar) || '。'
             when 'rule_proj_report_mismatch'
                 then '终期报告的实际支出应等于发放加支出合计' || {{ money_text('spent_amount') }} || '，报告为'
-                || {{ money_text('report_actual_spent') }} || '，相差' || {{ money_text('amount_at_risk') }} || '。'
+                    || {{ money_text('report_actual_spent') }} || '，相差' || {{ money_text('amount_at_risk') }} || '。'
             when 'rule_proj_funds_idle'
                 then '项目结束日期' || cast(end_date as varchar) || '后' || cast(funds_idle_days as varchar)
-                || '天到账资金应已使用，但到账' || {{ money_text('credited_amount') }} || '、支出'
-                || {{ money_text('spent_amount') }} || '，闲置' || {{ money_text('amount_at_risk') }} || '。'
+                    || '天到账资金应已使用，但到账' || {{ money_text('credited_amount') }} || '、支出'
+                    || {{ money_text('spent_amount') }} || '，闲置' || {{ money_text('amount_at_risk') }} || '。'
         end as detail
     from project_outcomes
 ),
@@ -296,7 +296,7 @@ source_file_findings as (
                 then '合计行应等于明细之和，但' || mismatch_text || '。'
             when 'rule_row_rejected'
                 then '第' || cast(source_row as varchar) || '行应完整可读，但未能载入：'
-                || {{ mask_free_text("coalesce(reason, '未说明原因')") }} || '。'
+                    || {{ mask_free_text("coalesce(reason, '未说明原因')") }} || '。'
         end as detail
     from source_file_outcomes
 ),

@@ -40,7 +40,7 @@ rules as (
         case when not is_on_roster then amount end as rule_pay_not_on_roster,
         case when is_on_roster and name != roster_name then amount end as rule_pay_name_mismatch,
         case
-            when is_on_roster and roster_account_no is not null and account_no is distinct from roster_account_no
+            when is_on_roster and roster_account_no is not null and coalesce(account_no != roster_account_no, true)
                 then amount
         end as rule_pay_account_mismatch,
         case

@@ -10,7 +10,7 @@ renamed as (
         trim(posting_type) as posting_type,
         start_date,
         end_date,
-        trim(location) as location,
+        trim(location) as posting_location,
         trim(evidence_no) as evidence_no,
         source_file,
         source_row,

@@ -1,0 +1,153 @@
+"""Glue between the pipeline and the dbt project (``dbt_project/``) on the home's DuckDB warehouse.
+
+dbt always runs as a subprocess of the ``dbt`` executable installed next to this interpreter,
+with ``FUNDWATCH_WAREHOUSE`` pointing at the home's warehouse and its target/log folders inside
+the home (two homes never share anything). Its output is streamed to the logger with long digit
+runs masked, so that no ID number or bank account reaches a log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from fundwatch.paths import DBT_PROJECT_DIR, REPO_ROOT, Home
+
+log = logging.getLogger(__name__)
+
+_BIN_DIR = Path(sys.executable).parent
+_ID_LIKE = re.compile(r"(\d{6})\d{8}(\d{3}[\dXx])")
+_LONG_DIGITS = re.compile(r"\d{5,}(\d{4})")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class WarehouseError(RuntimeError):
+    """dbt failed; the message (Chinese + English) lists the failing nodes."""
+
+
+def mask_line(line: str) -> str:
+    """Mask anything that looks like an ID number or an account in a log line."""
+    line = _ANSI.sub("", line)
+    line = _ID_LIKE.sub(lambda m: f"{m.group(1)}********{m.group(2)}", line)
+    return _LONG_DIGITS.sub(lambda m: f"****{m.group(1)}", line)
+
+
+def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        FUNDWATCH_WAREHOUSE=str(warehouse),
+        DBT_TARGET_PATH=str(target_dir),
+        DBT_LOG_PATH=str(log_dir),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DBT_USE_COLORS="false",
+        DBT_PARTIAL_PARSE="true",
+    )
+    return env
+
+
+def _home_dirs(home: Home) -> tuple[Path, Path]:
+    target_dir = home.dbt_target_dir
+    log_dir = home.logs_dir / "dbt"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return target_dir, log_dir
+
+
+def _run(args: Sequence[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> tuple[int, list[str]]:
+    """Run a tool from the venv, streaming its masked output to the logger."""
+    exe = _BIN_DIR / args[0]
+    cmd = [str(exe), *args[1:]]
+    log.info("running %s", " ".join(args[:2]))
+    lines: list[str] = []
+    with subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        encoding="utf-8", errors="replace",
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = mask_line(raw.rstrip("\n"))
+            lines.append(line)
+            log.info("%s", line)
+        rc = proc.wait()
+    return rc, lines
+
+
+def _dbt_args(command: Sequence[str], target_dir: Path, log_dir: Path) -> list[str]:
+    return [
+        "dbt", *command,
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target_dir),
+        "--log-path", str(log_dir),
+    ]
+
+
+def _failing_nodes(target_dir: Path) -> list[str]:
+    results = target_dir / "run_results.json"
+    if not results.exists():
+        return []
+    data = json.loads(results.read_text(encoding="utf-8"))
+    return [
+        f"{r['unique_id']} ({r['status']})"
+        for r in data.get("results", [])
+        if r.get("status") in {"error", "fail", "runtime error"}
+    ]
+
+
+def dbt_build(home: Home, run_date: date) -> None:
+    """Seed and build the whole dbt project (models, dbt tests, unit tests) as of ``run_date``.
+
+    Raises WarehouseError listing the failing nodes when anything fails.
+    """
+    target_dir, log_dir = _home_dirs(home)
+    env = _dbt_env(home.warehouse, target_dir, log_dir)
+    args = _dbt_args(["build"], target_dir, log_dir)
+    args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
+    rc, lines = _run(args, env)
+    if rc != 0:
+        failing = _failing_nodes(target_dir)
+        if not failing:  # failed before running nodes (parse/compile error): show the tail
+            failing = [ln for ln in lines if ln.strip()][-5:]
+        raise WarehouseError(
+            f"dbt build 失败（dbt build failed, exit {rc}）：" + "；".join(failing)
+        )
+
+
+def dbt_docs(home: Home) -> Path:
+    """Generate the dbt docs as one self-contained page; return HOME/docs/dbt/index.html."""
+    target_dir, log_dir = _home_dirs(home)
+    env = _dbt_env(home.warehouse, target_dir, log_dir)
+    rc, lines = _run(_dbt_args(["docs", "generate", "--static"], target_dir, log_dir), env)
+    static = target_dir / "static_index.html"
+    if rc != 0 or not static.exists():
+        tail = "；".join(ln for ln in lines if ln.strip())[-500:]
+        raise WarehouseError(f"dbt 文档生成失败（dbt docs generate failed, exit {rc}）：{tail}")
+    home.dbt_docs_dir.mkdir(parents=True, exist_ok=True)
+    out = home.dbt_docs_dir / "index.html"
+    shutil.copyfile(static, out)
+    return out
+
+
+def lint_sql() -> int:
+    """sqlfluff lint of dbt_project/models (dbt templater, duckdb dialect) on a scratch DuckDB.
+
+    Never touches a live warehouse. Prints the violations; returns sqlfluff's exit code.
+    """
+    with tempfile.TemporaryDirectory(prefix="fundwatch-lint-") as tmp:
+        scratch = Path(tmp)
+        env = _dbt_env(scratch / "lint.duckdb", scratch / "target", scratch / "logs")
+        cmd = [str(_BIN_DIR / "sqlfluff"), "lint", "dbt_project/models", "--disable-progress-bar"]
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+        out = (proc.stdout + proc.stderr).strip()
+        if out:
+            print(mask_line(out))
+        return proc.returncode
