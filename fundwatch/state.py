@@ -251,7 +251,7 @@ def record_run(path: Path, *, run_id: str, run_date: date,
             f["subject_key"], f.get("project_code"), f.get("unit_code"),
             money_text(f.get("amount_at_risk")), f.get("source_file"),
             None if source_row is None else int(source_row), f.get("detail"),
-            json.dumps(f.get("evidence") or {}, ensure_ascii=False, sort_keys=True,
+            json.dumps(f.get("evidence") or {}, ensure_ascii=False,
                        default=_json_default),
         )
     conn = connect(path)

@@ -1,0 +1,304 @@
+"""Read side of the review page: rule catalogue, divisions, and queries over state.sqlite.
+
+Only ``state.sqlite`` is read (never the DuckDB warehouse), so the page keeps serving the last
+complete run while the DAG writes. Money is summed in SQLite as integer cents (exact), then
+turned back into Decimal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from fundwatch import paths, state
+
+SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
+STATUS_LABELS = {"open": "待处理", "confirmed": "已确认", "dismissed": "已驳回", "resolved": "已整改"}
+ACTION_LABELS = {"confirmed": "确认", "dismissed": "驳回", "resolved": "标记已整改", "reopened": "重新打开"}
+SUBJECT_LABELS = {
+    "allocation": "资金指标", "transfer": "到账资金", "project": "项目", "roster_entry": "名单人员",
+    "payment": "发放记录", "expenditure": "支出凭证", "file": "文件", "row": "数据行",
+}
+CENTS_SQL = "CAST(replace(f.amount_at_risk, '.', '') AS INTEGER)"  # amounts are 2-place text
+PAGE_SIZE = 50
+
+
+def cents_to_decimal(cents: int | None) -> Decimal:
+    return (Decimal(cents or 0) / 100).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    rule_name: str
+    severity: str
+    subject_type: str
+    suite: str
+    mart: str
+    requirement: str
+
+
+@lru_cache(maxsize=4)
+def rule_catalog(path: Path = paths.RULE_CATALOG_CSV) -> dict[str, Rule]:
+    """rule_id -> Rule, read from the dbt seed (the one place for rule metadata)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return {r["rule_id"]: Rule(**{k: r.get(k, "") or "" for k in Rule.__dataclass_fields__})
+                for r in csv.DictReader(fh)}
+
+
+@dataclass(frozen=True)
+class Division:
+    code: str
+    name: str
+    level: str
+    prefecture_code: str
+    prefecture_name: str
+
+
+@lru_cache(maxsize=1)
+def divisions() -> dict[str, Division]:
+    """Hunan's 2020 divisions (GB/T 2260) by code."""
+    path = paths.REFERENCE_DIR / "hunan_divisions_2020.csv"
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return {r["code"]: Division(r["code"], r["name"], r["level"], r["prefecture_code"] or "",
+                                    r["prefecture_name"] or "") for r in csv.DictReader(fh)}
+
+
+def prefectures() -> list[Division]:
+    return [d for d in divisions().values() if d.level == "prefecture"]
+
+
+def counties_by_prefecture() -> OrderedDict[str, list[Division]]:
+    out: OrderedDict[str, list[Division]] = OrderedDict((p.code, []) for p in prefectures())
+    for d in divisions().values():
+        if d.level == "county" and d.prefecture_code in out:
+            out[d.prefecture_code].append(d)
+    return out
+
+
+def unit_label(code: str | None) -> str:
+    """'长沙市 · 芙蓉区' for a county, '长沙市（市本级）' for a 市州, the code when unknown."""
+    if not code:
+        return "（未知单位）"
+    d = divisions().get(code)
+    if d is None:
+        return f"未知单位 {code}"
+    if d.level == "province":
+        return f"{d.name}（省本级）"
+    if d.level == "prefecture":
+        return f"{d.name}（市州本级）"
+    return f"{d.prefecture_name} · {d.name}"
+
+
+def prefecture_of(code: str | None) -> str | None:
+    if not code or len(code) != 6:
+        return None
+    d = divisions().get(code)
+    if d is not None and d.prefecture_code:
+        return d.prefecture_code
+    guess = code[:4] + "00"
+    return guess if guess in divisions() and guess != "430000" else None
+
+
+@dataclass
+class Filters:
+    rule: str = ""
+    severity: str = ""
+    prefecture: str = ""
+    county: str = ""
+    project: str = ""
+    status: str = ""
+    page: int = 1
+    errors: list[str] = field(default_factory=list)
+
+    KEYS = ("rule", "severity", "prefecture", "county", "project", "status")
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        f = cls()
+        f.rule = (args.get("rule") or "").strip()
+        f.severity = (args.get("severity") or "").strip()
+        f.prefecture = (args.get("prefecture") or "").strip()
+        f.county = (args.get("county") or "").strip()
+        f.project = (args.get("project") or "").strip()[:64]
+        f.status = (args.get("status") or "").strip()
+        try:
+            f.page = max(1, int(args.get("page") or 1))
+        except ValueError:
+            f.page = 1
+        if f.severity and f.severity not in SEVERITY_LABELS:
+            f.errors.append("未知的严重程度，已忽略。")
+            f.severity = ""
+        if f.status and f.status not in STATUS_LABELS:
+            f.errors.append("未知的处理状态，已忽略。")
+            f.status = ""
+        for name in ("prefecture", "county"):
+            value = getattr(f, name)
+            if value and not (value.isdigit() and len(value) == 6):
+                f.errors.append("单位代码应为6位数字，已忽略。")
+                setattr(f, name, "")
+        if f.county and f.prefecture and prefecture_of(f.county) != f.prefecture:
+            f.errors.append("所选县市区不属于所选市州，已按县市区筛选。")
+            f.prefecture = ""
+        return f
+
+    def args(self, **override) -> dict[str, str]:
+        """Query-string arguments (non-empty) of these filters, with overrides."""
+        out = {k: getattr(self, k) for k in self.KEYS}
+        out.update(override)
+        return {k: str(v) for k, v in out.items() if v not in ("", None)}
+
+    def where(self, *, with_status: bool = True) -> tuple[str, list]:
+        clauses, params = [], []
+        if self.rule:
+            clauses.append("f.rule_id = ?")
+            params.append(self.rule)
+        if self.severity:
+            clauses.append("f.severity = ?")
+            params.append(self.severity)
+        if self.county:
+            clauses.append("f.unit_code = ?")
+            params.append(self.county)
+        elif self.prefecture:
+            clauses.append("substr(f.unit_code, 1, 4) = ?")
+            params.append(self.prefecture[:4])
+        if self.project:
+            clauses.append("f.project_code = ?")
+            params.append(self.project)
+        if with_status and self.status:
+            clauses.append(f"{state.STATUS_SQL} = ?")
+            params.append(self.status)
+        return (" AND ".join(clauses) or "1 = 1"), params
+
+
+def latest_run(conn: sqlite3.Connection) -> sqlite3.Row | None:
+    return conn.execute(
+        "SELECT run_id, run_date, finished_at FROM runs ORDER BY run_date DESC, finished_at DESC LIMIT 1"
+    ).fetchone()
+
+
+def queue_rows(conn: sqlite3.Connection, flt: Filters, *, limit: int | None = PAGE_SIZE,
+               offset: int = 0) -> list[dict]:
+    """Current findings matching the filters: newest first, then errors, then larger amounts."""
+    where, params = flt.where()
+    sql = f"""
+        SELECT f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key,
+               f.project_code, f.unit_code, f.amount_at_risk, f.source_file, f.source_row, f.detail,
+               f.first_seen, {state.STATUS_SQL} AS status
+        FROM findings f WHERE f.is_open = 1 AND {where}
+        ORDER BY f.first_seen DESC, (f.severity = 'error') DESC, {CENTS_SQL} DESC, f.finding_id
+    """
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params = [*params, limit, offset]
+    return [dict(r) for r in conn.execute(sql, params)]
+
+
+def summary(conn: sqlite3.Connection, flt: Filters) -> dict:
+    """Counts and amounts at risk of the filtered queue, per rule, per status and per unit."""
+    where, params = flt.where()
+    base = f"FROM findings f WHERE f.is_open = 1 AND {where}"
+    total = conn.execute(f"SELECT count(*), sum({CENTS_SQL}) {base}", params).fetchone()
+    per_rule = [
+        {"rule_id": r[0], "rule_name": r[1], "severity": r[2], "count": r[3],
+         "amount": cents_to_decimal(r[4])}
+        for r in conn.execute(f"""SELECT f.rule_id, max(f.rule_name), max(f.severity), count(*),
+                                  sum({CENTS_SQL}) {base} GROUP BY f.rule_id
+                                  ORDER BY count(*) DESC, f.rule_id""", params)
+    ]
+    per_status = {r[0]: r[1] for r in conn.execute(
+        f"SELECT {state.STATUS_SQL} AS s, count(*) {base} GROUP BY s", params)}
+    units = [(r[0], r[1], r[2]) for r in conn.execute(
+        f"SELECT f.unit_code, count(*), sum({CENTS_SQL}) {base} GROUP BY f.unit_code", params)]
+    run = latest_run(conn)
+    new = 0
+    if run is not None:
+        new = conn.execute(f"SELECT count(*) {base} AND f.first_seen = ?",
+                           [*params, run["run_date"]]).fetchone()[0]
+    return {
+        "count": total[0], "amount": cents_to_decimal(total[1]), "new": new,
+        "per_rule": per_rule, "per_status": per_status, "per_unit": _by_area(units),
+    }
+
+
+def _by_area(units: list[tuple[str | None, int, int | None]]) -> list[dict]:
+    """Group unit totals by 市州, each with its counties (sorted by code)."""
+    groups: dict[str, dict] = {}
+    for code, count, cents in units:
+        pref = prefecture_of(code) or "其他"
+        g = groups.setdefault(pref, {"code": pref, "name": divisions()[pref].name
+                                     if pref in divisions() else "其他/未知单位",
+                                     "count": 0, "cents": 0, "units": []})
+        g["count"] += count
+        g["cents"] += cents or 0
+        g["units"].append({"code": code or "", "label": unit_label(code), "count": count,
+                           "amount": cents_to_decimal(cents)})
+    out = sorted(groups.values(), key=lambda g: g["code"])
+    top = max((u["count"] for g in out for u in g["units"]), default=0)
+    for g in out:
+        g["amount"] = cents_to_decimal(g.pop("cents"))
+        g["units"].sort(key=lambda u: u["code"])
+        for u in g["units"]:
+            u["heat"] = round(u["count"] / top, 3) if top else 0
+    return out
+
+
+def history_by_day(conn: sqlite3.Connection, flt: Filters, days: int = 30) -> tuple[list[str], dict]:
+    """Findings firing per run date and rule (last ``days`` run dates), from finding_history."""
+    where, params = flt.where(with_status=False)
+    dates = [r[0] for r in conn.execute(
+        "SELECT DISTINCT run_date FROM finding_history ORDER BY run_date DESC LIMIT ?", (days,))]
+    dates.reverse()
+    if not dates:
+        return [], {}
+    counts: dict[str, dict[str, int]] = {}
+    for run_date, rule_id, n in conn.execute(f"""
+            SELECT h.run_date, f.rule_id, count(*) FROM finding_history h
+            JOIN findings f ON f.finding_id = h.finding_id
+            WHERE h.run_date >= ? AND {where} GROUP BY h.run_date, f.rule_id""", [dates[0], *params]):
+        counts.setdefault(rule_id, {})[run_date] = n
+    return dates, counts
+
+
+def projects(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT project_code FROM findings WHERE is_open = 1 AND project_code IS NOT NULL "
+        "ORDER BY project_code LIMIT 2000")]
+
+
+def finding(conn: sqlite3.Connection, fid: str) -> dict | None:
+    row = conn.execute(f"SELECT f.*, {state.STATUS_SQL} AS status FROM findings f WHERE f.finding_id = ?",
+                       (fid,)).fetchone()
+    if row is None:
+        return None
+    out = dict(row)
+    try:
+        out["evidence"] = json.loads(out["evidence"] or "{}")
+    except ValueError:
+        out["evidence"] = {"未能解析的证据": out["evidence"]}
+    return out
+
+
+def finding_history(conn: sqlite3.Connection, fid: str) -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        "SELECT run_date, amount_at_risk FROM finding_history WHERE finding_id = ? ORDER BY run_date",
+        (fid,))]
+
+
+def decisions(conn: sqlite3.Connection, fid: str) -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        "SELECT id, action, comment, username, decided_at FROM decisions WHERE finding_id = ? "
+        "ORDER BY id DESC",
+        (fid,))]
+
+
+def audit_entries(conn: sqlite3.Connection, limit: int = 500) -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        "SELECT id, at, username, action, finding_id, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+        (limit,))]

@@ -1,0 +1,179 @@
+"""People who may sign in to the review page, and the ``fundwatch users`` command.
+
+Users live in the ``users`` table of ``HOME/state.sqlite`` (schema in ``fundwatch.state``):
+``username`` (PK), ``password_hash`` (werkzeug scrypt hash; the password itself is never
+stored), ``role`` (``reviewer`` may decide; ``auditor`` reads and may unmask personal data;
+``admin`` may do both), ``created_at``, ``updated_at``. User management is logged in
+``audit_log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import sqlite3
+import sys
+from pathlib import Path
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from fundwatch import state
+from fundwatch.paths import Home
+
+ROLES = ("reviewer", "auditor", "admin")
+ROLE_LABELS = {"reviewer": "审核员", "auditor": "审计员（只读）", "admin": "管理员"}
+MIN_PASSWORD = 8
+_NAME = re.compile(r"^[\w.\-@\u4e00-\u9fff]{1,64}$")
+
+# Verified against when a name is unknown, so a wrong name costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+class UserError(ValueError):
+    """A user-management request that cannot be carried out (message for the operator)."""
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return role
+
+
+def _check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+    return password
+
+
+def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str) -> None:
+    conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail) VALUES (?, ?, ?, NULL, ?)",
+                 (state.now_shanghai(), actor, action, detail))
+
+
+def add_user(db: Path, username: str, password: str, role: str, *, actor: str = "cli") -> None:
+    if not _NAME.match(username):
+        raise UserError("user name: 1-64 letters, digits, Chinese characters, '.', '-', '_' or '@'")
+    _check_role(role)
+    _check_password(password)
+    conn = state.connect(db)
+    try:
+        with state.transaction(conn):
+            if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+                raise UserError(f"user {username!r} already exists")
+            now = state.now_shanghai()
+            conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+                         (username, generate_password_hash(password, method="scrypt"), role, now, now))
+            _audit(conn, actor, "user_add", f"{username} role={role}")
+    finally:
+        conn.close()
+
+
+def _update(db: Path, username: str, sql: str, params: tuple, action: str, detail: str, actor: str) -> None:
+    conn = state.connect(db)
+    try:
+        with state.transaction(conn):
+            cur = conn.execute(sql, params)
+            if cur.rowcount != 1:
+                raise UserError(f"no user {username!r}")
+            _audit(conn, actor, action, detail)
+    finally:
+        conn.close()
+
+
+def set_password(db: Path, username: str, password: str, *, actor: str = "cli") -> None:
+    _check_password(password)
+    _update(db, username, "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+            (generate_password_hash(password, method="scrypt"), state.now_shanghai(), username),
+            "user_passwd", username, actor)
+
+
+def set_role(db: Path, username: str, role: str, *, actor: str = "cli") -> None:
+    _check_role(role)
+    _update(db, username, "UPDATE users SET role = ?, updated_at = ? WHERE username = ?",
+            (role, state.now_shanghai(), username), "user_set_role", f"{username} role={role}", actor)
+
+
+def remove_user(db: Path, username: str, *, actor: str = "cli") -> None:
+    _update(db, username, "DELETE FROM users WHERE username = ?", (username,),
+            "user_remove", username, actor)
+
+
+def list_users(db: Path) -> list[dict]:
+    conn = state.connect(db)
+    try:
+        return [dict(r) for r in conn.execute(
+            "SELECT username, role, created_at, updated_at FROM users ORDER BY username")]
+    finally:
+        conn.close()
+
+
+def get_role(conn: sqlite3.Connection, username: str) -> str | None:
+    row = conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
+    return None if row is None else row[0]
+
+
+def verify(conn: sqlite3.Connection, username: str, password: str) -> str | None:
+    """The user's role when the password is right, else None (same cost either way)."""
+    row = conn.execute("SELECT password_hash, role FROM users WHERE username = ?", (username,)).fetchone()
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return row["role"] if check_password_hash(row["password_hash"], password) else None
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("密码 / password: ")
+    if getpass.getpass("再次输入 / repeat: ") != first:
+        raise UserError("the two passwords differ")
+    return first
+
+
+def users_command(home: Home, argv: list[str]) -> int:
+    """``fundwatch users add|list|passwd|remove|set-role ...`` over the home's state.sqlite."""
+    parser = argparse.ArgumentParser(prog="fundwatch users",
+                                     description="Manage who may sign in to the review page.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("add", help="add a user")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_parser("list", help="list users and roles")
+    p = sub.add_parser("passwd", help="set a user's password")
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true")
+    p = sub.add_parser("remove", help="remove a user (their decisions stay)")
+    p.add_argument("name")
+    p = sub.add_parser("set-role", help="change a user's role")
+    p.add_argument("name")
+    p.add_argument("role", choices=ROLES)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    db = home.state_db
+    try:
+        if args.cmd == "add":
+            add_user(db, args.name, _read_password(args), args.role)
+            print(f"added {args.name} ({args.role})")
+        elif args.cmd == "list":
+            rows = list_users(db)
+            for r in rows:
+                print(f"{r['username']}\t{r['role']}\t{r['created_at']}")
+            if not rows:
+                print("no users yet: fundwatch users add NAME --role admin", file=sys.stderr)
+        elif args.cmd == "passwd":
+            set_password(db, args.name, _read_password(args))
+            print(f"password of {args.name} changed")
+        elif args.cmd == "remove":
+            remove_user(db, args.name)
+            print(f"removed {args.name}")
+        elif args.cmd == "set-role":
+            set_role(db, args.name, args.role)
+            print(f"{args.name} is now {args.role}")
+    except UserError as exc:
+        print(f"fundwatch users: {exc}", file=sys.stderr)
+        return 1
+    return 0
