@@ -318,6 +318,8 @@ def mask_account(s: str) -> str:
 def mask_value(vtype: str, v: object) -> str:
     """A cell quoted in a reason: personal data masked, long values shortened."""
     s = "" if v is None else str(v)
+    if vtype in ("id", "account", "name"):
+        s = _WS.sub("", s)
     if vtype == "id":
         return mask_id(s)
     if vtype == "account":
