@@ -106,6 +106,8 @@ def create_app(home: Home) -> Flask:
     state.connect(home.state_db).close()  # schema exists before the first request
     app.jinja_env.filters["money"] = money_fmt
     app.jinja_env.filters["unit"] = data.unit_label
+    app.jinja_env.filters["ts"] = lambda v: (v or "").replace("T", " ")
+    app.json.ensure_ascii = False
     app.jinja_env.globals.update(
         SEVERITY_LABELS=data.SEVERITY_LABELS, STATUS_LABELS=data.STATUS_LABELS,
         ACTION_LABELS=data.ACTION_LABELS, SUBJECT_LABELS=data.SUBJECT_LABELS,
@@ -292,6 +294,9 @@ def create_app(home: Home) -> Flask:
         if f is None:
             abort(404, description="没有这个问题编号。")
         rule = data.rule_catalog().get(f["rule_id"])
+        show = (lambda v, _k: v) if unmasked else masking.mask_evidence
+        comparison = [(label, show(found, key), show(expected, key), differs)
+                      for key, label, found, expected, differs in _comparison(f["evidence"])]
         if not unmasked:
             f["subject_display"] = masking.mask_subject_key(f["subject_type"], f["subject_key"])
             f["detail"] = masking.mask_text(f["detail"])
@@ -305,7 +310,7 @@ def create_app(home: Home) -> Flask:
             dbt_link=(url_for("docs", kind="dbt", filename="index.html")
                       + (f"#!/model/model.fundwatch.{rule.mart}" if rule and rule.mart else "")),
             dbt_built=docs.exists(), gx_built=(home.gx_docs_dir / "index.html").exists(),
-            evidence_items=_evidence_items(f["evidence"]),
+            evidence_items=_evidence_items(f["evidence"]), comparison=comparison,
         )
         return body, status
 
@@ -374,7 +379,10 @@ def create_app(home: Home) -> Flask:
                                people=users.list_users(home.state_db))
 
     # ---------------------------------------------------------------- built docs
-    @app.get("/docs/<any(dbt, gx):kind>/", defaults={"filename": "index.html"})
+    @app.get("/docs/<any(dbt, gx):kind>/")
+    def docs_index(kind: str):
+        return docs(kind, "index.html")
+
     @app.get("/docs/<any(dbt, gx):kind>/<path:filename>")
     def docs(kind: str, filename: str):
         root = home.dbt_docs_dir if kind == "dbt" else home.gx_docs_dir
@@ -384,6 +392,33 @@ def create_app(home: Home) -> Flask:
         return send_from_directory(Path(root), filename)
 
     return app
+
+
+# Roster field compared with the payment field of the same meaning (found -> expected).
+_COMPARED = (("name", "name"), ("id_number", "id_number"), ("account_no", "account_no"),
+             ("amount", "approved_amount"), ("project_code", "project_code"), ("unit_code", "unit_code"))
+
+
+def _comparison(evidence: dict) -> list[tuple[str, str, object, object, bool]]:
+    """(key, label, found in the subject's row, expected by the roster, differs) for shared fields."""
+    row, roster = evidence.get("source_row"), evidence.get("roster_entry")
+    if not isinstance(row, dict) or not isinstance(roster, dict):
+        return []
+    out = []
+    for found_key, expected_key in _COMPARED:
+        if found_key in row and expected_key in roster:
+            found, expected = row[found_key], roster[expected_key]
+            differs = _norm(found) != _norm(expected)
+            out.append((found_key, FIELD_LABELS.get(found_key, found_key), found, expected, differs))
+    return out
+
+
+def _norm(value) -> str:
+    text = "" if value is None else str(value).strip()
+    try:
+        return str(Decimal(text))
+    except InvalidOperation:
+        return text
 
 
 def _evidence_items(evidence: dict) -> list[tuple[str, str, object]]:

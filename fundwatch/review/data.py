@@ -237,7 +237,9 @@ def _by_area(units: list[tuple[str | None, int, int | None]]) -> list[dict]:
                                      "count": 0, "cents": 0, "units": []})
         g["count"] += count
         g["cents"] += cents or 0
-        g["units"].append({"code": code or "", "label": unit_label(code), "count": count,
+        d = divisions().get(code or "")
+        short = d.name + ("本级" if d.level != "county" else "") if d else unit_label(code)
+        g["units"].append({"code": code or "", "label": unit_label(code), "short": short, "count": count,
                            "amount": cents_to_decimal(cents)})
     out = sorted(groups.values(), key=lambda g: g["code"])
     top = max((u["count"] for g in out for u in g["units"]), default=0)

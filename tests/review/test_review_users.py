@@ -1,0 +1,90 @@
+"""`fundwatch users ...`: who may sign in, with which role; passwords only as scrypt hashes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from review_data import PAY_LATE, fid, login
+
+from fundwatch import state
+from fundwatch.paths import Home
+from fundwatch.review import create_app, users_command
+
+SECRET = "Pa55word-for-tests"
+
+
+@pytest.fixture
+def fresh_home(tmp_path) -> Home:
+    return Home(tmp_path / "home")
+
+
+def run(home, argv, stdin="", monkeypatch=None):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return users_command(home, argv)
+
+
+def test_add_list_and_sign_in(fresh_home, monkeypatch, capsys):
+    assert run(fresh_home, ["add", "张三", "--role", "reviewer", "--password-stdin"], SECRET + "\n",
+               monkeypatch) == 0
+    assert run(fresh_home, ["list"], monkeypatch=monkeypatch) == 0
+    assert "张三\treviewer" in capsys.readouterr().out
+    raw = b"".join(p.read_bytes() for p in fresh_home.root.glob("state.sqlite*"))
+    assert SECRET.encode() not in raw, "the password itself is never stored"
+    conn = state.connect(fresh_home.state_db)
+    assert conn.execute("SELECT password_hash FROM users").fetchone()[0].startswith("scrypt:")
+    conn.close()
+    app = create_app(fresh_home)
+    assert login(app.test_client(), "张三", SECRET).status_code == 302
+
+
+@pytest.mark.parametrize(("argv", "stdin", "message"), [
+    pytest.param(["add", "li", "--role", "reviewer", "--password-stdin"], "short\n", "at least 8",
+                 id="short"),
+    pytest.param(["add", "bad name!", "--role", "admin", "--password-stdin"], SECRET + "\n", "user name",
+                 id="bad-name"),
+    pytest.param(["passwd", "ghost", "--password-stdin"], SECRET + "\n", "no user", id="passwd-unknown"),
+    pytest.param(["remove", "ghost"], "", "no user", id="remove-unknown"),
+    pytest.param(["set-role", "ghost", "admin"], "", "no user", id="set-role-unknown"),
+])
+def test_refusals_exit_1_with_a_reason(fresh_home, monkeypatch, capsys, argv, stdin, message):
+    assert run(fresh_home, argv, stdin, monkeypatch) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_role_is_a_usage_error(fresh_home, monkeypatch):
+    assert run(fresh_home, ["add", "li", "--role", "boss", "--password-stdin"], SECRET, monkeypatch) == 2
+
+
+def test_duplicate_user_is_refused(fresh_home, monkeypatch, capsys):
+    argv = ["add", "li", "--role", "auditor", "--password-stdin"]
+    assert run(fresh_home, argv, SECRET + "\n", monkeypatch) == 0
+    assert run(fresh_home, argv, SECRET + "\n", monkeypatch) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_passwd_set_role_and_remove_take_effect(home, monkeypatch):
+    app = create_app(home)
+    assert run(home, ["passwd", "reviewer1", "--password-stdin"], "new-password-42\n", monkeypatch) == 0
+    assert login(app.test_client(), "reviewer1", "new-password-42").status_code == 302
+    assert run(home, ["set-role", "reviewer1", "auditor"], monkeypatch=monkeypatch) == 0
+    client = app.test_client()
+    login(client, "reviewer1", "new-password-42")
+    with client.session_transaction() as sess:
+        token = sess["csrf"]
+    resp = client.post(f"/findings/{fid(PAY_LATE)}/decide", data={"action": "confirmed", "csrf_token": token})
+    assert resp.status_code == 403, "now read-only"
+    assert run(home, ["remove", "reviewer1"], monkeypatch=monkeypatch) == 0
+    assert login(app.test_client(), "reviewer1", "new-password-42").status_code == 401
+    conn = state.connect(home.state_db)
+    actions = [r[0] for r in conn.execute(
+        "SELECT action FROM audit_log WHERE action LIKE 'user_%' ORDER BY id")]
+    conn.close()
+    assert actions[-3:] == ["user_passwd", "user_set_role", "user_remove"]
+
+
+def test_prompted_password_must_be_typed_twice_alike(fresh_home, monkeypatch, capsys):
+    answers = iter(["first-password", "other-password"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert users_command(fresh_home, ["add", "wang", "--role", "admin"]) == 1
+    assert "differ" in capsys.readouterr().err
