@@ -42,8 +42,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from ingestion import normalise as nz
-from ingestion.kinds import KINDS, KINDS_BY_TABLE, LINEAGE_COLUMNS, Kind, VType
+from ingestion.kinds import KINDS, LINEAGE_COLUMNS, Kind, VType
 from ingestion.parse import Header, ParseStats, Rejected, parse_rows
 from ingestion.readers import FileChanged, FileRejected, FileScan, Limits, iter_csv, iter_xlsx, scan_file
 
@@ -68,7 +67,8 @@ class LoadReport:
     def summary_zh(self) -> str:
         """One Chinese line for logs and the CLI."""
         return (f"载入完成：收件箱共 {self.files_seen} 个文件，新载入 {self.files_loaded} 个，"
-                f"拒收 {self.files_rejected} 个，重复 {self.files_duplicate} 个，未变化 {self.files_unchanged} 个；"
+                f"拒收 {self.files_rejected} 个，重复 {self.files_duplicate} 个，"
+                f"未变化 {self.files_unchanged} 个；"
                 f"载入 {self.rows_loaded} 行，拒收 {self.rows_rejected} 行；用时 {self.seconds:.1f} 秒")
 
 
@@ -172,7 +172,8 @@ def walk_inbox(inbox: Path) -> list[Entry]:
             if not name.lower().endswith(SUFFIXES):
                 suffix = Path(name).suffix or "（无扩展名）"
                 hint = "；请在 Excel 中另存为 .xlsx" if suffix.lower() in (".xls", ".et", ".xlsm") else ""
-                entries.append(Entry(rel, target, f"不支持的文件格式“{suffix}”：只接受 .xlsx 和 .csv 文件{hint}"))
+                reason = f"不支持的文件格式“{suffix}”：只接受 .xlsx 和 .csv 文件{hint}"
+                entries.append(Entry(rel, target, reason))
                 continue
             entries.append(Entry(rel, target))
     entries.sort(key=lambda e: e.rel)
@@ -237,7 +238,8 @@ def _parse_file(con: duckdb.DuckDBPyConnection, entry: Entry, scan: FileScan, li
         rows = iter_csv(entry.path, scan, limits)
     else:
         if entry.path.stat().st_size > limits.max_xlsx_bytes:
-            raise FileRejected(f"xlsx 文件超过上限 {limits.max_xlsx_bytes // 1024 // 1024} MB；请拆分成多个文件后报送")
+            mib = limits.max_xlsx_bytes // 1024 // 1024
+            raise FileRejected(f"xlsx 文件超过上限 {mib} MB；请拆分成多个文件后报送")
         data = entry.path.read_bytes()
         if hashlib.sha256(data).hexdigest() != scan.sha256:
             raise FileChanged(entry.rel)
@@ -304,7 +306,8 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
                 FROM raw_history.rows_{t} r
                 JOIN eff_files f ON f.file_sha256 = r.file_sha256 AND f.status = 'loaded'),
             ranked AS (
-                SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY run_seq, source_file, source_row) AS rn,
+                SELECT *,
+                    row_number() OVER (PARTITION BY {keys} ORDER BY run_seq, source_file, source_row) AS rn,
                     count(DISTINCT ({cols})) OVER (PARTITION BY {keys}) AS nd
                 FROM cand)"""
         con.execute(f"DELETE FROM raw.{t}")
@@ -318,8 +321,10 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
 
     con.execute("DELETE FROM raw.rejected_rows")
     con.execute("""INSERT INTO raw.rejected_rows
-        SELECT f.source_file, j.source_row, j.file_sha256, j.kind, j.reason, j.raw_values, f.load_run_id, f.loaded_at
-        FROM raw_history.row_rejects j JOIN eff_files f ON f.file_sha256 = j.file_sha256 AND f.status = 'loaded'""")
+        SELECT f.source_file, j.source_row, j.file_sha256, j.kind, j.reason, j.raw_values,
+            f.load_run_id, f.loaded_at
+        FROM raw_history.row_rejects j
+        JOIN eff_files f ON f.file_sha256 = j.file_sha256 AND f.status = 'loaded'""")
     if conflicts:
         con.executemany("INSERT INTO raw.rejected_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", conflicts)
 
@@ -327,7 +332,8 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""INSERT INTO raw.total_mismatches
         SELECT f.source_file, t.file_sha256, t.source_row, t.column_name, t.stated_total, t.computed_total,
             abs(t.stated_total - t.computed_total)
-        FROM raw_history.total_checks t JOIN eff_files f ON f.file_sha256 = t.file_sha256 AND f.status = 'loaded'""")
+        FROM raw_history.total_checks t
+        JOIN eff_files f ON f.file_sha256 = t.file_sha256 AND f.status = 'loaded'""")
 
     loaded = " UNION ALL ".join(f"SELECT source_file FROM raw.{k.table}" for k in KINDS)
     con.execute("DELETE FROM raw.files")
@@ -428,7 +434,8 @@ def load_inbox(inbox: Path, warehouse: Path, *, run_id: str, loaded_at: datetime
         run_seq = con.execute("SELECT coalesce(max(run_seq), 0) + 1 FROM raw_history.runs").fetchone()[0]  # type: ignore[index]
         con.execute("INSERT INTO raw_history.runs VALUES (?, ?, ?)", [run_seq, *run])
         con.commit()
-        path_state = dict(con.execute("SELECT source_file, file_sha256 FROM raw_history.path_state").fetchall())
+        path_state = dict(
+            con.execute("SELECT source_file, file_sha256 FROM raw_history.path_state").fetchall())
         known = {r[0] for r in con.execute("SELECT file_sha256 FROM raw_history.contents").fetchall()}
         say(f"收件箱 {inbox}：{len(entries)} 个文件 / files")
         unchanged = 0
@@ -476,7 +483,8 @@ def load_inbox(inbox: Path, warehouse: Path, *, run_id: str, loaded_at: datetime
             _rebuild(con)
             con.commit()
         stats = dict.fromkeys(("loaded", "rejected", "duplicate"), (0, 0, 0))
-        for status, n, rl, rr in con.execute("""SELECT f.status, count(*), sum(f.rows_loaded), sum(f.rows_rejected)
+        for status, n, rl, rr in con.execute("""
+                SELECT f.status, count(*), sum(f.rows_loaded), sum(f.rows_rejected)
                 FROM raw.files f JOIN raw_history.file_versions v
                   ON v.source_file = f.source_file AND v.file_sha256 = coalesce(f.file_sha256, '')
                 WHERE v.run_seq = ? AND f.is_current GROUP BY ALL""", [run_seq]).fetchall():

@@ -66,7 +66,8 @@ def _number_cell_text(v: int | float, what: str) -> str:
         v = int(v)
     s = str(v)
     if len(s.lstrip("-")) > _MAX_EXACT_DIGITS:
-        raise BadValue(f"{what}写成了超过15位的数值单元格，Excel 已丢失末尾数字；请把该列设为文本格式后重新导出")
+        raise BadValue(f"{what}写成了超过15位的数值单元格，Excel 已丢失末尾数字；"
+                       "请把该列设为文本格式后重新导出")
     return s
 
 

@@ -136,7 +136,8 @@ def iter_csv(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
                 raise FileRejected(f"第{prev + 1}行不是合法的 CSV：{exc}") from None
             except UnicodeDecodeError:
                 raise FileRejected(
-                    "文件编码无法识别：既不是 UTF-8 也不是 GB18030/GBK；请另存为“CSV UTF-8（逗号分隔）”") from None
+                    "文件编码无法识别：既不是 UTF-8 也不是 GB18030/GBK；"
+                    "请另存为“CSV UTF-8（逗号分隔）”") from None
             start, prev = prev + 1, reader.line_num
             yield start, rec  # type: ignore[misc]
         if hashing.sha.hexdigest() != scan.sha256:
@@ -183,7 +184,8 @@ def check_xlsx(data: bytes, limits: Limits) -> str:
         z = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise FileRejected(
-            "不是有效的 xlsx 文件（可能是把 .xls 或其他文件改了扩展名，或文件已损坏）；请在 Excel 中另存为 .xlsx"
+            "不是有效的 xlsx 文件（可能是把 .xls 或其他文件改了扩展名，或文件已损坏）；"
+            "请在 Excel 中另存为 .xlsx"
         ) from None
     with z:
         infos = z.infolist()
@@ -229,5 +231,4 @@ def iter_xlsx(data: bytes, limits: Limits) -> Iterator[Row]:
                            "请拆分成多个文件后报送")
     if sheet.height == 0:
         raise FileRejected(f"第一个可见工作表“{name}”是空的；请把数据放在第一个可见工作表中")
-    for i, row in enumerate(sheet.iter_rows(), start=1):
-        yield i, row
+    yield from enumerate(sheet.iter_rows(), start=1)

@@ -1,4 +1,4 @@
-"""Builders for ingestion tests: inbox files (CSV in each encoding, xlsx with real number/date cells) and a loader."""
+"""Builders for ingestion tests: inbox files (CSV in each encoding, xlsx with number/date cells), a loader."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
+
 from ingestion import LoadReport, load_inbox
 
 PAY_HEADER = ["交易流水号", "发放批次", "项目编码", "姓名", "公民身份号码", "银行账号", "开户银行",
@@ -75,7 +76,8 @@ class Warehouse:
     def files(self) -> dict[str, tuple]:
         """source_file -> (status, reason, rows_loaded, rows_rejected, kind) of current versions."""
         return {r[0]: r[1:] for r in self.q(
-            "SELECT source_file, status, reason, rows_loaded, rows_rejected, kind FROM raw.files WHERE is_current")}
+            "SELECT source_file, status, reason, rows_loaded, rows_rejected, kind "
+            "FROM raw.files WHERE is_current")}
 
     def rejected(self) -> list[tuple]:
         return self.q("SELECT source_file, source_row, reason FROM raw.rejected_rows ORDER BY 1, 2")

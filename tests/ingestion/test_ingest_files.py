@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from ingest_helpers import ID1, PAY_HEADER, Warehouse, pay_row, write_csv, write_xlsx
 
 from ingestion import Limits
-from ingest_helpers import ID1, PAY_HEADER, Warehouse, pay_row, write_csv, write_xlsx
 
 P = pytest.param
 EXPECTED = ("T001", "第一批", "P2020001", "张三", ID1, "6217000011112222", "农行", Decimal("1200.00"),
@@ -85,7 +85,8 @@ def test_tolerated_forms_load_the_same_record(wh: Warehouse, inbox: Path, build,
 
 
 def _unrecognised(p):
-    return write_csv(p / "f.csv", [["交易流水号", "姓名", "公民身份号码", "金额（元）"], ["T1", "张三", ID1, "1"]])
+    header = ["交易流水号", "姓名", "公民身份号码", "金额（元）"]
+    return write_csv(p / "f.csv", [header, ["T1", "张三", ID1, "1"]])
 
 
 def _ambiguous(p):
@@ -212,7 +213,8 @@ def _roster_header():
       id="bad-account-masked"),
     P(pay_row(amount="x", date=""), ["金额（元）", "必填列“发放日期”为空"], id="two-problems"),
 ])
-def test_rejected_rows_say_which_column_what_value_what_was_expected(wh: Warehouse, inbox: Path, row, fragments):
+def test_rejected_rows_say_which_column_what_value_what_was_expected(wh: Warehouse, inbox: Path,
+                                                                    row, fragments):
     write_csv(inbox / "p.csv", [["标题"], PAY_HEADER, pay_row("T0"), row, pay_row("T9")])
     report = wh.load()
     assert (report.rows_loaded, report.rows_rejected) == (2, 1)
@@ -227,7 +229,8 @@ def test_unreadable_optional_value_rejects_the_row(wh: Warehouse, inbox: Path):
     bad = ["P1", "李四", "43012119850315003X", "", "", "", "3000", "430121", "六月", "", ""]
     write_csv(inbox / "r.csv", [_roster_header(), ok, bad])
     wh.load()
-    assert wh.q("SELECT name, report_date, publicity_end FROM raw.roster") == [("张三", None, date(2020, 6, 7))]
+    got = wh.q("SELECT name, report_date, publicity_end FROM raw.roster")
+    assert got == [("张三", None, date(2020, 6, 7))]
     [(_, row, reason)] = wh.rejected()
     assert row == 3 and "列“上报日期”的值“六月”无法读取" in reason
 
@@ -243,7 +246,8 @@ def test_invalid_ids_load_so_that_the_rules_can_see_them(wh: Warehouse, inbox: P
     write_csv(inbox / "p.csv", [PAY_HEADER, pay_row("T1", id_number="430102199001011239"),
                                 pay_row("T2", id_number="43010219900101")])
     wh.load()
-    assert wh.q("SELECT id_number FROM raw.payments ORDER BY 1") == [("43010219900101",), ("430102199001011239",)]
+    got = wh.q("SELECT id_number FROM raw.payments ORDER BY 1")
+    assert got == [("43010219900101",), ("430102199001011239",)]
 
 
 def test_xlsx_account_number_cell_that_lost_digits_is_rejected(wh: Warehouse, inbox: Path):

@@ -1,0 +1,235 @@
+"""Idempotence, duplicates, corrected versions, key conflicts, lineage, kill -9 and the inbox boundary."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from ingest_helpers import PAY_HEADER, Warehouse, pay_row, write_csv
+
+from ingestion import load_inbox
+from ingestion.kinds import KINDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _snapshot(wh: Warehouse) -> dict[str, list[tuple]]:
+    """Everything in the raw layer except the run id and load time."""
+    out = {}
+    for k in KINDS:
+        cols = ", ".join(c.name for c in k.columns)
+        out[k.table] = wh.q(
+            f"SELECT {cols}, source_file, source_row, file_sha256 FROM raw.{k.table} ORDER BY ALL")
+    out["files"] = wh.q("SELECT source_file, file_sha256, kind, status, reason, rows_loaded, rows_rejected, "
+                        "is_current FROM raw.files ORDER BY ALL")
+    out["rejected"] = wh.q("SELECT source_file, source_row, file_sha256, kind, reason, raw_values "
+                           "FROM raw.rejected_rows ORDER BY ALL")
+    out["totals"] = wh.q("SELECT * FROM raw.total_mismatches ORDER BY ALL")
+    return out
+
+
+def test_rerunning_loads_nothing_new(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "a/p.csv", [PAY_HEADER, pay_row("T1"), pay_row("T2", "x")])
+    write_csv(inbox / "b.csv", [["标题"]])
+    first = wh.load()
+    before = _snapshot(wh)
+    second = wh.load()
+    assert (first.files_loaded, first.files_rejected, first.rows_loaded, first.rows_rejected) == (1, 1, 1, 1)
+    got = (second.files_seen, second.files_unchanged, second.files_loaded, second.rows_loaded)
+    assert got == (2, 2, 0, 0)
+    assert _snapshot(wh) == before
+    assert wh.q("SELECT load_run_id FROM raw.payments") == [("run1",)]
+    assert "未变化 2 个" in second.summary_zh()
+
+
+def test_same_bytes_under_two_names_load_once_with_the_smallest_path(wh: Warehouse, inbox: Path):
+    rows = [PAY_HEADER, pay_row("T1"), pay_row("T2")]
+    write_csv(inbox / "z/copy.csv", rows)
+    write_csv(inbox / "a.csv", rows)
+    report = wh.load()
+    assert (report.files_loaded, report.files_duplicate, report.rows_loaded) == (1, 1, 2)
+    assert wh.q("SELECT DISTINCT source_file FROM raw.payments") == [("a.csv",)]
+    status, reason = wh.files()["z/copy.csv"][:2]
+    assert status == "duplicate" and "与“a.csv”内容完全相同" in reason
+
+
+def test_copy_seen_first_keeps_its_lineage_across_runs(wh: Warehouse, inbox: Path):
+    rows = [PAY_HEADER, pay_row("T1")]
+    write_csv(inbox / "m.csv", rows)
+    wh.load()
+    write_csv(inbox / "a.csv", rows)  # smaller path, but seen later
+    report = wh.load()
+    assert (report.files_duplicate, report.rows_loaded) == (1, 0)
+    assert wh.q("SELECT source_file, load_run_id FROM raw.payments") == [("m.csv", "run1")]
+
+
+def test_corrected_version_replaces_every_record_and_history_is_kept(wh: Warehouse, inbox: Path):
+    f = write_csv(inbox / "p.csv", [PAY_HEADER, pay_row("T1"), pay_row("T2"), pay_row("T3", "bad")])
+    wh.load()
+    write_csv(f, [PAY_HEADER, pay_row("T1", "1300"), pay_row("T4")])
+    report = wh.load()
+    assert report.files_loaded == 1 and report.rows_loaded == 2
+    assert wh.q("SELECT txn_ref, amount, load_run_id FROM raw.payments ORDER BY 1") == [
+        ("T1", Decimal("1300.00"), "run2"), ("T4", Decimal("1200.00"), "run2")]
+    assert wh.rejected() == []  # the old version's rejected row went with it
+    assert wh.q("SELECT status, is_current, load_run_id FROM raw.files ORDER BY load_run_id") == [
+        ("superseded", False, "run1"), ("loaded", True, "run2")]
+    assert wh.q("SELECT count(*) FROM raw_history.rows_payments") == [(4,)]
+
+
+def test_same_key_same_values_is_one_record_with_first_lineage(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T9"), pay_row("T1")])
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T2"), pay_row("T1"), pay_row("T1")])
+    wh.load()
+    assert wh.q("SELECT source_file, source_row FROM raw.payments WHERE txn_ref = 'T1'") == [("a.csv", 3)]
+    assert wh.q("SELECT count(*) FROM raw.payments") == [(3,)]
+    assert wh.rejected() == []
+    files = wh.files()
+    assert (files["a.csv"][2], files["b.csv"][2]) == (2, 1)
+
+
+def test_same_key_different_values_is_a_conflict_naming_the_other_place(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1", "1200"), pay_row("T2")])
+    write_csv(inbox / "sub/b.csv", [["标题"], PAY_HEADER, pay_row("T1", "1300")])
+    report = wh.load()
+    assert wh.q("SELECT txn_ref FROM raw.payments") == [("T2",)]
+    assert report.rows_rejected == 2
+    (fa, ra, reason_a), (fb, rb, reason_b) = wh.rejected()
+    assert (fa, ra, fb, rb) == ("a.csv", 2, "sub/b.csv", 3)
+    assert "与“sub/b.csv”第3行相同，但内容不同" in reason_a and "金额（元）：1300.00" in reason_a
+    assert "与“a.csv”第2行相同，但内容不同" in reason_b and "金额（元）：1200.00" in reason_b
+
+
+def test_conflict_reason_never_quotes_personal_data(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1", name="张三")])
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T1", name="李四")])
+    wh.load()
+    for _, _, reason in wh.rejected():
+        assert "姓名" in reason and "张三" not in reason and "李四" not in reason
+
+
+def test_raw_counts_equal_the_files_data_rows(wh: Warehouse, inbox: Path):
+    n = 0
+    for i in range(3):
+        rows = [["标题"], [], PAY_HEADER]
+        for j in range(40):
+            rows.append(pay_row(f"T{i}-{j}", "bad" if j % 10 == 0 else "100"))
+            rows.append([])
+            n += 1
+        rows.append(["合计", *[""] * 6, "3600"])
+        write_csv(inbox / f"f{i}.csv", rows)
+    report = wh.load()
+    loaded = wh.q("SELECT count(*) FROM raw.payments")[0][0]
+    rejected = wh.q("SELECT count(*) FROM raw.rejected_rows")[0][0]
+    assert (loaded, rejected, loaded + rejected) == (108, 12, n)
+    assert (report.rows_loaded, report.rows_rejected) == (108, 12)
+    assert wh.q("SELECT sum(rows_loaded), sum(rows_rejected) FROM raw.files") == [(108, 12)]
+    assert wh.q("SELECT count(*) FROM raw.total_mismatches") == [(0,)]
+
+
+def test_lineage_columns(wh: Warehouse, inbox: Path):
+    import hashlib
+
+    f = write_csv(inbox / "sub dir/名单.csv", [["标题"], PAY_HEADER, pay_row("T1")])
+    utc = datetime.fromisoformat("2021-04-30T02:00:00+00:00")
+    load_inbox(inbox, wh.path, run_id="2021-04-30T00:00", loaded_at=utc)
+    assert wh.q("SELECT source_file, source_row, file_sha256, load_run_id, loaded_at FROM raw.payments") == [
+        ("sub dir/名单.csv", 3, hashlib.sha256(f.read_bytes()).hexdigest(), "2021-04-30T00:00",
+         datetime(2021, 4, 30, 10, 0))]  # Asia/Shanghai wall time
+
+
+def test_progress_is_reported(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "p.csv", [PAY_HEADER, pay_row("T1")])
+    lines: list[str] = []
+    wh.load(progress=lines.append)
+    assert any("[1/1] p.csv" in x for x in lines) and "载入完成" in lines[-1]
+
+
+# ---------------------------------------------------------------- the inbox boundary
+def test_nothing_outside_the_inbox_is_read(wh: Warehouse, inbox: Path, tmp_path: Path):
+    secret = write_csv(tmp_path / "secret.csv", [PAY_HEADER, pay_row("SECRET")])
+    (tmp_path / "outside").mkdir()
+    write_csv(tmp_path / "outside/x.csv", [PAY_HEADER, pay_row("OUTDIR")])
+    (inbox / "link.csv").symlink_to(secret)
+    (inbox / "dotdot.csv").symlink_to(Path("..") / "secret.csv")
+    (inbox / "linkdir").symlink_to(tmp_path / "outside", target_is_directory=True)
+    os.mkfifo(inbox / "pipe.csv")  # opening it would block the load forever
+    write_csv(inbox / "real.csv", [PAY_HEADER, pay_row("T1")])
+    (inbox / "inner.csv").symlink_to(inbox / "real.csv")
+
+    opened: list[str] = []
+    watching = True
+
+    def hook(event, args):
+        if watching and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
+            opened.append(os.fsdecode(args[0]))
+
+    sys.addaudithook(hook)
+    try:
+        wh.load()
+    finally:
+        watching = False
+    files = wh.files()
+    for name in ("link.csv", "dotdot.csv", "linkdir"):
+        assert files[name][0] == "rejected" and "收件箱之外" in files[name][1]
+    assert files["pipe.csv"][0] == "rejected" and "不是普通文件" in files["pipe.csv"][1]
+    assert {files["inner.csv"][0], files["real.csv"][0]} == {"loaded", "duplicate"}  # link inside: same bytes
+    assert wh.q("SELECT txn_ref FROM raw.payments") == [("T1",)]
+    touched = [p for p in opened if p.startswith(str(tmp_path)) and not p.startswith(str(wh.path.parent))]
+    assert touched and all(Path(p).resolve().is_relative_to(inbox.resolve()) for p in touched), touched
+
+
+# ---------------------------------------------------------------- kill -9
+KILL_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    import ingestion.load as L
+
+    point = sys.argv[3]
+    L.BATCH_ROWS = 100
+    if point == "mid-file":
+        orig = L._RowSink.flush
+        def flush(self):
+            orig(self)
+            if self.count >= 300:
+                os.kill(os.getpid(), signal.SIGKILL)
+        L._RowSink.flush = flush
+    elif point == "mid-rebuild":
+        def boom(kind, rows):
+            os.kill(os.getpid(), signal.SIGKILL)
+        L._conflict_rejects = boom
+    L.load_inbox(Path(sys.argv[1]), Path(sys.argv[2]), run_id="killed")
+""")
+
+
+def _big_inbox(inbox: Path) -> None:
+    for i in range(3):
+        write_csv(inbox / f"f{i}.csv", [PAY_HEADER] + [pay_row(f"T{i}-{j}") for j in range(1000)])
+
+
+@pytest.mark.parametrize("point", [pytest.param("mid-file", id="killed-while-loading-a-file"),
+                                   pytest.param("mid-rebuild", id="killed-while-rebuilding-raw")])
+def test_kill_9_leaves_nothing_half_loaded_and_the_next_run_completes(wh: Warehouse, inbox: Path,
+                                                                      tmp_path: Path, point: str):
+    write_csv(inbox / "early.csv", [PAY_HEADER, pay_row("E1")])
+    wh.load()
+    before = _snapshot(wh)
+    _big_inbox(inbox)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(inbox), str(wh.path), point],
+                          env=env, capture_output=True, timeout=120, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert _snapshot(wh) == before  # the old state, whole
+
+    wh.load()
+    clean = Warehouse(inbox, tmp_path / "clean.duckdb")
+    clean.load()
+    assert _snapshot(wh) == _snapshot(clean)
+    assert wh.q("SELECT count(*) FROM raw.payments") == [(3001,)]
