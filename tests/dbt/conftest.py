@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_fixture_raw import RUN_DATE, write_raw
 
 from fundwatch.paths import Home
 from fundwatch.warehouse import dbt_build
+
+# pytest runs with --import-mode=importlib: make the fixture module importable by the tests here.
+sys.path.insert(0, str(Path(__file__).parent))
+from dbt_fixture_raw import RUN_DATE, write_raw  # noqa: E402
 
 
 @pytest.fixture(scope="session")

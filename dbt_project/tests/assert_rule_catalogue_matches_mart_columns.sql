@@ -1,0 +1,31 @@
+-- Every rule of the catalogue has its rule_<id> DECIMAL(18,2) column in its mart, and every
+-- rule_* column of a mart is a catalogued rule of that mart (ARCHITECTURE.md, "Marts").
+with
+
+catalogue as (
+    select
+        mart,
+        'rule_' || lower(rule_id) as column_name
+    from {{ ref('rule_catalog') }}
+),
+
+mart_columns as (
+    select
+        table_name as mart,
+        column_name,
+        data_type
+    from information_schema.columns
+    where
+        table_schema = '{{ ref("payments").schema }}'
+        and column_name like 'rule\_%' escape '\'
+        and table_name != 'fct_findings'
+)
+
+select
+    coalesce(catalogue.mart, mart_columns.mart) as mart,
+    coalesce(catalogue.column_name, mart_columns.column_name) as column_name,
+    mart_columns.data_type
+from catalogue
+full outer join mart_columns
+    on catalogue.mart = mart_columns.mart and catalogue.column_name = mart_columns.column_name
+where catalogue.mart is null or mart_columns.mart is null or mart_columns.data_type != 'DECIMAL(18,2)'
