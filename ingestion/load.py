@@ -301,22 +301,31 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
         t = kind.table
         cols = ", ".join(c.name for c in kind.columns)
         keys = ", ".join(kind.key)
-        ranked = f"""WITH cand AS (
+        lineage = "source_file, source_row, file_sha256, load_run_id, loaded_at"
+        cand = f"""WITH cand AS (
                 SELECT r.*, f.source_file, f.run_seq, f.load_run_id, f.loaded_at
                 FROM raw_history.rows_{t} r
-                JOIN eff_files f ON f.file_sha256 = r.file_sha256 AND f.status = 'loaded'),
-            ranked AS (
-                SELECT *,
-                    row_number() OVER (PARTITION BY {keys} ORDER BY run_seq, source_file, source_row) AS rn,
-                    count(DISTINCT ({cols})) OVER (PARTITION BY {keys}) AS nd
-                FROM cand)"""
+                JOIN eff_files f ON f.file_sha256 = r.file_sha256 AND f.status = 'loaded')"""
+        match = " AND ".join(f"c.{k} IS NOT DISTINCT FROM d.{k}" for k in kind.key)
+        # Keys met more than once (rare): how many distinct records each carries.
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE dup_keys AS {cand},
+            multi AS (SELECT {keys} FROM cand GROUP BY ALL HAVING count(*) > 1)
+            SELECT {", ".join("c." + k for k in kind.key)}, count(DISTINCT ({cols})) AS nd
+            FROM cand c SEMI JOIN multi d ON {match} GROUP BY ALL""")
         con.execute(f"DELETE FROM raw.{t}")
-        con.execute(f"""INSERT INTO raw.{t} {ranked}
-            SELECT {cols}, source_file, source_row, file_sha256, load_run_id, loaded_at
-            FROM ranked WHERE rn = 1 AND nd = 1""")
-        rows = con.execute(f"""{ranked}
-            SELECT {cols}, source_file, source_row, file_sha256, load_run_id, loaded_at
-            FROM ranked WHERE nd > 1 ORDER BY {keys}, rn""").fetchall()
+        con.execute(f"""INSERT INTO raw.{t} {cand}
+            SELECT {cols}, {lineage} FROM cand c ANTI JOIN dup_keys d ON {match}""")
+        if not con.execute("SELECT count(*) FROM dup_keys").fetchone()[0]:  # type: ignore[index]
+            continue
+        con.execute(f"""INSERT INTO raw.{t} {cand},
+            same AS (
+                SELECT c.*, row_number() OVER (PARTITION BY {keys}
+                                               ORDER BY run_seq, source_file, source_row) AS rn
+                FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd = 1) d ON {match})
+            SELECT {cols}, {lineage} FROM same WHERE rn = 1""")
+        rows = con.execute(f"""{cand}
+            SELECT {cols}, {lineage} FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd > 1) d ON {match}
+            ORDER BY {keys}, run_seq, source_file, source_row""").fetchall()
         conflicts += _conflict_rejects(kind, rows)
 
     con.execute("DELETE FROM raw.rejected_rows")
@@ -356,6 +365,7 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
         ORDER BY e.source_file, e.run_seq""")
     con.execute("UPDATE raw_history.state SET needs_rebuild = false")
     con.execute("DROP TABLE eff_files")
+    con.execute("DROP TABLE IF EXISTS dup_keys")
 
 
 def _show(kind: Kind, i: int, v: object) -> str:

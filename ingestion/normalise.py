@@ -74,6 +74,8 @@ def _number_cell_text(v: int | float, what: str) -> str:
 # ---------------------------------------------------------------- text and document numbers
 def norm_text(v: object) -> str | None:
     """Plain text: trimmed; integral number cells become their digits (codes typed as numbers)."""
+    if type(v) is str:
+        return v.strip() or None
     if _is_empty(v):
         return None
     if isinstance(v, bool):
@@ -258,6 +260,8 @@ _ACCOUNT_DROP = re.compile(r"[\s\-‐–—]+")
 
 def norm_account(v: object) -> str | None:
     """银行账号: digits only; spaces and dashes removed."""
+    if type(v) is str and v.isdigit() and v.isascii():
+        return v
     if _is_empty(v):
         return None
     if isinstance(v, bool):
@@ -271,11 +275,14 @@ def norm_account(v: object) -> str | None:
     return s
 
 
+_NAME_FIX = re.compile(r"[\s•・･‧]")
 _NAME_DOTS = str.maketrans({"•": "·", "・": "·", "･": "·", "‧": "·"})
 
 
 def norm_name(v: object) -> str | None:
     """姓名: every space (also full-width) removed; the dot of minority names written ``·``."""
+    if type(v) is str and v and not _NAME_FIX.search(v):
+        return v
     if _is_empty(v):
         return None
     s = _WS.sub("", str(v)).translate(_NAME_DOTS)

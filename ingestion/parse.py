@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ingestion import normalise as nz
-from ingestion.kinds import KINDS, Column, Kind, VType, header_key
+from ingestion.kinds import KINDS, Kind, VType, header_key
 from ingestion.readers import FileRejected, Row
 
 HEADER_SCAN_ROWS = 6  # the header row, below up to 5 title/blank rows
@@ -77,7 +77,10 @@ def _cell_blank(v: object) -> bool:
 
 
 def _row_blank(cells: list[object]) -> bool:
-    return all(_cell_blank(v) for v in cells)
+    try:
+        return not "".join(cells).strip()  # type: ignore[arg-type]  # all text (CSV): one C call
+    except TypeError:
+        return all(_cell_blank(v) for v in cells)
 
 
 def find_header(cells: list[object], row: int) -> Header | None:
@@ -151,58 +154,75 @@ def raw_values_json(header: Header, cells: list[object]) -> str:
     return json.dumps(out, ensure_ascii=False)
 
 
+class _Memo(dict):
+    """Per-file, per-column cache of a normaliser's outcome (value or BadValue) by cell text."""
+
+    def __init__(self, fn: Callable[[object], object]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, raw: str) -> object:
+        try:
+            v = self.fn(raw)
+        except nz.BadValue as exc:
+            v = exc
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        self[raw] = v
+        return v
+
+
+def _outcome(fn: Callable[[object], object], memo: _Memo | None) -> Callable[[object], object]:
+    """The normaliser as a function returning the value or the BadValue (not raising it)."""
+
+    def run(raw: object) -> object:
+        if memo is not None and type(raw) is str:
+            return memo[raw]
+        try:
+            return fn(raw)
+        except nz.BadValue as exc:
+            return exc
+
+    return run
+
+
 class RowParser:
     """Normalises the data rows of one file of a known kind."""
 
     def __init__(self, header: Header) -> None:
         self.header = header
         self.kind = header.kind
-        self._plan: list[tuple[Column, int | None, Callable[[object], object], dict | None]] = []
+        self._plan: list[tuple[int | None, Callable[[object], object]]] = []
         for col in self.kind.columns:
             fn = NORMALISERS[col.vtype]
-            cache = {} if col.vtype in _CACHED else None
-            self._plan.append((col, header.positions.get(col.name), fn, cache))
+            memo = _Memo(fn) if col.vtype in _CACHED else None
+            self._plan.append((header.positions.get(col.name), _outcome(fn, memo)))
+        self._required = [i for i, c in enumerate(self.kind.columns) if c.required]
+        present = [p for p, _ in self._plan if p is not None]
+        self._width = max(present) + 1 if present else 0
 
     def parse(self, cells: list[object]) -> tuple[tuple | None, str | None]:
         """(values in raw-column order, None) or (None, Chinese reason)."""
-        values: list[object] = []
-        problems: list[str] = []
-        n = len(cells)
-        for col, pos, fn, cache in self._plan:
-            raw = cells[pos] if pos is not None and pos < n else None
-            try:
-                if cache is not None and type(raw) is str:
-                    hit = cache.get(raw, cache)
-                    if hit is cache:
-                        try:
-                            hit = fn(raw)
-                        except nz.BadValue as exc:
-                            hit = exc
-                        if len(cache) >= _CACHE_MAX:
-                            cache.clear()
-                        cache[raw] = hit
-                    if isinstance(hit, nz.BadValue):
-                        raise hit
-                    val = hit
-                else:
-                    val = fn(raw)
-            except nz.BadValue as exc:
-                shown = nz.mask_value(col.vtype, raw if not isinstance(raw, float) else repr(raw))
-                problems.append(f"列“{col.header}”的值“{shown}”无法读取：{exc}")
-                values.append(None)
-                continue
-            if val is None and col.required:
-                if pos is None:
-                    problems.append(f"缺少必填列“{col.header}”")
-                else:
-                    problems.append(f"必填列“{col.header}”为空")
-            values.append(val)
-        if problems:
-            first = next((v for v in cells if not _cell_blank(v)), "")
-            if isinstance(first, str) and _TOTAL.match(_WS.sub("", first)):
-                problems.append("（“合计/总计”行只能放在最后一行）")
-            return None, "；".join(problems)
+        if len(cells) < self._width:
+            cells = [*cells, *([None] * (self._width - len(cells)))]
+        values = [None if pos is None else run(cells[pos]) for pos, run in self._plan]
+        if any(type(v) is nz.BadValue for v in values) or any(values[i] is None for i in self._required):
+            return None, self._reason(cells, values)
         return tuple(values), None
+
+    def _reason(self, cells: list[object], values: list[object]) -> str:
+        problems: list[str] = []
+        for col, (pos, _), val in zip(self.kind.columns, self._plan, values, strict=True):
+            if isinstance(val, nz.BadValue):
+                raw = cells[pos] if pos is not None else None
+                shown = nz.mask_value(col.vtype, repr(raw) if isinstance(raw, float) else raw)
+                problems.append(f"列“{col.header}”的值“{shown}”无法读取：{val}")
+            elif val is None and col.required:
+                problems.append(f"缺少必填列“{col.header}”" if pos is None else f"必填列“{col.header}”为空")
+        first = next((v for v in cells if not _cell_blank(v)), "")
+        if isinstance(first, str) and _TOTAL.match(_WS.sub("", first)):
+            problems.append("（“合计/总计”行只能放在最后一行）")
+        return "；".join(problems)
 
 
 def parse_rows(rows: Iterator[Row], on_header: Callable[[Header], None],

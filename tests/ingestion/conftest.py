@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from ingest_helpers import Warehouse
+
+# pytest may run with --import-mode=importlib: make the helper module importable by the tests here.
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest_helpers import Warehouse  # noqa: E402
 
 
 @pytest.fixture
