@@ -1,0 +1,294 @@
+"""Run the GX suites over the marts of a built warehouse and build the Data Docs.
+
+A check that errors (GX ``exception_info``) is a *broken check*: :class:`BrokenCheckError` is raised
+and the run fails. It is never reported as data that failed or data that passed. The GX counts and
+amounts are also cross-checked against ``marts.fct_findings``, so the export and the suites can never
+silently disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from expectations import gx_duckdb
+from expectations.catalog import SUITES, by_id, by_suite
+from expectations.suites import RESULT_FORMAT, batch_query, build_suite, suite_name
+from fundwatch.paths import Home
+
+log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DOCS_SITE = "fundwatch"
+CHECKPOINT = "fundwatch_daily"
+BROKEN_EXIT = 3
+
+
+class BrokenCheckError(RuntimeError):
+    """A check could not be evaluated: the run must fail, with the reason."""
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule_id: str
+    rule_name: str
+    severity: str
+    suite: str
+    failing: int
+    amount_at_risk: Decimal
+    sample: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def success(self) -> bool:
+        return self.failing == 0
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    run_date: date
+    rules: tuple[RuleResult, ...]
+    docs_index: Path
+
+    @property
+    def failing_rules(self) -> tuple[RuleResult, ...]:
+        return tuple(r for r in self.rules if not r.success)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_date": self.run_date.isoformat(),
+            "docs_index": str(self.docs_index),
+            "rules": [
+                {**asdict(r), "amount_at_risk": str(r.amount_at_risk), "sample": list(r.sample)} for r in self.rules
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ValidationOutcome:
+        return cls(
+            run_date=date.fromisoformat(data["run_date"]),
+            docs_index=Path(data["docs_index"]),
+            rules=tuple(
+                RuleResult(**{**r, "amount_at_risk": Decimal(r["amount_at_risk"]), "sample": tuple(r["sample"])})
+                for r in data["rules"]
+            ),
+        )
+
+    def summary_zh(self) -> str:
+        n = sum(r.failing for r in self.rules)
+        return (
+            f"GX 校验完成：{len(self.rules)} 条规则，{len(self.failing_rules)} 条未通过，"
+            f"共 {n} 个违规对象（{self.run_date}）"
+        )
+
+
+def _quiet_gx() -> None:
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _raised(exception_info: Any) -> str | None:
+    """The message of an exception GX caught while evaluating a check, if any."""
+    if not exception_info:
+        return None
+    if isinstance(exception_info, dict):
+        if "raised_exception" in exception_info:
+            if exception_info.get("raised_exception"):
+                return str(exception_info.get("exception_message") or "unknown error")
+            return None
+        for value in exception_info.values():  # keyed by metric id in some result shapes
+            msg = _raised(value)
+            if msg:
+                return msg
+        return None
+    if getattr(exception_info, "raised_exception", False):
+        return str(getattr(exception_info, "exception_message", "unknown error"))
+    return None
+
+
+def _ensure_docs_site(ctx: Any, docs_dir: Path) -> None:
+    sites = ctx.variables.data_docs_sites or {}
+    wanted = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    if sites.get(DOCS_SITE) != wanted:
+        if DOCS_SITE in sites:
+            ctx.delete_data_docs_site(DOCS_SITE)
+        ctx.add_data_docs_site(site_name=DOCS_SITE, site_config=wanted)
+
+
+def _run_checkpoint(home: Home, run_date: date) -> Any:
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    gx_duckdb.apply()
+    ctx = gx.get_context(mode="file", project_root_dir=str(home.gx_dir))
+    _ensure_docs_site(ctx, home.gx_docs_dir)
+    try:
+        ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
+        ctx.variables.save()
+    except Exception as exc:  # noqa: BLE001 - progress bars are cosmetic; say so and go on
+        log.debug("could not switch GX progress bars off: %s", exc)
+
+    for name in list(ctx.checkpoints.all()):
+        ctx.checkpoints.delete(name.name)
+    for vd in list(ctx.validation_definitions.all()):
+        ctx.validation_definitions.delete(vd.name)
+    try:
+        ctx.data_sources.delete("warehouse")
+    except (KeyError, LookupError, ValueError):
+        pass
+    ds = ctx.data_sources.add_sql(
+        "warehouse",
+        connection_string=f"duckdb:///{home.warehouse}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
+    vds = []
+    for suite in SUITES:
+        asset = ds.add_query_asset(name=suite, query=batch_query(suite))
+        batch = asset.add_batch_definition_whole_table("whole")
+        expectation_suite = ctx.suites.add_or_update(build_suite(suite))
+        vds.append(
+            ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=suite_name(suite), data=batch, suite=expectation_suite)
+            )
+        )
+    checkpoint = ctx.checkpoints.add(
+        gx.Checkpoint(
+            name=CHECKPOINT,
+            validation_definitions=vds,
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
+            result_format=RESULT_FORMAT,
+        )
+    )
+    run_time = datetime.combine(run_date, time(6, 0), tzinfo=SHANGHAI)
+    return checkpoint.run(run_id=RunIdentifier(run_name=f"fundwatch-{run_date.isoformat()}", run_time=run_time))
+
+
+def _findings_totals(warehouse: Path) -> dict[str, tuple[int, Decimal]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select rule_id, count(*), coalesce(sum(amount_at_risk), 0) from marts.fct_findings group by 1"
+        ).fetchall()
+    return {r[0]: (int(r[1]), Decimal(r[2]).quantize(Decimal("0.01"))) for r in rows}
+
+
+def validate_marts(home: Home, run_date: date) -> ValidationOutcome:
+    """Validate the marts with the GX suites as of ``run_date``; build Data Docs; cross-check findings.
+
+    Runs in a child process, so that GX's persisted read-only DuckDB connection (gx_duckdb) and its
+    file lock end with it. Raises :class:`BrokenCheckError` when any check errored or GX and
+    ``fct_findings`` disagree.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "outcome.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "expectations.validate", "--home", str(home.root),
+             "--date", run_date.isoformat(), "--json", str(out)],
+            capture_output=True, text=True, check=False,
+        )
+        for line in proc.stderr.splitlines()[-40:]:
+            log.info("gx: %s", line)
+        if proc.returncode == BROKEN_EXIT:
+            raise BrokenCheckError(out.read_text(encoding="utf-8"))
+        if proc.returncode != 0:
+            raise BrokenCheckError(
+                f"GX 校验进程异常退出（validation process failed, exit {proc.returncode}）：{proc.stderr[-2000:]}"
+            )
+        outcome = ValidationOutcome.from_json(json.loads(out.read_text(encoding="utf-8")))
+    _cross_check(outcome, _findings_totals(home.warehouse))
+    log.info(outcome.summary_zh())
+    return outcome
+
+
+def _cross_check(outcome: ValidationOutcome, findings: dict[str, tuple[int, Decimal]]) -> None:
+    """GX's count and amount per rule must equal those of marts.fct_findings."""
+    disagree = []
+    for r in outcome.rules:
+        n, amt = findings.get(r.rule_id, (0, Decimal("0.00")))
+        if (n, amt) != (r.failing, r.amount_at_risk):
+            disagree.append(f"{r.rule_id}: GX {r.failing} 个/¥{r.amount_at_risk} ≠ fct_findings {n} 个/¥{amt}")
+    if disagree:
+        reason = "GX 校验结果与 fct_findings 不一致（suites and findings disagree）："
+        raise BrokenCheckError(reason + "; ".join(disagree))
+
+
+def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
+    _quiet_gx()
+    result = _run_checkpoint(home, run_date)
+    catalogue = by_id()
+    suite_of = {r.rule_id: s for s, rules in by_suite().items() for r in rules}
+    counts: dict[str, int] = {}
+    amounts: dict[str, Decimal] = {}
+    samples: dict[str, tuple[str, ...]] = {}
+    broken: list[str] = []
+    for vr in result.run_results.values():
+        for er in vr.results:
+            cfg = er.expectation_config
+            rule_id = (cfg.meta or {}).get("rule_id", "?")
+            msg = _raised(er.exception_info)
+            if msg:
+                broken.append(f"{rule_id} ({cfg.type}): {msg}")
+                continue
+            res = er.result or {}
+            if cfg.meta.get("measure") == "subjects":
+                counts[rule_id] = int(res.get("unexpected_count") or 0)
+                samples[rule_id] = tuple(str(v) for v in res.get("partial_unexpected_list") or ())
+            else:
+                observed = res.get("observed_value")
+                amounts[rule_id] = Decimal(str(observed or 0)).quantize(Decimal("0.01"))
+    missing = sorted(set(catalogue) - set(counts))
+    if broken or missing:
+        raise BrokenCheckError(
+            "规则校验本身出错，本次运行作废（a check errored; the run is failed, not reported as data）："
+            + "; ".join(broken + [f"{m}: 无结果 (no result)" for m in missing])
+        )
+
+    rules = tuple(
+        RuleResult(
+            rule_id=r.rule_id,
+            rule_name=r.rule_name,
+            severity=r.severity,
+            suite=suite_of[r.rule_id],
+            failing=counts[r.rule_id],
+            amount_at_risk=amounts.get(r.rule_id, Decimal("0.00")),
+            sample=samples.get(r.rule_id, ()),
+        )
+        for r in catalogue.values()
+    )
+    return ValidationOutcome(run_date=run_date, rules=rules, docs_index=home.gx_docs_dir / "index.html")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child-process entry: validate, write the outcome (or the broken-check reason) to --json."""
+    parser = argparse.ArgumentParser(prog="python -m expectations.validate")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--date", required=True, type=date.fromisoformat)
+    parser.add_argument("--json", required=True, type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        outcome = _validate_in_process(Home.resolve(args.home), args.date)
+    except BrokenCheckError as exc:
+        args.json.write_text(str(exc), encoding="utf-8")
+        return BROKEN_EXIT
+    args.json.write_text(json.dumps(outcome.to_json(), ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""The GX suites over the marts: counts, amounts, masked samples, Data Docs, broken checks."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from expectations.catalog import SUITES, rules
+from expectations.validate import BrokenCheckError, validate_marts
+
+RUN_DATE = date(2021, 4, 30)
+
+
+def test_every_rule_has_a_result_with_counts_amounts_and_masked_sample(marts_home, planted):
+    outcome = validate_marts(marts_home, RUN_DATE)
+    got = {r.rule_id: r for r in outcome.rules}
+    assert set(got) == {r.rule_id for r in rules()}
+    assert got["PAY_NOT_ON_ROSTER"].failing == 2
+    assert got["PAY_NOT_ON_ROSTER"].amount_at_risk == Decimal("3500.50")
+    assert got["PAY_DECEASED"].failing == 1
+    assert got["PAY_LATE"].failing == 0 and got["PAY_LATE"].success
+    # the roster subject key holds an ID number: the sample shows it masked
+    sample = got["ROSTER_UNPAID"].sample
+    assert sample == ("JQZX-430102|430102********123X：¥4000.00",)
+    assert {r.rule_id for r in outcome.failing_rules} == {rid for rid, _, _ in planted}
+
+
+def test_data_docs_are_built_with_the_chinese_rule_names(marts_home):
+    outcome = validate_marts(marts_home, RUN_DATE)
+    assert outcome.docs_index.exists()
+    pages = "".join(p.read_text(encoding="utf-8") for p in marts_home.gx_docs_dir.rglob("*.html"))
+    assert "名单外发放" in pages
+    for suite in SUITES:
+        assert f"fundwatch_{suite}" in pages
+    assert "19900307" not in pages  # the ID number never appears unmasked
+
+
+def test_the_warehouse_lock_is_released_after_validation(marts_home):
+    validate_marts(marts_home, RUN_DATE)
+    with duckdb.connect(str(marts_home.warehouse)) as con:  # a writer can open it again
+        con.execute("create table marts.after_gx as select 1 as x")
+
+
+def test_a_check_that_errors_fails_the_run_loudly(marts_home):
+    with duckdb.connect(str(marts_home.warehouse)) as con:
+        con.execute("alter table marts.payments drop column rule_pay_late")
+    with pytest.raises(BrokenCheckError, match="PAY_LATE"):
+        validate_marts(marts_home, RUN_DATE)
+
+
+def test_suites_and_findings_that_disagree_fail_the_run(tmp_path, build_marts):
+    from fundwatch.paths import Home
+
+    home = Home(tmp_path / "h").ensure()
+    build_marts(home.warehouse, findings_offset=1)  # fct_findings lost one finding
+    with pytest.raises(BrokenCheckError, match="PAY_NOT_ON_ROSTER"):
+        validate_marts(home, RUN_DATE)
