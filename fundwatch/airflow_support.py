@@ -1,0 +1,100 @@
+"""Running the daily DAG through real Airflow on the embedded default (SQLite metadata in the home).
+
+``fundwatch run`` calls :func:`run_dag`: it migrates Airflow's metadata once per home, then runs
+``airflow dags test fundwatch_daily <logical date>`` with the inbox/home/out as the run's conf — the
+same DAG file the scheduler runs — and reads the run's final state back from Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fundwatch.paths import DAGS_DIR, Home
+
+DAG_ID = "fundwatch_daily"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def run_settings(context: Any) -> dict:
+    """Home, inbox, out, run id and run date of the current task, from the Airflow context.
+
+    The run date is the logical date in Asia/Shanghai (never the wall clock); a run triggered
+    without a logical date uses its ``run_after``.
+    """
+    params = context.get("params") or {}
+    home = Home.resolve(params.get("home") or None).ensure()
+    inbox = Path(params.get("inbox") or os.environ.get("FUNDWATCH_INBOX") or home.root / "inbox")
+    out = Path(params.get("out") or home.default_out)
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    run_date = moment.astimezone(SHANGHAI).date()
+    return {"home": home, "inbox": inbox, "out": out, "run_id": context["run_id"], "run_date": run_date}
+
+
+def airflow_env(home: Home) -> dict[str, str]:
+    """Environment for Airflow CLI processes of this home: metadata in SQLite under the home."""
+    env = dict(os.environ)
+    af = home.airflow_home
+    env.update(
+        {
+            "AIRFLOW_HOME": str(af),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{af / 'airflow.db'}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home.logs_dir / "airflow"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "FUNDWATCH_HOME": str(home.root),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _airflow(home: Home, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("airflow")
+    return subprocess.run(
+        [str(exe), *args], env=airflow_env(home), check=False, text=True,
+        capture_output=capture, cwd=str(home.root),
+    )
+
+
+def ensure_metadata(home: Home) -> None:
+    """`airflow db migrate` once per home (about 7 s); a stamp file remembers it."""
+    home.ensure()
+    stamp = home.airflow_home / ".migrated"
+    if stamp.exists():
+        return
+    proc = _airflow(home, "db", "migrate", capture=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"Airflow 元数据库初始化失败（airflow db migrate failed）：{proc.stderr[-2000:]}")
+    stamp.write_text("ok\n", encoding="utf-8")
+
+
+def logical_date_for(run_date: date) -> str:
+    """06:00 Asia/Shanghai of the run date: the schedule's own time of day."""
+    return datetime(run_date.year, run_date.month, run_date.day, 6, 0, tzinfo=SHANGHAI).isoformat()
+
+
+def run_dag(home: Home, inbox: Path, run_date: date, out: Path) -> str:
+    """Run the daily DAG once through Airflow; returns the run's final state ('success' or other)."""
+    ensure_metadata(home)
+    conf = json.dumps({"inbox": str(inbox), "home": str(home.root), "out": str(out)})
+    logical = logical_date_for(run_date)
+    proc = _airflow(home, "dags", "test", DAG_ID, logical, "-c", conf)
+    state = dag_run_state(home, logical)
+    if proc.returncode != 0 and state == "success":
+        return "failed"
+    return state
+
+
+def dag_run_state(home: Home, logical: str) -> str:
+    proc = _airflow(home, "dags", "state", DAG_ID, logical, capture=True)
+    lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+    return lines[-1].split(",")[0] if lines else "unknown"

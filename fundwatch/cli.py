@@ -1,0 +1,174 @@
+"""The `fundwatch` command line (../shared/spec/interface.md). A thin layer over the packages."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from fundwatch.paths import Home
+
+DEMO_DATE = date(2021, 4, 30)
+DEMO_SEED = 2020
+DEMO_PAYMENTS = 2000
+
+
+def _home(args) -> Home:
+    return Home.resolve(args.home).ensure()
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def cmd_run(args) -> int:
+    from fundwatch.airflow_support import run_dag
+
+    home = _home(args)
+    inbox = Path(args.inbox).resolve()
+    if not inbox.is_dir():
+        _say(f"错误：收件箱目录不存在（inbox not found）：{inbox}")
+        return 2
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (out / "findings.csv", out / "findings.xlsx"):
+        stale.unlink(missing_ok=True)  # a failed run must not leave an older export looking current
+    t0 = time.perf_counter()
+    state = run_dag(home, inbox, args.date, out)
+    took = time.perf_counter() - t0
+    if state != "success" or not (out / "findings.csv").exists():
+        _say(f"运行失败（run failed, state={state}，{took:.0f} s）。日志：{home.logs_dir / 'airflow'}")
+        return 1
+    _say(f"运行完成（run succeeded，{took:.0f} s）")
+    _where(home, out)
+    return 0
+
+
+def _where(home: Home, out: Path) -> None:
+    _say(f"  问题清单 findings export : {out / 'findings.csv'}")
+    _say(f"                            {out / 'findings.xlsx'}")
+    _say(f"  dbt 文档 dbt docs        : {home.dbt_docs_dir / 'index.html'}")
+    _say(f"  GX 校验报告 Data Docs    : {home.gx_docs_dir / 'index.html'}")
+    _say(f"  审核页面 review page     : .venv/bin/fundwatch serve --home {home.root}")
+
+
+def cmd_ingest(args) -> int:
+    from ingestion import load_inbox
+
+    home = _home(args)
+    run_id = args.run_id or f"manual__{time.strftime('%Y%m%dT%H%M%S')}"
+    report = load_inbox(Path(args.inbox).resolve(), home.warehouse, run_id=run_id, progress=_say)
+    _say(report.summary_zh())
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from fundwatch.generator import generate
+
+    out = Path(args.out).resolve()
+    res = generate(out, seed=args.seed, payments=args.payments, as_of=args.as_of, progress=_say)
+    _say(f"已生成收件箱 inbox: {res.inbox}")
+    _say(f"预期问题清单 expected findings: {res.expected_findings}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Generate the demo province and run the daily DAG once on it."""
+    from fundwatch.generator import generate
+
+    home = _home(args)
+    demo = home.root / "demo"
+    if demo.exists():
+        shutil.rmtree(demo)
+    _say(f"生成演示数据（seed={DEMO_SEED}，{DEMO_PAYMENTS} 笔发放）…")
+    res = generate(demo, seed=DEMO_SEED, payments=DEMO_PAYMENTS, as_of=DEMO_DATE, progress=_say)
+    _say(f"运行每日 DAG（logical date {DEMO_DATE}）…")
+    run_args = argparse.Namespace(home=str(home.root), inbox=str(res.inbox), date=DEMO_DATE,
+                                  out=str(home.default_out))
+    return cmd_run(run_args)
+
+
+def cmd_serve(args) -> int:
+    from fundwatch.review import serve
+
+    serve(_home(args), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_users(args) -> int:
+    from fundwatch.review import users_command
+
+    return users_command(_home(args), args.rest)
+
+
+def cmd_lint_sql(args) -> int:
+    from fundwatch.warehouse import lint_sql
+
+    return lint_sql()
+
+
+def cmd_bench(args) -> int:
+    from fundwatch.bench import run_bench
+
+    return run_bench(Home.resolve(args.home), payments=args.payments)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fundwatch", description="计生协项目资金每日监督 / daily audit of project money")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_home(sp):
+        sp.add_argument("--home", help="安装目录：仓库、Airflow 元数据、审核记录 (default: .fundwatch-home)")
+        return sp
+
+    r = with_home(sub.add_parser("run", help="run the daily DAG once through Airflow"))
+    r.add_argument("--inbox", required=True)
+    r.add_argument("--date", required=True, type=date.fromisoformat, help="logical date YYYY-MM-DD")
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=cmd_run)
+
+    i = with_home(sub.add_parser("ingest", help="load an inbox into the raw layer (no Airflow)"))
+    i.add_argument("--inbox", required=True)
+    i.add_argument("--run-id")
+    i.set_defaults(func=cmd_ingest)
+
+    g = sub.add_parser("generate", help="generate a demo-province inbox with known violations")
+    g.add_argument("--out", required=True)
+    g.add_argument("--seed", type=int, default=DEMO_SEED)
+    g.add_argument("--payments", type=int, default=400)
+    g.add_argument("--as-of", type=date.fromisoformat, default=DEMO_DATE)
+    g.set_defaults(func=cmd_generate)
+
+    d = with_home(sub.add_parser("demo", help="generate the demo inbox and run the daily DAG on it"))
+    d.set_defaults(func=cmd_demo)
+
+    s = with_home(sub.add_parser("serve", help="serve the supervision office's review page"))
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8050)
+    s.set_defaults(func=cmd_serve)
+
+    u = with_home(sub.add_parser("users", help="manage review-page users (add/list/passwd/remove/set-role)"))
+    u.add_argument("rest", nargs=argparse.REMAINDER)
+    u.set_defaults(func=cmd_users)
+
+    b = with_home(sub.add_parser("bench", help="scale benchmark against the plain-DuckDB lower bound"))
+    b.add_argument("--payments", type=int, required=True)
+    b.set_defaults(func=cmd_bench)
+
+    lint = sub.add_parser("lint-sql", help="sqlfluff (dbt templater, duckdb dialect) over the dbt models")
+    lint.set_defaults(func=cmd_lint_sql)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""The stages of the daily pipeline. The DAG's tasks and the CLI call these and nothing else.
+
+Every stage is keyed on the run date it is given (the Airflow logical date), never the wall clock,
+and can be re-run: re-running a day loads nothing new, rebuilds the same marts and records the same
+findings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from fundwatch.paths import Home
+
+log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: str
+    seconds: float
+    summary: str
+    detail: dict
+
+    def to_xcom(self) -> dict:
+        """Small and JSON-able: XCom carries references and counts, never data."""
+        return {"stage": self.stage, "seconds": round(self.seconds, 2), "summary": self.summary, **self.detail}
+
+
+def _timed(stage: str):
+    def wrap(fn):
+        def inner(*args, **kwargs) -> StageResult:
+            t0 = time.perf_counter()
+            summary, detail = fn(*args, **kwargs)
+            res = StageResult(stage, time.perf_counter() - t0, summary, detail)
+            log.info("[%s] %s (%.1f s)", stage, summary, res.seconds)
+            return res
+
+        inner.__name__ = fn.__name__
+        inner.__doc__ = fn.__doc__
+        return inner
+
+    return wrap
+
+
+@_timed("ingest")
+def ingest(home: Home, inbox: Path, run_id: str, run_date: date):
+    """Load the inbox into the raw layer (new and corrected files only)."""
+    from ingestion import load_inbox
+
+    home.ensure()
+    loaded_at = datetime.now(SHANGHAI).replace(tzinfo=None)  # lineage: when the bytes were loaded
+    report = load_inbox(inbox, home.warehouse, run_id=run_id, loaded_at=loaded_at, progress=log.info)
+    return report.summary_zh(), {
+        "files_seen": report.files_seen,
+        "files_loaded": report.files_loaded,
+        "files_rejected": report.files_rejected,
+        "rows_loaded": report.rows_loaded,
+        "rows_rejected": report.rows_rejected,
+    }
+
+
+@_timed("dbt_build")
+def build(home: Home, run_date: date):
+    """dbt seed + build of every model and dbt test, as of the run date."""
+    from fundwatch.warehouse import dbt_build
+
+    dbt_build(home, run_date)
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        n = con.execute("select count(*) from marts.fct_findings").fetchone()[0]
+    return f"dbt build 完成：{n} 条问题线索（as of {run_date}）", {"findings": int(n)}
+
+
+@_timed("validate")
+def validate(home: Home, run_date: date):
+    """GX suites over the marts; Data Docs; broken checks fail the run."""
+    from expectations.validate import validate_marts
+
+    outcome = validate_marts(home, run_date)
+    return outcome.summary_zh(), {
+        "failing_rules": [r.rule_id for r in outcome.failing_rules],
+        "gx_docs": str(outcome.docs_index),
+    }
+
+
+# Evidence shown on a finding's page: the subject's own source row, the roster entry, the project
+# document and the matched credits. Stored unmasked in state.sqlite; the review page masks by role.
+EVIDENCE_SQL = """
+with f as (
+    select * from marts.fct_findings
+),
+src as (
+    select 'allocation' as st, source_file, source_row, to_json(t) as j from raw.allocations t
+    union all select 'transfer', source_file, source_row, to_json(t) from raw.credits t
+    union all select 'payment', source_file, source_row, to_json(t) from raw.payments t
+    union all select 'roster_entry', source_file, source_row, to_json(t) from raw.roster t
+    union all select 'expenditure', source_file, source_row, to_json(t) from raw.expenditures t
+    union all select 'row', source_file, source_row, to_json(t) from raw.rejected_rows t
+),
+files as (
+    select source_file, to_json(t) as j from raw.files t where is_current
+),
+roster as (
+    select project_code, id_number, to_json(t) as j from raw.roster t
+),
+payer as (
+    select source_file, source_row, project_code, id_number from raw.payments
+),
+projects as (
+    select project_code, to_json(t) as j from raw.projects t
+),
+credits as (
+    select c.matched_allocation_key, c.matched_project_code, to_json(r) as j
+    from intermediate.int_credits_matched_to_allocations as c
+    inner join raw.credits as r on r.txn_ref = c.txn_ref
+),
+credits_by_allocation as (
+    select matched_allocation_key as k, list(j) as credits from credits
+    where matched_allocation_key is not null group by 1
+),
+credits_by_project as (
+    select matched_project_code as k, list(j) as credits from credits
+    where matched_project_code is not null group by 1
+)
+select
+    f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key, f.project_code, f.unit_code,
+    f.amount_at_risk, f.source_file, f.source_row, f.detail,
+    coalesce(src.j, src_row.j, files.j) as source_json,
+    coalesce(roster_self.j, roster_of_payment.j) as roster_json,
+    projects.j as project_json,
+    coalesce(ca.credits, cp.credits) as credits_json
+from f
+left join src
+    on src.st = f.subject_type and src.source_file = f.source_file and src.source_row = f.source_row
+left join src as src_row
+    on f.subject_type = 'row' and src_row.st = 'row'
+    and f.subject_key = src_row.source_file || '|' || src_row.source_row
+left join files on f.subject_type = 'file' and files.source_file = f.subject_key
+left join roster as roster_self
+    on f.subject_type = 'roster_entry' and f.subject_key = roster_self.project_code || '|' || roster_self.id_number
+left join payer
+    on f.subject_type = 'payment' and payer.source_file = f.source_file and payer.source_row = f.source_row
+left join roster as roster_of_payment
+    on roster_of_payment.project_code = payer.project_code and roster_of_payment.id_number = payer.id_number
+left join projects on projects.project_code = f.project_code
+left join credits_by_allocation as ca on f.subject_type = 'allocation' and ca.k = f.subject_key
+left join credits_by_project as cp on f.subject_type = 'project' and cp.k = f.subject_key
+"""
+
+
+def _load_json(text):
+    return None if text is None else json.loads(text)
+
+
+def current_findings(warehouse: Path) -> list[dict]:
+    """fct_findings with each finding's evidence, read-only."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cur = con.execute(EVIDENCE_SQL)
+        names = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            rec = dict(zip(names, row, strict=True))
+            rec["evidence"] = {
+                "source_row": _load_json(rec.pop("source_json")),
+                "roster_entry": _load_json(rec.pop("roster_json")),
+                "project": _load_json(rec.pop("project_json")),
+                "credits": [json.loads(c) for c in (rec.pop("credits_json") or [])],
+            }
+            out.append(rec)
+    return out
+
+
+@_timed("export")
+def export(home: Home, run_id: str, run_date: date, out_dir: Path):
+    """Record the run's findings in the state store (ids, first_seen, history) and write the export."""
+    from fundwatch import state
+    from fundwatch.export import write_export
+
+    findings = current_findings(home.warehouse)
+    summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date, findings=findings)
+    rows = state.export_rows(home.state_db)
+    csv_path, xlsx_path = write_export(rows, out_dir)
+    return (
+        f"导出 {len(rows)} 条问题线索（新增 {summary.new}，关闭 {summary.closed}）→ {csv_path}",
+        {"findings": len(rows), "new": summary.new, "closed": summary.closed,
+         "csv": str(csv_path), "xlsx": str(xlsx_path)},
+    )
+
+
+@_timed("docs")
+def docs(home: Home):
+    """The dbt docs as one self-contained page (GX Data Docs are built by the validate stage)."""
+    from fundwatch.warehouse import dbt_docs
+
+    index = dbt_docs(home)
+    return f"dbt 文档已生成：{index}", {"dbt_docs": str(index), "gx_docs": str(home.gx_docs_dir / "index.html")}
