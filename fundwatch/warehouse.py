@@ -88,6 +88,8 @@ def _dbt_args(command: Sequence[str], target_dir: Path, log_dir: Path) -> list[s
         "--project-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_dir),
         "--log-path", str(log_dir),
+        # No dbt.log file: its only log is the masked stream below (no personal data in logs).
+        "--log-level-file", "none",
     ]
 
 

@@ -32,7 +32,11 @@ matched as (
         projects.start_date as project_start_date,
         projects.end_date as project_end_date,
         projects.allowed_categories_text,
-        list_contains(projects.allowed_categories, expenditures.category) as is_category_allowed,
+        case
+            -- a missing 允许支出类别 is a missing value: the rule does not fire (rules.md)
+            when nullif(trim(projects.allowed_categories_text), '') is not null
+                then list_contains(projects.allowed_categories, expenditures.category)
+        end as is_category_allowed,
         projects.effective_large_amount_threshold as large_amount_threshold,
         decisions.decision_no is not null as has_decision_record,
         decisions.unit_code as decision_unit_code,
