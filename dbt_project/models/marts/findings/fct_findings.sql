@@ -3,8 +3,8 @@
   rule_* columns of the subject marts, with the rule's name and severity from the rule_catalog
   seed and one Chinese sentence (expected vs found; personal data masked).
   source_file/source_row: the subject's defining row for allocation, transfer, payment,
-  roster_entry and expenditure subjects, and for row subjects the rejected row itself;
-  NULL for project and file subjects.
+  roster_entry and expenditure subjects (rules.md); NULL for project, file and row subjects
+  (a row subject's key is path|row).
 -#}
 with
 
@@ -286,8 +286,10 @@ source_file_findings as (
         project_code,
         unit_code,
         amount_at_risk,
-        case when subject_type = 'row' then source_file end as source_file,
-        case when subject_type = 'row' then source_row end as source_row,
+        -- rules.md fills source_file/source_row only for the record subjects; a row subject's
+        -- key already is path|row.
+        cast(null as varchar) as source_file,
+        cast(null as integer) as source_row,
         upper(substr(rule_column, 6)) as rule_id,
         case rule_column
             when 'rule_file_rejected'
