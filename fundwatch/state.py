@@ -12,10 +12,14 @@ unit_code, amount_at_risk, source_file, source_row, detail, evidence, first_seen
 is_open, closed_on)``
     One row per finding ever seen; closed, never deleted. ``amount_at_risk`` is 2-place decimal
     text; ``evidence`` is JSON (unmasked: mask on display). ``first_seen``/``last_seen`` are the
-    earliest/latest run dates on which it fired; ``is_open`` says whether it fires on the latest
-    recorded run date; ``closed_on`` is the first run date after ``last_seen`` (NULL when open).
+    earliest/latest run dates on which it fired (NULL if a corrected re-run removed its only date);
+    ``is_open`` says whether it fires on the latest recorded run date; ``closed_on`` is the first
+    run date after ``last_seen`` (NULL when open).
 ``finding_history(run_date, finding_id, amount_at_risk, PK(run_date, finding_id))``
     Which findings fired on which run date (the queue's chart reads this).
+``history_daily(run_date, rule_id, severity, unit_code, project_code, n)``
+    Derived from finding_history + findings (rewritten with each run date): counts per day for
+    the review page's chart, so it never has to join millions of history rows.
 ``decisions(id PK, finding_id, action, comment, username, decided_at)``
     Append-only reviewers' decisions; ``action`` in confirmed/dismissed/resolved/reopened.
     A finding's status is its latest decision (``reopened`` -> ``open``), else ``open``.
@@ -44,7 +48,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 ACTIONS = ("confirmed", "dismissed", "resolved", "reopened")
@@ -95,6 +99,20 @@ CREATE TABLE IF NOT EXISTS finding_history (
     PRIMARY KEY (run_date, finding_id)
 );
 CREATE INDEX IF NOT EXISTS finding_history_by_finding ON finding_history(finding_id, run_date);
+CREATE TABLE IF NOT EXISTS history_daily (
+    run_date TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    severity TEXT,
+    unit_code TEXT,
+    project_code TEXT,
+    n INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_daily_by_date ON history_daily(run_date);
+INSERT INTO history_daily
+    SELECT h.run_date, f.rule_id, f.severity, f.unit_code, f.project_code, count(*)
+    FROM finding_history h JOIN findings f ON f.finding_id = h.finding_id
+    WHERE NOT EXISTS (SELECT 1 FROM history_daily)
+    GROUP BY h.run_date, f.rule_id, f.severity, f.unit_code, f.project_code;
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY,
     finding_id TEXT NOT NULL,
@@ -270,39 +288,54 @@ def record_run(path: Path, *, run_id: str, run_date: date,
 
 
 def _record(conn: sqlite3.Connection, run_id: str, day: str, rows: dict[str, tuple]) -> None:
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _fired (finding_id TEXT PRIMARY KEY)")
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _affected (finding_id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM _fired")
-    conn.execute("DELETE FROM _affected")
-    conn.executemany("INSERT INTO _fired VALUES (?)", ((fid,) for fid in rows))
-
-    # Everything whose derived state can change: fired now, fired on this date before, open now,
-    # or closed on a date after this one (an earlier date re-run can move closed_on back).
-    conn.execute("""
-        INSERT OR IGNORE INTO _affected
-        SELECT finding_id FROM _fired
-        UNION SELECT finding_id FROM finding_history WHERE run_date = :d
-        UNION SELECT finding_id FROM findings WHERE is_open = 1
-        UNION SELECT finding_id FROM findings
-              WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)
-    """, {"d": day})
+    for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT)", "_gone (finding_id TEXT PRIMARY KEY)",
+                "_affected (finding_id TEXT PRIMARY KEY)"):
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
+        conn.execute(f"DELETE FROM {ddl.split()[0]}")
+    conn.executemany("INSERT INTO _fired VALUES (?, ?)", ((fid, r[8]) for fid, r in rows.items()))
+    d = {"d": day}
 
     latest_before = conn.execute("SELECT max(run_date) FROM runs").fetchone()[0]
     is_latest = latest_before is None or day >= latest_before
+    latest = day if is_latest else latest_before
 
-    # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired.
+    # Fired on this date when it was recorded before, and no longer does (a corrected re-run).
+    conn.execute("""INSERT INTO _gone SELECT finding_id FROM finding_history
+                    WHERE run_date = :d AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
+    conn.execute("INSERT INTO _affected SELECT finding_id FROM _gone")
+    if not is_latest:
+        # An earlier date recorded late: closed findings whose closed_on may move back to it,
+        # and findings firing on it that do not fire on the latest date (they stay closed).
+        conn.execute("""INSERT OR IGNORE INTO _affected SELECT finding_id FROM findings
+                        WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)""", d)
+        conn.execute("""INSERT OR IGNORE INTO _affected SELECT x.finding_id FROM _fired x
+                        WHERE NOT EXISTS (SELECT 1 FROM finding_history h
+                                          WHERE h.finding_id = x.finding_id AND h.run_date = :latest)""",
+                     {"latest": latest})
+
+    # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired;
+    # in SET, every column reference is the row's value before this update.
     conn.executemany(f"""
         INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence,
                               first_seen, last_seen, is_open, closed_on)
         VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
         ON CONFLICT (finding_id) DO UPDATE SET
         {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
-                   for c in (*_FINDING_COLUMNS, 'evidence'))}
+                   for c in (*_FINDING_COLUMNS, 'evidence'))},
+        first_seen = min(coalesce(first_seen, :d), :d),
+        last_seen = max(coalesce(last_seen, :d), :d)
     """.replace(":d", f"'{day}'"), rows.values())
 
-    conn.execute("DELETE FROM finding_history WHERE run_date = ?", (day,))
-    conn.executemany("INSERT INTO finding_history (run_date, finding_id, amount_at_risk) VALUES (?, ?, ?)",
-                     ((day, fid, r[8]) for fid, r in rows.items()))
+    conn.execute("DELETE FROM finding_history WHERE run_date = :d", d)
+    conn.execute("INSERT INTO finding_history (run_date, finding_id, amount_at_risk) "
+                 "SELECT :d, finding_id, amount FROM _fired", d)
+    conn.execute("DELETE FROM history_daily WHERE run_date = :d", d)
+    conn.execute("""
+        INSERT INTO history_daily
+        SELECT :d, f.rule_id, f.severity, f.unit_code, f.project_code, count(*)
+        FROM _fired x JOIN findings f ON f.finding_id = x.finding_id
+        GROUP BY f.rule_id, f.severity, f.unit_code, f.project_code
+    """, d)
 
     stamp = now_shanghai()
     conn.execute("""
@@ -311,16 +344,21 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, rows: dict[str, tup
         ON CONFLICT (run_id) DO UPDATE SET run_date = excluded.run_date,
             finished_at = excluded.finished_at, status = excluded.status
     """, (run_id, day, stamp, stamp))
-    latest = day if is_latest else latest_before
 
     conn.execute("""
-        UPDATE findings SET
-            first_seen = coalesce((SELECT min(run_date) FROM finding_history h
-                                   WHERE h.finding_id = findings.finding_id), first_seen),
-            last_seen = coalesce((SELECT max(run_date) FROM finding_history h
-                                  WHERE h.finding_id = findings.finding_id), last_seen)
-        WHERE finding_id IN (SELECT finding_id FROM _affected)
+        UPDATE findings SET  -- NULL when it no longer fired on any recorded date
+            first_seen = (SELECT min(run_date) FROM finding_history h WHERE h.finding_id = findings.finding_id),
+            last_seen = (SELECT max(run_date) FROM finding_history h WHERE h.finding_id = findings.finding_id)
+        WHERE finding_id IN (SELECT finding_id FROM _gone)
     """)
+    if is_latest:
+        # The common case, in bulk: what fires is open, what was open and does not fire closes today.
+        conn.execute("""UPDATE findings SET is_open = 1, closed_on = NULL
+                        WHERE finding_id IN (SELECT finding_id FROM _fired)
+                          AND (is_open = 0 OR closed_on IS NOT NULL)""")
+        conn.execute("""UPDATE findings SET is_open = 0, closed_on = :d
+                        WHERE is_open = 1 AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
+    # The rest by definition: open = fires on the latest date; closed_on = first run after last_seen.
     conn.execute("""
         UPDATE findings SET
             is_open = EXISTS (SELECT 1 FROM finding_history h

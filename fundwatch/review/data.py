@@ -252,18 +252,18 @@ def _by_area(units: list[tuple[str | None, int, int | None]]) -> list[dict]:
 
 
 def history_by_day(conn: sqlite3.Connection, flt: Filters, days: int = 30) -> tuple[list[str], dict]:
-    """Findings firing per run date and rule (last ``days`` run dates), from finding_history."""
+    """Findings firing per run date and rule (last ``days`` run dates), from history_daily."""
     where, params = flt.where(with_status=False)
     dates = [r[0] for r in conn.execute(
-        "SELECT DISTINCT run_date FROM finding_history ORDER BY run_date DESC LIMIT ?", (days,))]
+        "SELECT DISTINCT run_date FROM runs ORDER BY run_date DESC LIMIT ?", (days,))]
     dates.reverse()
     if not dates:
         return [], {}
     counts: dict[str, dict[str, int]] = {}
+    # history_daily has the filter columns under the same names, so the same WHERE applies.
     for run_date, rule_id, n in conn.execute(f"""
-            SELECT h.run_date, f.rule_id, count(*) FROM finding_history h
-            JOIN findings f ON f.finding_id = h.finding_id
-            WHERE h.run_date >= ? AND {where} GROUP BY h.run_date, f.rule_id""", [dates[0], *params]):
+            SELECT f.run_date, f.rule_id, sum(f.n) FROM history_daily f
+            WHERE f.run_date >= ? AND {where} GROUP BY f.run_date, f.rule_id""", [dates[0], *params]):
         counts.setdefault(rule_id, {})[run_date] = n
     return dates, counts
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
+
+# The test modules import their shared synthetic data from review_data.py beside this file;
+# with --import-mode=importlib test folders are not on sys.path, so put this one there.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from review_data import DAY1, DAY1_FINDINGS, DAY2, DAY2_FINDINGS, PASSWORD, login
 
 from fundwatch import state
