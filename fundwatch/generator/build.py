@@ -67,6 +67,7 @@ PAYMENT_PLANTS: tuple[tuple[str, float, int], ...] = (
     ("rej_date", 0.0003, 1),
     ("rej_amount", 0.0003, 1),
     ("rej_key", 0.0002, 1),
+    ("rej_account_cell", 0.0001, 1),
     ("rej_roster_key", 0.0002, 1),
     ("conflict", 0.0002, 1),
 )
@@ -148,7 +149,7 @@ class Builder:
         self,
         w: TableWriter,
         rec: tuple,
-        override: dict[str, str] | None = None,
+        override: dict[str, object] | None = None,
         special: bool = False,
         reason: str | None = None,
     ) -> Row:
@@ -156,7 +157,7 @@ class Builder:
         return Row(w.kind, w.info.lineage, row, None if override else rec, reason)
 
     def put_small(
-        self, w: TableWriter, rec: tuple, override: dict[str, str] | None = None, special: bool = False
+        self, w: TableWriter, rec: tuple, override: dict[str, object] | None = None, special: bool = False
     ) -> None:
         self.small_rows[w.kind].append(self.put(w, rec, override, special))
 
@@ -354,7 +355,7 @@ class Builder:
             self.w_roster[u.code] = self.writer(roster_path, "roster", n)
             self.w_pay[u.code] = self.writer(pay_path, "payments", n)
         self.w_roster_sup = self.writer("补报材料/2020年补充上报名单", "roster", fmt="xlsx")
-        self.w_pay_sup = self.writer("补报材料/2020年补充发放明细", "payments", fmt="csv-bom")
+        self.w_pay_sup = self.writer("补报材料/2020年补充发放明细", "payments", fmt="xlsx")
 
     def write_payments(self) -> None:
         self._pref_files()
@@ -565,6 +566,11 @@ class Builder:
             }[plant]
             w = wp if rng.random() < 0.5 else sup_p
             pays.append((pay_rec(name, idn, acct, bank, amount, d), w, override, True))
+        elif plant == "rej_account_cell":
+            # A 19-digit account typed as an Excel number: only 15 digits survive, the row is unreadable.
+            roster.append((roster_rec(name, idn, cat, acct, bank, amount), wr, None, False))
+            lost = ("n", float(f"{float(acct):.15g}"))
+            pays.append((pay_rec(name, idn, acct, bank, amount, d), sup_p, {"account_no": lost}, True))
         elif plant == "rej_roster_key":
             roster.append((roster_rec(name, idn, cat, acct, bank, amount), sup_r, {"id_number": ""}, True))
             pays.append((pay_rec(name, idn, acct, bank, amount, d), wp, None, False))
@@ -664,7 +670,7 @@ class Builder:
         decision: str = "auto",
         code: str | None = None,
         special: bool = False,
-        override: dict[str, str] | None = None,
+        override: dict[str, object] | None = None,
         other_writer: TableWriter | None = None,
     ) -> tuple:
         rng = self.rng

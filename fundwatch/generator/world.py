@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from fundwatch.generator.ids import make_account, make_id
+from fundwatch.generator.ids import make_account, make_id, make_passbook
 from fundwatch.generator.names import MINORITY_NAMES, make_name
 from fundwatch.paths import REFERENCE_DIR
 
@@ -287,6 +287,8 @@ class People:
                 hi = mid
         bin_, length, bank, _ = self.ref.banks[lo]
         self.account_serial += 1
+        if bank == "湖南省农村信用社" and rng.random() < 0.05:
+            return make_passbook(self.account_serial), bank
         luhn_ok = not (bank == "湖南省农村信用社" and rng.random() < 0.03)
         return make_account(bin_, length, self.account_serial, luhn_ok), bank
 

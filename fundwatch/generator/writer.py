@@ -28,7 +28,7 @@ _ENCODINGS = {"csv-utf8": "utf-8", "csv-bom": "utf-8-sig", "csv-gb18030": "gb180
 _FW_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
 # Fixed workbook timestamp: xlsx bytes must not depend on the wall clock.
 _WORKBOOK_CREATED = datetime(2021, 1, 4, 9, 0, 0)
-_MAX_EXACT_FLOAT = 2**53
+_EXCEL_DIGITS = 15  # a number cell keeps 15 significant digits: only shorter accounts may be numbers
 
 DATE_STYLES = ("iso", "slash", "dot", "cn", "compact")
 MONEY_STYLES = ("plain2", "plain", "comma", "yuan", "yen", "fullwidth")
@@ -93,7 +93,7 @@ def fmt_account(acc: str | None, style: str) -> Cell:
         return " ".join(acc[i : i + 4] for i in range(0, len(acc), 4))
     if style == "dashes":
         return "-".join(acc[i : i + 6] for i in range(0, len(acc), 6))
-    if style == "cell" and acc[0] != "0" and int(acc) < _MAX_EXACT_FLOAT:
+    if style == "cell" and acc[0] != "0" and len(acc) <= _EXCEL_DIGITS:
         return ("n", float(int(acc)))
     return acc
 
@@ -221,6 +221,7 @@ class TableWriter:
             base, var = _formatters(c.type, xlsx, date_style, money_style, code_style, acct_style, doc_style)
             self._fmts.append(base)
             self._variants.append(var)
+        self._pairs = [(f, i) for f, (i, _) in zip(self._fmts, cols, strict=True)]
         self._variant_cols = [j for j, v in enumerate(self._variants) if v is not None]
         self._tot_idx = [
             (j, f) for j, (i, c) in enumerate(cols) for f in TOTAL_COLUMNS.get(kind, ()) if c.field == f
@@ -281,14 +282,14 @@ class TableWriter:
         self._emit([""] * self.width if self._csv is not None and self.rng.random() < 0.5 else [])
 
     # -- records ---------------------------------------------------------------------------------
-    def add(self, rec: tuple, override: dict[str, str] | None = None, special: bool = False) -> int:
+    def add(self, rec: tuple, override: dict[str, object] | None = None, special: bool = False) -> int:
         """Write one record; ``override`` replaces cells by raw text (planted unreadable values).
         ``special`` rows (rejected or key-conflicting) suppress the 合计 line of this file."""
         if self.blank_every and self.n and self.n % self.blank_every == 0:
             self.blank()
         self.n += 1
         cols = self.cols
-        cells = [f(rec[i]) for f, (i, _) in zip(self._fmts, cols, strict=True)]
+        cells = [f(rec[i]) for f, i in self._pairs]
         rng = self.rng
         if self.mess and rng.random() < self.mess and self._variant_cols:
             j = self._variant_cols[int(rng.random() * len(self._variant_cols))]
@@ -371,26 +372,46 @@ def _formatters(
     """(base formatter for the file, occasional-variant formatter or None) for one column type."""
     if type_ == "date":
         styles = DATE_STYLES + (("cell",) if xlsx else ())
-        return (lambda v: fmt_date(v, date_style)), (lambda v, r: fmt_date(v, r.choice(styles)))
+        return _memo(lambda v: fmt_date(v, date_style)), (lambda v, r: fmt_date(v, r.choice(styles)))
     if type_ == "money":
         styles = MONEY_STYLES + (("cell",) if xlsx else ())
-        return (lambda v: fmt_money(v, money_style)), (lambda v, r: fmt_money(v, r.choice(styles)))
+        return _memo(lambda v: fmt_money(v, money_style)), (lambda v, r: fmt_money(v, r.choice(styles)))
     if type_ == "id":
         id_styles = ("lower", "spaces", "fullwidth", "old15", "old15")
-        return (lambda v: fmt_id(v, "plain")), (lambda v, r: fmt_id(v, r.choice(id_styles)))
+        return _plain, (lambda v, r: fmt_id(v, r.choice(id_styles)))
     if type_ == "account":
         a_styles = ("spaces", "dashes") + (("cell",) if xlsx else ())
-        return (lambda v: fmt_account(v, acct_style)), (lambda v, r: fmt_account(v, r.choice(a_styles)))
+        base = _plain if acct_style == "plain" else (lambda v: fmt_account(v, acct_style))
+        return base, (lambda v, r: fmt_account(v, r.choice(a_styles)))
     if type_ == "name":
         n_styles = ("pad", "inner", "trail")
-        return (lambda v: fmt_name(v, "plain")), (lambda v, r: fmt_name(v, r.choice(n_styles)))
+        return _plain, (lambda v, r: fmt_name(v, r.choice(n_styles)))
     if type_ == "code":
-        return (lambda v: fmt_code(v, code_style)), ((lambda v, r: fmt_code(v, "cell")) if xlsx else None)
+        base = _plain if code_style == "text" else _memo(lambda v: fmt_code(v, code_style))
+        return base, ((lambda v, r: fmt_code(v, "cell")) if xlsx else None)
     if type_ == "docno":
-        return (lambda v: fmt_docno(v, doc_style)), (lambda v, r: fmt_docno(v, r.randrange(5)))
+        return _memo(lambda v: fmt_docno(v, doc_style)), (lambda v, r: fmt_docno(v, r.randrange(5)))
     if type_ == "int":
         return (lambda v: fmt_int(v, "cell" if xlsx else "text")), None
-    return (lambda v: fmt_text(v, "")), None
+    return _plain, None
+
+
+def _plain(v: object) -> Cell:
+    return "" if v is None else v  # type: ignore[return-value]
+
+
+def _memo(fn: Callable[[object], Cell]) -> Callable[[object], Cell]:
+    """Dates and amounts repeat a lot: format each distinct value once per file."""
+    cache: dict[object, Cell] = {}
+
+    def cached(v: object) -> Cell:
+        try:
+            return cache[v]
+        except KeyError:
+            out = cache[v] = fn(v)
+            return out
+
+    return cached
 
 
 def write_raw_file(
