@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 import sqlite3
+import tempfile
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
@@ -36,8 +37,9 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from fundwatch import state
+from fundwatch.export import write_xlsx
 from fundwatch.paths import Home
-from fundwatch.review import charts, data, export, masking, users
+from fundwatch.review import charts, data, masking, users
 
 CAN_DECIDE = ("reviewer", "admin")
 CAN_UNMASK = ("auditor", "admin")
@@ -102,6 +104,8 @@ def create_app(home: Home) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
         MAX_CONTENT_LENGTH=64 * 1024,
         HOME=home,
+        # How long a write (decision, sign-in log) waits while a run commits before answering 503.
+        STATE_BUSY_TIMEOUT_MS=10_000,
     )
     state.connect(home.state_db).close()  # schema exists before the first request
     app.jinja_env.filters["money"] = money_fmt
@@ -118,6 +122,7 @@ def create_app(home: Home) -> Flask:
     def db() -> sqlite3.Connection:
         if "db" not in g:
             g.db = state.connect(home.state_db)
+            g.db.execute(f"PRAGMA busy_timeout = {int(app.config['STATE_BUSY_TIMEOUT_MS'])}")
         return g.db
 
     @app.teardown_appcontext
@@ -178,6 +183,15 @@ def create_app(home: Home) -> Flask:
             return jsonify(error=titles.get(exc.code, exc.name), message=message), exc.code
         return render_template("error.html", code=exc.code, title=titles.get(exc.code, exc.name),
                                message=message), exc.code
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _busy(exc: sqlite3.OperationalError):
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise exc
+        message = "每日运行正在写入结果，请稍等几秒后重试（未保存）。"
+        if request.path.startswith("/api/"):
+            return jsonify(error="busy", message=message), 503
+        return render_template("error.html", code=503, title="请稍后重试", message=message), 503
 
     def require(roles: tuple[str, ...]):
         def wrap(fn):
@@ -280,10 +294,11 @@ def create_app(home: Home) -> Flask:
             r["subject_key"] = masking.mask_subject_key(r["subject_type"], r["subject_key"])
             r["detail"] = masking.mask_text(r["detail"])
             r["amount_at_risk"] = state.money(r["amount_at_risk"])
-        now = state.now_shanghai()
-        body = export.queue_xlsx(rows, describe(flt), now)
+        # The pipeline's own writer: the same columns and the same formula safety as findings.xlsx.
+        with tempfile.TemporaryDirectory(prefix="fundwatch-export-") as tmp:
+            body = write_xlsx(rows, Path(tmp) / "queue.xlsx").read_bytes()
         audit("export", None, f"{len(rows)} rows; {describe(flt) or '全部'}")
-        stamp = now[:10].replace("-", "")
+        stamp = state.now_shanghai()[:10].replace("-", "")
         disposition = f'attachment; filename="fundwatch-queue-{stamp}.xlsx"'
         return Response(body, mimetype=XLSX_MIME, headers={"Content-Disposition": disposition})
 

@@ -102,7 +102,7 @@ def test_reviewer_signs_in_filters_opens_decides_and_exports(live_url, page, hom
         pg.click("#export")
     target = ARTIFACTS / "queue.xlsx"
     shutil.copy(dl.value.path(), target)
-    ws = load_workbook(target)["findings"]
+    ws = load_workbook(target).worksheets[0]
     header = [c.value for c in ws[1]]
     rows = [dict(zip(header, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)]
     assert [(r["finding_id"], r["status"]) for r in rows] == [(fid(PAY_LATE), "confirmed")]
