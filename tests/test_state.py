@@ -214,3 +214,9 @@ def test_any_order_of_runs_and_reruns_matches_a_from_scratch_recount(db, seed):
         later = [d for d in sorted(fired) if d > seen[-1]]
         assert row["closed_on"] == (None if is_open else later[0].isoformat()), key
     assert {r["subject_key"] for r in state.export_rows(db)} == fired[latest]
+
+
+def test_state_file_is_private_to_its_owner(db):
+    import stat as st
+    state.connect(db).close()
+    assert st.S_IMODE(db.stat().st_mode) == 0o600
