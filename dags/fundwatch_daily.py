@@ -31,7 +31,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 DEFAULT_ARGS = {
     "owner": "supervision-office",
     "retries": 2,
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": timedelta(seconds=30),  # transient: a file lock, a slow disk
     "execution_timeout": timedelta(hours=2),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fundwatch.paths import DAGS_DIR, Home
+from fundwatch.warehouse import mask_line
 
 DAG_ID = "fundwatch_daily"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -87,11 +89,40 @@ def run_dag(home: Home, inbox: Path, run_date: date, out: Path) -> str:
     ensure_metadata(home)
     conf = json.dumps({"inbox": str(inbox), "home": str(home.root), "out": str(out)})
     logical = logical_date_for(run_date)
-    proc = _airflow(home, "dags", "test", DAG_ID, logical, "-c", conf)
+    log_path = home.logs_dir / f"run-{run_date.isoformat()}.log"
+    exe = Path(sys.executable).with_name("airflow")
+    with log_path.open("w", encoding="utf-8") as log_file:
+        proc = subprocess.Popen(
+            [str(exe), "dags", "test", DAG_ID, logical, "-c", conf], env=airflow_env(home), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(home.root), bufsize=1,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = mask_line(line)
+            log_file.write(line)
+            shown = _progress(line)
+            if shown:
+                print(shown, flush=True)
+        returncode = proc.wait()
+    print(f"完整日志（full Airflow log）：{log_path}", flush=True)
     state = dag_run_state(home, logical)
-    if proc.returncode != 0 and state == "success":
+    if returncode != 0 and state == "success":
         return "failed"
     return state
+
+
+_STAGE = re.compile(r"\[(ingest|dbt_build|validate|export|docs)\] (.*?) \[fundwatch\.pipeline\]")
+_FAILED = re.compile(r"Task failed with exception|BrokenCheckError|WarehouseError|Error: |Exception: ")
+
+
+def _progress(line: str) -> str | None:
+    """The lines of an Airflow run a person wants to see: each stage's summary, and failures."""
+    m = _STAGE.search(line)
+    if m:
+        return f"  [{m.group(1)}] {m.group(2)}"
+    if _FAILED.search(line) and "[info" not in line:
+        return "  ! " + line.strip()[:400]
+    return None
 
 
 def dag_run_state(home: Home, logical: str) -> str:

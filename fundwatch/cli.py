@@ -105,6 +105,14 @@ def cmd_users(args) -> int:
     return users_command(_home(args), args.rest)
 
 
+def cmd_compare(args) -> int:
+    from fundwatch.compare import compare
+
+    result = compare(Path(args.expected), Path(args.actual))
+    _say(result.report())
+    return 0 if result.exact else 1
+
+
 def cmd_lint_sql(args) -> int:
     from fundwatch.warehouse import lint_sql
 
@@ -158,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     b = with_home(sub.add_parser("bench", help="scale benchmark against the plain-DuckDB lower bound"))
     b.add_argument("--payments", type=int, required=True)
     b.set_defaults(func=cmd_bench)
+
+    c = sub.add_parser("compare", help="compare a findings export with an expected-findings file")
+    c.add_argument("--expected", required=True)
+    c.add_argument("--actual", required=True)
+    c.set_defaults(func=cmd_compare)
 
     lint = sub.add_parser("lint-sql", help="sqlfluff (dbt templater, duckdb dialect) over the dbt models")
     lint.set_defaults(func=cmd_lint_sql)
