@@ -49,6 +49,7 @@ from ingestion.readers import FileChanged, FileRejected, FileScan, Limits, iter_
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BATCH_ROWS = 50_000
 PROGRESS_EVERY = 200_000
+DUCKDB_MEMORY_LIMIT = "512MB"  # keeps a 1 GB CSV load well under 2 GB peak (Python + DuckDB)
 
 
 @dataclass(frozen=True)
@@ -437,7 +438,8 @@ def load_inbox(inbox: Path, warehouse: Path, *, run_id: str, loaded_at: datetime
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("SET memory_limit = '1GB'")
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        con.execute("SET enable_progress_bar = false")
         con.execute("SET preserve_insertion_order = false")
         ensure_schema(con)
         con.begin()
@@ -451,7 +453,10 @@ def load_inbox(inbox: Path, warehouse: Path, *, run_id: str, loaded_at: datetime
         unchanged = 0
         for i, e in enumerate(entries, 1):
             tag = f"[{i}/{len(entries)}] {e.rel}"
-            scan = scan_file(e.path) if e.path is not None else None
+            try:
+                scan = scan_file(e.path) if e.path is not None else None
+            except OSError as exc:
+                e, scan = Entry(e.rel, None, f"文件无法打开（{exc.strerror or exc}），未读取；请检查文件权限"), None
             sha = scan.sha256 if scan else ""
             if path_state.get(e.rel) == sha:
                 unchanged += 1

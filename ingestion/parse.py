@@ -215,7 +215,9 @@ class RowParser:
         for col, (pos, _), val in zip(self.kind.columns, self._plan, values, strict=True):
             if isinstance(val, nz.BadValue):
                 raw = cells[pos] if pos is not None else None
-                shown = nz.mask_value(col.vtype, repr(raw) if isinstance(raw, float) else raw)
+                if isinstance(raw, float):  # a number cell, shown as Excel shows it
+                    raw = format(raw, ".0f") if raw.is_integer() and abs(raw) >= 1e15 else repr(raw)
+                shown = nz.mask_value(col.vtype, raw)
                 problems.append(f"列“{col.header}”的值“{shown}”无法读取：{val}")
             elif val is None and col.required:
                 problems.append(f"缺少必填列“{col.header}”" if pos is None else f"必填列“{col.header}”为空")

@@ -190,8 +190,14 @@ def test_xlsx_zip_bomb_is_refused_before_parsing(wh: Warehouse, inbox: Path, mon
     P(Limits(max_xlsx_uncompressed=10_000), "解压后", id="too-big-uncompressed"),
     P(Limits(max_xlsx_bytes=1_000), "超过上限", id="too-big-file"),
 ])
-def test_xlsx_limits(wh: Warehouse, inbox: Path, limits, fragment):
+def test_xlsx_limits_are_checked_before_parsing(wh: Warehouse, inbox: Path, monkeypatch, limits, fragment):
     write_xlsx(inbox / "f.xlsx", [PAY_HEADER, pay_row("T1"), pay_row("T2")])
+    import ingestion.readers as readers
+
+    def boom(*a, **k):
+        raise AssertionError("calamine must not be reached")
+
+    monkeypatch.setattr(readers.python_calamine.CalamineWorkbook, "from_filelike", boom, raising=False)
     wh.load(limits=limits)
     status, reason = wh.files()["f.xlsx"][:2]
     assert status == "rejected" and fragment in reason, reason

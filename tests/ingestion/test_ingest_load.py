@@ -241,3 +241,24 @@ def test_kill_9_leaves_nothing_half_loaded_and_the_next_run_completes(wh: Wareho
     clean.load()
     assert _snapshot(wh) == _snapshot(clean)
     assert wh.q("SELECT count(*) FROM raw.payments") == [(3001,)]
+
+
+def test_generated_demo_inbox_loads_exactly_what_the_generator_planted(tmp_path: Path):
+    """Contract with fundwatch.generator: per-kind row counts and the file-level findings' subjects."""
+    generator = pytest.importorskip("fundwatch.generator")
+    g = generator.generate(tmp_path / "demo", payments=400)
+    wh = Warehouse(g.inbox, tmp_path / "w.duckdb")
+    wh.load()
+    for k in KINDS:
+        if f"loaded_{k.table}" in g.counts:
+            assert wh.q(f"SELECT count(*) FROM raw.{k.table}") == [(g.counts[f"loaded_{k.table}"],)], k.table
+    import csv
+
+    with open(g.expected_findings, encoding="utf-8-sig") as f:
+        expected = {(r["rule_id"], r["subject_key"]) for r in csv.DictReader(f)
+                    if r["rule_id"] in ("FILE_REJECTED", "ROW_REJECTED", "FILE_TOTAL_MISMATCH")}
+    got = {("FILE_REJECTED", f) for (f,) in wh.q(
+        "SELECT source_file FROM raw.files WHERE is_current AND status = 'rejected'")}
+    got |= {("ROW_REJECTED", f"{f}|{r}") for f, r in wh.q("SELECT source_file, source_row FROM raw.rejected_rows")}
+    got |= {("FILE_TOTAL_MISMATCH", f) for (f,) in wh.q("SELECT DISTINCT source_file FROM raw.total_mismatches")}
+    assert got == expected
