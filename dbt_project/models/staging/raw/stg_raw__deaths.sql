@@ -6,8 +6,8 @@ source as (
 
 renamed as (
     select
-        name,
-        id_number,
+        {{ normalise_name('name') }} as name,
+        {{ normalise_id('id_number') }} as id_number,
         death_date,
         trim(data_source) as data_source,
         source_file,

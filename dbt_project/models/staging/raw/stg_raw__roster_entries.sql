@@ -7,10 +7,10 @@ source as (
 renamed as (
     select
         trim(project_code) as project_code,
-        name,
-        id_number,
+        {{ normalise_name('name') }} as name,
+        {{ normalise_id('id_number') }} as id_number,
         trim(person_category) as person_category,
-        nullif(account_no, '') as account_no,
+        {{ normalise_account('account_no') }} as account_no,
         trim(bank_name) as bank_name,
         {{ money('approved_amount') }} as approved_amount,
         unit_code,

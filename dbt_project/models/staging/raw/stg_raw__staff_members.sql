@@ -6,12 +6,12 @@ source as (
 
 renamed as (
     select
-        name,
-        id_number,
+        {{ normalise_name('name') }} as name,
+        {{ normalise_id('id_number') }} as id_number,
         unit_code,
         trim(position) as staff_position,
         trim(relation) as relation,
-        staff_id_number,
+        {{ normalise_id('staff_id_number') }} as staff_id_number,
         source_file,
         source_row,
         file_sha256,
