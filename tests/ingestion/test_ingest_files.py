@@ -62,6 +62,10 @@ def _xlsx_number_codes(p):
     return write_xlsx(p / "f.xlsx", [PAY_HEADER, row, ["总计", None, None, None, None, None, None, 1200]])
 
 
+def _xlsx_leading_blank_rows(p):
+    return write_xlsx(p / "f.xlsx", [[None], [None], ["", "发放明细表"], PAY_HEADER, [None], pay_row()])
+
+
 @pytest.mark.parametrize("build, row", [
     P(_csv("utf-8"), 2, id="csv-utf8"),
     P(_csv("utf-8-sig"), 2, id="csv-utf8-bom"),
@@ -74,6 +78,7 @@ def _xlsx_number_codes(p):
     P(_old_id, 2, id="15-digit-id-upgraded"),
     P(_xlsx_cells, 3, id="xlsx-hidden-first-sheet-date-and-number-cells"),
     P(_xlsx_number_codes, 2, id="xlsx-number-cells-and-total-line"),
+    P(_xlsx_leading_blank_rows, 6, id="xlsx-blank-rows-counted-as-excel-shows-them"),
 ])
 def test_tolerated_forms_load_the_same_record(wh: Warehouse, inbox: Path, build, row):
     f = build(inbox)
@@ -286,3 +291,18 @@ def test_every_kind_is_recognised_and_all_tables_exist(wh: Warehouse, inbox: Pat
                     "AND table_name = ? ORDER BY ordinal_position", [k.table])
         assert [c[0] for c in cols] == [c.name for c in k.columns] + [
             "source_file", "source_row", "file_sha256", "load_run_id", "loaded_at"]
+
+
+def test_raw_schema_matches_the_dbt_fixture_ddl(wh: Warehouse, inbox: Path):
+    """The raw layer's columns and types are the ones dbt is built against (tests/dbt/raw_schema.sql)."""
+    ddl = Path(__file__).resolve().parents[1] / "dbt" / "raw_schema.sql"
+    if not ddl.exists():
+        pytest.skip("no dbt fixture DDL")
+    import duckdb
+
+    wh.load()
+    ref = duckdb.connect()
+    ref.execute(ddl.read_text(encoding="utf-8"))
+    sql = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
+           "WHERE table_schema = 'raw' ORDER BY table_name, ordinal_position")
+    assert wh.q(sql) == ref.execute(sql).fetchall()
