@@ -95,14 +95,13 @@ class Builder:
         self.first_spend: dict[str, date] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.txn_serial = 0
+        self._day_text: dict[date, str] = {}
         fmts = list(FORMATS) * 40
         self.rng.shuffle(fmts)
         self._fmt_cycle = iter(fmts)
 
     # -- files -------------------------------------------------------------------------------------
-    def writer(
-        self, path: str, kind: str, rows: int = 0, fmt: str | None = None, **opts: object
-    ) -> TableWriter:
+    def writer(self, path: str, kind: str, rows: int = 0, fmt: str | None = None, **opts: object) -> TableWriter:
         w = self.writers.get(path) or self._by_base.get(path)
         if w is not None:
             return w
@@ -163,7 +162,10 @@ class Builder:
 
     def txn(self, d: date, unit: str) -> str:
         self.txn_serial += 1
-        return f"{d:%Y%m%d}{unit}{self.txn_serial:08d}"
+        day = self._day_text.get(d)
+        if day is None:
+            day = self._day_text[d] = f"{d:%Y%m%d}"
+        return f"{day}{unit}{self.txn_serial:08d}"
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> tuple[Path, Path, dict[str, int]]:
@@ -223,13 +225,9 @@ class Builder:
             w.writerow(("path", "kind", "format", "status", "lineage", "rows", "total_row", "sha256"))
             for f in sorted(self.files, key=lambda f: f.path):
                 status = "rejected" if f.reject_reason else "data"
-                w.writerow(
-                    (f.path, f.kind or "", f.fmt, status, f.lineage, f.rows, f.total_row or "", f.sha256)
-                )
+                w.writerow((f.path, f.kind or "", f.fmt, status, f.lineage, f.rows, f.total_row or "", f.sha256))
                 for cp in f.copies:
-                    w.writerow(
-                        (cp, f.kind or "", f.fmt, "duplicate", f.lineage, f.rows, f.total_row or "", f.sha256)
-                    )
+                    w.writerow((cp, f.kind or "", f.fmt, "duplicate", f.lineage, f.rows, f.total_row or "", f.sha256))
 
     # -- planting plan -------------------------------------------------------------------------------
     def plan_plants(self) -> None:
@@ -614,11 +612,7 @@ class Builder:
                 f"{pref}/支出/{pref}2020年项目支出明细",
                 "expenditures",
                 50,
-                **(
-                    {"total": "wrong", "total_delta": Decimal("1000.00")}
-                    if p.unit.pref_code == "430300"
-                    else {}
-                ),
+                **({"total": "wrong", "total_delta": Decimal("1000.00")} if p.unit.pref_code == "430300" else {}),
             )
             wd = self.writer(
                 f"{pref}/三重一大/{pref}计生协集体决策记录",
@@ -735,9 +729,7 @@ class Builder:
         elif plant == "exp_conflict":
             rec = self._voucher(p, w, wd, d, cats[0], small, special=True)
             clash = rec[:4] + (rec[4] + Decimal("1000.00"),) + rec[5:]
-            self.put_small(
-                self.writer("补报材料/补充支出凭证", "expenditures", fmt="csv-gb18030"), clash, special=True
-            )
+            self.put_small(self.writer("补报材料/补充支出凭证", "expenditures", fmt="csv-gb18030"), clash, special=True)
         elif plant == "exp_rejected":
             self._voucher(
                 p,
@@ -873,11 +865,7 @@ class Builder:
                 f"银行到账/2020年{d.month:02d}月到账明细",
                 "credits",
                 60,
-                **(
-                    {"total": "wrong", "total_delta": Decimal("-500.00"), "fmt": "csv-utf8"}
-                    if d.month == 5
-                    else {}
-                ),
+                **({"total": "wrong", "total_delta": Decimal("-500.00"), "fmt": "csv-utf8"} if d.month == 5 else {}),
             )
             self.put_small(w, rec)
             self.counts["credit_rows"] += 1
@@ -914,9 +902,7 @@ class Builder:
             with_code=False,
         )
         other = next(q for q in self.projects if q.unit.code != wrong_unit.unit.code)
-        credit(
-            wrong_unit, DOC36_DATE + timedelta(days=12), Decimal("80000.00"), with_code=True, unit=other.unit
-        )
+        credit(wrong_unit, DOC36_DATE + timedelta(days=12), Decimal("80000.00"), with_code=True, unit=other.unit)
 
     def write_projects(self) -> None:
         rng = self.rng
@@ -1006,9 +992,7 @@ class Builder:
             ("长沙市/2020年工作总结.docx", b"PK\x03\x04" + "2020年工作总结（略）".encode() + b"\x00" * 64),
             ("其他材料/公示照片扫描件.pdf", b"%PDF-1.4\n% synthetic demo file\n%%EOF\n"),
         ):
-            self.files.append(
-                write_raw_file(self.inbox, path, data, "不支持的文件格式（unsupported extension）")
-            )
+            self.files.append(write_raw_file(self.inbox, path, data, "不支持的文件格式（unsupported extension）"))
 
 
 def _split_amount(rng: random.Random, cents: int, m: int) -> list[int]:

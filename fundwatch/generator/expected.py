@@ -63,7 +63,9 @@ class Engine:
         self.spent: dict[str, Decimal] = defaultdict(lambda: ZERO)
         self.first_spend: dict[str, date] = {}
         self.file_sums: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-        self.accounts: dict[str, tuple] = {}
+        self.accounts: dict[str, str] = {}
+        self._paths: list[str] = []
+        self._path_ids: dict[str, int] = {}
         self.shared_accounts: set[str] = set()
         self.projects: dict[str, tuple] = {}
         self.deaths: dict[str, date] = {}
@@ -101,6 +103,13 @@ class Engine:
                         self.file_sums[(path, col)] += rec[i]
         self.loaded_counts[kind] += len(out)
         return out
+
+    def _path_id(self, path: str) -> int:
+        pid = self._path_ids.get(path)
+        if pid is None:
+            pid = self._path_ids[path] = len(self._paths)
+            self._paths.append(path)
+        return pid
 
     def _row_rejected(self, path: str, row: int) -> None:
         self.findings.append(("ROW_REJECTED", "row", f"{path}|{row}", ZERO, "", None))
@@ -174,20 +183,23 @@ class Engine:
             if acct in self.shared_accounts:
                 self._add("PAY_SHARED_ACCOUNT", "payment", txn, amount, src)
                 continue
-            payload = (idn, txn, amount, path, row)
+            # One compact ASCII string per account keeps 10 million payments within a few GB.
+            payload = f"{idn}\t{txn}\t{amount}\t{self._path_id(path)}\t{row}"
             seen = self.accounts.get(acct)
             if seen is None:
                 self.accounts[acct] = payload
                 continue
-            earlier = seen if isinstance(seen, list) else [seen]
-            if any(p[0] != idn for p in earlier):
+            earlier = seen.split("\n")
+            if any(p.split("\t", 1)[0] != idn for p in earlier):
                 # Every payment into an account shared by two or more ID numbers is a finding.
                 self.shared_accounts.add(acct)
                 for p in [*earlier, payload]:
-                    self._add("PAY_SHARED_ACCOUNT", "payment", p[1], p[2], (p[3], p[4]))
+                    _i, p_txn, p_amount, p_path, p_row = p.split("\t")
+                    src_p = (self._paths[int(p_path)], int(p_row))
+                    self._add("PAY_SHARED_ACCOUNT", "payment", p_txn, Decimal(p_amount), src_p)
                 del self.accounts[acct]
             else:
-                self.accounts[acct] = [*earlier, payload]
+                self.accounts[acct] = seen + "\n" + payload
         # PAY_DUPLICATE: every payment after the first, by date then 交易流水号 as text.
         amounts = {rec[0]: (rec[7], path, row) for rec, path, row in payments}
         for events in per_person.values():

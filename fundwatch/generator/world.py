@@ -269,9 +269,7 @@ class People:
         if used is not None:
             used.add(idn)
         name = (
-            MINORITY_NAMES[int(rng.random() * len(MINORITY_NAMES))]
-            if rng.random() < 0.002
-            else (make_name(rng, male))
+            MINORITY_NAMES[int(rng.random() * len(MINORITY_NAMES))] if rng.random() < 0.002 else (make_name(rng, male))
         )
         return name, idn
 
@@ -320,22 +318,16 @@ def plan_projects(rng: random.Random, ref: Reference, ambiguous_unit: int) -> li
     county_w = [w for _, w in COUNTY_INDIVIDUAL]
     seps = ["、"] * 6 + [",", ";", "；"]
     for i, unit in enumerate(ref.units):
-        ind_type = (
-            TYPES["金秋助学"] if unit.level == "prefecture" else TYPES[rng.choices(county_types, county_w)[0]]
-        )
+        ind_type = TYPES["金秋助学"] if unit.level == "prefecture" else TYPES[rng.choices(county_types, county_w)[0]]
         others = [TYPES[rng.choice(NON_INDIVIDUAL)]]
         if i == ambiguous_unit:
             others.append(TYPES[next(t for t in NON_INDIVIDUAL if t != others[0].name)])
         for t, doc in [(ind_type, DOC36)] + [(o, DOC37) for o in others]:
-            start = (date(2020, 5, 6) if t.individual else date(2020, 5, 11)) + timedelta(
-                days=rng.randrange(21)
-            )
+            start = (date(2020, 5, 6) if t.individual else date(2020, 5, 11)) + timedelta(days=rng.randrange(21))
             end = date(2020, 11, 30) if rng.random() < 0.15 else date(2020, 12, 31)
             standard = None
             if t.individual:
-                standard = Decimal(
-                    5000 if (t.name == "金秋助学" and unit.level == "prefecture") else t.standard
-                )
+                standard = Decimal(5000 if (t.name == "金秋助学" and unit.level == "prefecture") else t.standard)
             sep = rng.choice(seps)
             projects.append(
                 Project(

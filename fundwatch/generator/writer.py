@@ -223,11 +223,10 @@ class TableWriter:
             self._variants.append(var)
         self._pairs = [(f, i) for f, (i, _) in zip(self._fmts, cols, strict=True)]
         self._variant_cols = [j for j, v in enumerate(self._variants) if v is not None]
-        self._tot_idx = [
-            (j, f) for j, (i, c) in enumerate(cols) for f in TOTAL_COLUMNS.get(kind, ()) if c.field == f
-        ]
+        self._tot_idx = [(j, f) for j, (i, c) in enumerate(cols) for f in TOTAL_COLUMNS.get(kind, ()) if c.field == f]
         self._sums = {f: Decimal("0") for _, f in self._tot_idx}
         self.row = 0
+        self._all_text = True
         header = [header_label(c.label, label_style) for _, c in cols]
         if serial_col:
             header.insert(0, "序号")
@@ -236,9 +235,7 @@ class TableWriter:
         abs_path.parent.mkdir(parents=True, exist_ok=True)
         self._abs = abs_path
         if xlsx:
-            self._wb = xlsxwriter.Workbook(
-                str(abs_path), {"strings_to_numbers": False, "strings_to_urls": False}
-            )
+            self._wb = xlsxwriter.Workbook(str(abs_path), {"strings_to_numbers": False, "strings_to_urls": False})
             self._wb.set_properties({"created": _WORKBOOK_CREATED, "author": "fundwatch demo"})
             self._datefmt = self._wb.add_format({"num_format": "yyyy-mm-dd"})
             if hidden_first_sheet:
@@ -264,7 +261,8 @@ class TableWriter:
     def _emit(self, cells: Sequence[Cell]) -> None:
         self.row += 1
         if self._csv is not None:
-            self._csv.writerow([c if isinstance(c, str) else _cell_text(c) for c in cells])
+            # CSV formatters only make text; typed cells come from planted overrides alone.
+            self._csv.writerow(cells if self._all_text else [c if isinstance(c, str) else _cell_text(c) for c in cells])
             return
         r = self.row - 1
         ws = self._ws
@@ -295,6 +293,7 @@ class TableWriter:
             j = self._variant_cols[int(rng.random() * len(self._variant_cols))]
             cells[j] = self._variants[j](rec[cols[j][0]], rng)
         if override:
+            self._all_text = False
             for j, (_, c) in enumerate(cols):
                 if c.field in override:
                     cells[j] = override[c.field]
@@ -308,6 +307,7 @@ class TableWriter:
         if self.serial_col:
             cells.insert(0, str(self.n))
         self._emit(cells)
+        self._all_text = True
         return self.row
 
     def close(self) -> FileInfo:
@@ -414,9 +414,7 @@ def _memo(fn: Callable[[object], Cell]) -> Callable[[object], Cell]:
     return cached
 
 
-def write_raw_file(
-    inbox: Path, path: str, data: bytes, reason: str | None, kind: str | None = None
-) -> FileInfo:
+def write_raw_file(inbox: Path, path: str, data: bytes, reason: str | None, kind: str | None = None) -> FileInfo:
     """A file written byte for byte (rejected files: unknown header, unsupported extension)."""
     dst = inbox / path
     dst.parent.mkdir(parents=True, exist_ok=True)

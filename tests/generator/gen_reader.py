@@ -91,7 +91,8 @@ def to_code(v: object) -> str:
 
 def to_account(v: object) -> str:
     if isinstance(v, float):
-        return str(int(v))
+        digits = str(int(v))
+        return digits if len(digits) <= 15 else ""  # Excel keeps 15 digits: longer ones lost some
     return re.sub(r"[\s-]", "", str(v or ""))
 
 
