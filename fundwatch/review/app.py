@@ -64,6 +64,12 @@ FIELD_LABELS = {
     "large_amount_threshold": "大额资金标准（元）", "source_file": "来源文件", "source_row": "来源行号",
     "death_date": "死亡日期", "staff_id_number": "关联工作人员身份号码", "relation": "关系",
     "position": "职务", "submit_date": "提交日期", "actual_spent": "实际支出（元）",
+    "report_no": "报告编号", "beneficiaries": "受益人数", "meeting_date": "会议日期", "meeting_type": "会议类型",
+    "matter": "决策事项", "posting_type": "公示类型", "location": "公示地点", "evidence_no": "证明材料编号",
+    "data_source": "数据来源", "file_sha256": "文件校验值（SHA-256）", "load_run_id": "载入批次",
+    "loaded_at": "载入时间", "kind": "文件类型", "status": "状态", "reason": "原因", "raw_values": "原始值",
+    "size_bytes": "文件大小（字节）", "rows_loaded": "载入行数", "rows_rejected": "拒收行数",
+    "is_current": "当前版本", "amount_at_risk": "涉及金额（元）",
 }
 EVIDENCE_TITLES = {
     "source_row": "原始数据行", "roster_entry": "上报名单记录", "project": "项目文本条款",
@@ -93,6 +99,20 @@ def money_fmt(value) -> str:
         return str(value)
 
 
+MONEY_FIELDS = {"amount", "approved_amount", "budget", "standard_amount", "large_amount_threshold",
+                "actual_spent", "amount_at_risk"}
+
+
+def field_fmt(value, key: str = "") -> str:
+    """An evidence value for display: money fields with 2 decimals (display only), None as blank."""
+    if value is None:
+        return ""
+    if key in MONEY_FIELDS and isinstance(value, int | float | str) and not isinstance(value, bool):
+        # JSON numbers from the warehouse: shown through their text, never computed with.
+        return money_fmt(value)
+    return str(value)
+
+
 def create_app(home: Home) -> Flask:
     """The review page over ``home.state_db`` and the built docs of ``home``."""
     app = Flask(__name__)
@@ -111,6 +131,7 @@ def create_app(home: Home) -> Flask:
     app.jinja_env.filters["money"] = money_fmt
     app.jinja_env.filters["unit"] = data.unit_label
     app.jinja_env.filters["ts"] = lambda v: (v or "").replace("T", " ")
+    app.jinja_env.filters["field"] = field_fmt
     app.json.ensure_ascii = False
     app.jinja_env.globals.update(
         SEVERITY_LABELS=data.SEVERITY_LABELS, STATUS_LABELS=data.STATUS_LABELS,
@@ -310,7 +331,7 @@ def create_app(home: Home) -> Flask:
             abort(404, description="没有这个问题编号。")
         rule = data.rule_catalog().get(f["rule_id"])
         show = (lambda v, _k: v) if unmasked else masking.mask_evidence
-        comparison = [(label, show(found, key), show(expected, key), differs)
+        comparison = [(key, label, show(found, key), show(expected, key), differs)
                       for key, label, found, expected, differs in _comparison(f["evidence"])]
         if not unmasked:
             f["subject_display"] = masking.mask_subject_key(f["subject_type"], f["subject_key"])

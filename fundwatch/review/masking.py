@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# A run of 15-25 digits (an ID may end in X) standing on its own: IDs, old 15-digit IDs, accounts.
-_LONG_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{14,24}[\dXx])(?![0-9A-Za-z])")
+# A run of 15-19 digits standing on its own (an ID may end in X; full-width digits count too):
+# 18-digit IDs, old 15-digit IDs, bank cards and passbooks. Longer runs are bank transaction
+# references (22 digits), which a clerk needs to see.
+_LONG_NUMBER = re.compile(r"(?<![\dA-Za-zＡ-Ｚａ-ｚ])(\d{17}[XxＸｘ]|\d{15,19})(?![\dA-Za-zＡ-Ｚａ-ｚ])")
 _SENSITIVE_KEY = re.compile(r"id_number|account|身份|证件|账号|帐号|卡号", re.IGNORECASE)
 
 
@@ -28,11 +30,15 @@ def mask_text(text: Any) -> Any:
 
 
 def mask_subject_key(subject_type: str, key: str) -> str:
-    """roster_entry keys are ``项目编码|公民身份号码``: mask the ID part; others as free text."""
+    """Only roster_entry keys (``项目编码|公民身份号码``) hold personal data: mask the ID part.
+
+    The other keys are document numbers, transaction references, voucher numbers and file paths,
+    which a clerk needs in full to find the record.
+    """
     if subject_type == "roster_entry" and "|" in key:
         code, _, person = key.partition("|")
         return f"{code}|{mask_value(person)}"
-    return mask_text(key)
+    return key
 
 
 def mask_evidence(value: Any, key: str = "") -> Any:
