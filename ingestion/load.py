@@ -29,7 +29,6 @@ Decisions (决定及理由):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -42,7 +41,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
-from ingestion.kinds import KINDS, LINEAGE_COLUMNS, Kind, VType
+from ingestion.kinds import KINDS, LINEAGE_COLUMNS, PERSONAL, Kind, VType
 from ingestion.parse import Header, ParseStats, Rejected, parse_rows
 from ingestion.readers import FileChanged, FileRejected, FileScan, Limits, iter_csv, iter_xlsx, scan_file
 
@@ -297,7 +296,7 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
                  ELSE 'loaded' END AS status
         FROM r LEFT JOIN raw_history.contents c
           ON c.file_sha256 = r.file_sha256 AND r.entry_reason IS NULL""")
-    conflicts: list[tuple] = []
+    con.execute("DELETE FROM raw.rejected_rows")
     for kind in KINDS:
         t = kind.table
         cols = ", ".join(c.name for c in kind.columns)
@@ -324,19 +323,13 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
                                                ORDER BY run_seq, source_file, source_row) AS rn
                 FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd = 1) d ON {match})
             SELECT {cols}, {lineage} FROM same WHERE rn = 1""")
-        rows = con.execute(f"""{cand}
-            SELECT {cols}, {lineage} FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd > 1) d ON {match}
-            ORDER BY {keys}, run_seq, source_file, source_row""").fetchall()
-        conflicts += _conflict_rejects(kind, rows)
+        _insert_conflicts(con, kind, cand, match)
 
-    con.execute("DELETE FROM raw.rejected_rows")
     con.execute("""INSERT INTO raw.rejected_rows
         SELECT f.source_file, j.source_row, j.file_sha256, j.kind, j.reason, j.raw_values,
             f.load_run_id, f.loaded_at
         FROM raw_history.row_rejects j
         JOIN eff_files f ON f.file_sha256 = j.file_sha256 AND f.status = 'loaded'""")
-    if conflicts:
-        con.executemany("INSERT INTO raw.rejected_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", conflicts)
 
     con.execute("DELETE FROM raw.total_mismatches")
     con.execute("""INSERT INTO raw.total_mismatches
@@ -369,36 +362,51 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS dup_keys")
 
 
-def _show(kind: Kind, i: int, v: object) -> str:
-    col = kind.columns[i]
-    if col.vtype in (VType.ID, VType.ACCOUNT, VType.NAME):
-        return ""
-    return f"：{'空' if v is None else v}"
+def _insert_conflicts(con: duckdb.DuckDBPyConnection, kind: Kind, cand: str, match: str) -> None:
+    """Rejected rows for keys met with different values; each reason names the other place(s).
 
-
-def _conflict_rejects(kind: Kind, rows: list[tuple]) -> list[tuple]:
-    """Rejected-row records for key conflicts; each reason names the other place(s)."""
-    n = len(kind.columns)
-    key_idx = [i for i, c in enumerate(kind.columns) if c.name in kind.key]
-    key_headers = "、".join(kind.columns[i].header for i in key_idx)
-    groups: dict[tuple, list[tuple]] = {}
-    for r in rows:
-        groups.setdefault(tuple(r[i] for i in key_idx), []).append(r)
-    out = []
-    for members in groups.values():
-        for r in members:
-            others = [o for o in members if o[:n] != r[:n]]
-            diff = [i for i in range(n) if r[i] != others[0][i]]
-            places = "、".join(f"“{o[n]}”第{o[n + 1]}行" for o in others[:3])
-            if len(others) > 3:
-                places += f"等{len(others)}处"
-            cols = "，".join(f"{kind.columns[i].header}{_show(kind, i, others[0][i])}" for i in diff)
-            reason = (f"键（{key_headers}）与{places}相同，但内容不同（那边的{cols}）；"
-                      "两处均未载入，请核实后更正错误的一处")
-            raw_values = json.dumps({c.header: (None if r[i] is None else str(r[i]))
-                                     for i, c in enumerate(kind.columns)}, ensure_ascii=False)
-            out.append((r[n], r[n + 1], r[n + 2], kind.table, reason, raw_values, r[n + 3], r[n + 4]))
-    return out
+    Bounded whatever the data: each conflicting row is compared with at most the first 4 distinct
+    versions of its key (so a key column filled with one constant does not explode quadratically).
+    """
+    t, keys = kind.table, ", ".join(kind.key)
+    cols = ", ".join(c.name for c in kind.columns)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE conflict_rows AS {cand},
+        c1 AS (SELECT c.* FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd > 1) d ON {match}),
+        c2 AS (
+            SELECT *, count(*) OVER (PARTITION BY {keys}) AS grp_n,
+                count(*) OVER (PARTITION BY {keys}, {cols}) AS same_n,
+                row_number() OVER (PARTITION BY {keys}, {cols} ORDER BY run_seq, source_file, source_row) AS vrk
+            FROM c1)
+        SELECT *, CASE WHEN vrk = 1 THEN row_number() OVER (
+                PARTITION BY {keys}, vrk = 1 ORDER BY run_seq, source_file, source_row) END AS reprk
+        FROM c2""")
+    pair_keys = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in kind.key)
+    differs = " OR ".join(f"a.{c.name} IS DISTINCT FROM b.{c.name}" for c in kind.columns)
+    diff = ", ".join(
+        f"CASE WHEN a.{c.name} IS DISTINCT FROM b.{c.name} THEN '{c.header}'"
+        + ("" if c.vtype in PERSONAL else f" || '：' || coalesce(CAST(b.{c.name} AS VARCHAR), '空')")
+        + " END" for c in kind.columns)
+    raw_json = ", ".join(f"'{c.header}', CAST(a.{c.name} AS VARCHAR)" for c in kind.columns)
+    key_headers = "、".join(c.header for c in kind.columns if c.name in kind.key)
+    con.execute(f"""INSERT INTO raw.rejected_rows
+        WITH pairs AS (
+            SELECT a.source_file, a.source_row, a.file_sha256, a.load_run_id, a.loaded_at,
+                a.grp_n - a.same_n AS n_other, CAST(json_object({raw_json}) AS VARCHAR) AS raw_values,
+                b.run_seq AS o_seq, b.source_file AS o_file, b.source_row AS o_row,
+                concat_ws('，', {diff}) AS diff
+            FROM conflict_rows a JOIN conflict_rows b ON {pair_keys} AND b.reprk <= 4 AND ({differs})),
+        per_row AS (
+            SELECT source_file, source_row, file_sha256, load_run_id, loaded_at, n_other, raw_values,
+                list('“' || o_file || '”第' || o_row || '行' ORDER BY o_seq, o_file, o_row) AS places,
+                first(diff ORDER BY o_seq, o_file, o_row) AS diff
+            FROM pairs GROUP BY ALL)
+        SELECT source_file, source_row, file_sha256, '{t}',
+            '键（{key_headers}）与' || array_to_string(places[1:3], '、')
+            || CASE WHEN n_other > least(len(places), 3) THEN '等' || n_other || '处' ELSE '' END
+            || '相同，但内容不同（那边的' || diff || '）；两处均未载入，请核实后更正错误的一处',
+            raw_values, load_run_id, loaded_at
+        FROM per_row""")
+    con.execute("DROP TABLE conflict_rows")
 
 
 # ---------------------------------------------------------------- the run

@@ -262,3 +262,23 @@ def test_generated_demo_inbox_loads_exactly_what_the_generator_planted(tmp_path:
     got |= {("ROW_REJECTED", f"{f}|{r}") for f, r in wh.q("SELECT source_file, source_row FROM raw.rejected_rows")}
     got |= {("FILE_TOTAL_MISMATCH", f) for (f,) in wh.q("SELECT DISTINCT source_file FROM raw.total_mismatches")}
     assert got == expected
+
+
+def test_a_key_column_filled_with_one_value_rejects_every_row_and_counts_the_places(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "p.csv", [PAY_HEADER, *[pay_row("见附件", str(100 + i)) for i in range(60)],
+                                pay_row("T2")])
+    report = wh.load()
+    assert (report.rows_loaded, report.rows_rejected) == (1, 60)
+    rejected = wh.rejected()
+    assert rejected[0][1] == 2 and "与“p.csv”第3行、“p.csv”第4行、“p.csv”第5行等59处相同" in rejected[0][2]
+    assert "与“p.csv”第2行、“p.csv”第3行、“p.csv”第4行等59处相同" in rejected[-1][2]
+
+
+def test_identical_copies_of_one_version_conflict_with_the_other_version(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1"), pay_row("T1")])
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T1", "999")])
+    wh.load()
+    got = [(f, r, reason.split("，但")[0]) for f, r, reason in wh.rejected()]
+    assert got == [("a.csv", 2, "键（交易流水号）与“b.csv”第2行相同"),
+                   ("a.csv", 3, "键（交易流水号）与“b.csv”第2行相同"),
+                   ("b.csv", 2, "键（交易流水号）与“a.csv”第2行等2处相同")]
