@@ -44,7 +44,7 @@ from fundwatch.review import charts, data, masking, users
 CAN_DECIDE = ("reviewer", "admin")
 CAN_UNMASK = ("auditor", "admin")
 DECIDE_ACTIONS = ("confirmed", "dismissed", "resolved", "reopened")
-PUBLIC_ENDPOINTS = {"login", "static"}
+PUBLIC_ENDPOINTS = {"login", "static", "favicon"}
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SECRET_FILE = "review_secret_key"  # noqa: S105 - a file name, not a secret
 
@@ -253,6 +253,10 @@ def create_app(home: Home) -> Flask:
         if g.user:
             return redirect(nxt)
         return render_template("login.html", next=nxt, error=None)
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status=204)
 
     @app.post("/logout")
     def logout():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-PALETTE = ("#1f5fa8", "#c0392b", "#d68910", "#1e8449", "#7d3c98", "#148f77", "#a04000", "#5d6d7e",
-           "#2e86c1")
+PALETTE = ("#1f5fa8", "#c0392b", "#d68910", "#1e8449", "#7d3c98", "#148f77", "#a04000", "#5dade2")
+OTHER_COLOUR = "#b3bcc6"
 OTHER = "其他规则"
 
 
@@ -25,7 +25,7 @@ def stacked_bars(dates: list[str], counts: dict[str, dict[str, int]], names: dic
         for r in rest:
             for d, n in counts[r].items():
                 merged[d] = merged.get(d, 0) + n
-        series.append((OTHER, f"{OTHER}（{len(rest)}条）", merged))
+        series.append((OTHER, f"{OTHER}（{len(rest)}项）", merged))
 
     left, right, top_pad, bottom = 48, 12, 14, 46
     plot_w, plot_h = width - left - right, height - top_pad - bottom
@@ -53,7 +53,7 @@ def stacked_bars(dates: list[str], counts: dict[str, dict[str, int]], names: dic
             h = plot_h * n / ymax
             y -= h
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                         f'fill="{PALETTE[si % len(PALETTE)]}">'
+                         f'fill="{_colour(si, _key)}">'
                          f'<title>{escape(d)} {escape(label)}：{n}</title></rect>')
         if di % label_every == 0 or di == len(dates) - 1:
             cx = left + slot * di + slot / 2
@@ -64,7 +64,7 @@ def stacked_bars(dates: list[str], counts: dict[str, dict[str, int]], names: dic
     parts.append("</svg>")
     legend = "".join(
         f'<li><svg class="swatch" width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
-        f'fill="{PALETTE[i % len(PALETTE)]}"/></svg>{escape(label)}</li>'
+        f'fill="{_colour(i, _k)}"/></svg>{escape(label)}</li>'
         for i, (_k, label, _v) in enumerate(series))
     # Every interpolated text above went through escape(); the rest is numbers and constants.
     return Markup("".join(parts) + f'<ul class="legend">{legend}</ul>')  # noqa: S704
@@ -76,3 +76,7 @@ def _nice_step(peak: int) -> int:
         if peak / step <= 5:
             return step
     return 10 ** len(str(peak))
+
+
+def _colour(index: int, key: str) -> str:
+    return OTHER_COLOUR if key == OTHER else PALETTE[index % len(PALETTE)]

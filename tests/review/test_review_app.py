@@ -444,3 +444,13 @@ def test_queue_pages_through_many_findings(as_role, home):
     assert [len(p) for p in pages] == [50, 50, 24]
     assert set.union(*pages) == {fid(f) for f in [*DAY2_FINDINGS, *many]}
     assert "第 3 / 3 页" in client.get("/?page=99").get_data(as_text=True)
+
+
+def test_chart_follows_the_filters_and_groups_small_rules(as_role, home):
+    client = as_role("reviewer")
+    chart = client.get("/?rule=PAY_LATE").get_data(as_text=True).split('id="chart"')[1]
+    assert "超期发放（PAY_LATE）" in chart and "PROJ_OVER_BUDGET" not in chart
+    many_rules = [dict(PAY_LATE, rule_id=f"X_RULE_{i}", rule_name=f"规则{i}") for i in range(10)]
+    state.record_run(home.state_db, run_id="more", run_date=DAY2, findings=[*DAY2_FINDINGS, *many_rules])
+    chart = client.get("/").get_data(as_text=True).split('id="chart"')[1]
+    assert "其他规则（" in chart and chart.count("<li>") == 9, "eight rules by name, the rest grouped"
