@@ -282,3 +282,14 @@ def test_identical_copies_of_one_version_conflict_with_the_other_version(wh: War
     assert got == [("a.csv", 2, "键（交易流水号）与“b.csv”第2行相同"),
                    ("a.csv", 3, "键（交易流水号）与“b.csv”第2行相同"),
                    ("b.csv", 2, "键（交易流水号）与“a.csv”第2行等2处相同")]
+
+
+def test_command_line_loads_into_the_home_warehouse(inbox: Path, tmp_path: Path, capsys):
+    from ingestion.__main__ import main
+
+    write_csv(inbox / "p.csv", [PAY_HEADER, pay_row("T1")])
+    assert main(["--inbox", str(inbox), "--home", str(tmp_path / "home"), "--run-id", "cli"]) == 0
+    out = capsys.readouterr()
+    assert "新载入 1 个" in out.out and "[1/1] p.csv" in out.err
+    wh = Warehouse(inbox, tmp_path / "home" / "warehouse.duckdb")
+    assert wh.q("SELECT txn_ref, load_run_id FROM raw.payments") == [("T1", "cli")]
