@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fundwatch.generator.expected import Engine, Row, write_findings
 from fundwatch.generator.ids import check_char, make_id
-from fundwatch.generator.names import make_name, misspell
+from fundwatch.generator.names import MINORITY_NAMES, make_name, misspell
 from fundwatch.generator.world import (
     DOC36,
     DOC36_DATE,
@@ -316,6 +316,7 @@ class Builder:
             len(self.deaths),
             fmt="csv-gb18030",
             titles=["湖南省民政厅 2020年度死亡人员信息（供计生协比对）"],
+            showcase=6,
         )
         for rec in self.deaths:
             self.put_small(w, rec)
@@ -350,10 +351,24 @@ class Builder:
                 roster_path = f"{u.name}/长沙县2020年金秋助学发放明细（第二批）"
             if u.code == "430200":
                 pay_path = f"{u.name}/上报材料/终稿/上报名单（定稿）"
-            self.w_roster[u.code] = self.writer(roster_path, "roster", n)
-            self.w_pay[u.code] = self.writer(pay_path, "payments", n)
-        self.w_roster_sup = self.writer("补报材料/2020年补充上报名单", "roster", fmt="xlsx")
-        self.w_pay_sup = self.writer("补报材料/2020年补充发放明细", "payments", fmt="xlsx")
+            show = 12 if u.code in ("430100", "430200") else 0
+            self.w_roster[u.code] = self.writer(roster_path, "roster", n, showcase=show)
+            self.w_pay[u.code] = self.writer(pay_path, "payments", n, showcase=show)
+        # The supplements are showcases: their first rows walk through every value variant.
+        self.w_roster_sup = self.writer(
+            "补报材料/2020年补充上报名单",
+            "roster",
+            fmt="xlsx",
+            showcase=12,
+            styles={"account": "cell", "code": "cell"},
+        )
+        self.w_pay_sup = self.writer(
+            "补报材料/2020年补充发放明细",
+            "payments",
+            fmt="xlsx",
+            showcase=12,
+            styles={"date": "cell", "money": "cell"},
+        )
 
     def write_payments(self) -> None:
         self._pref_files()
@@ -551,10 +566,13 @@ class Builder:
         elif plant == "combo":
             both(p_name=misspell(name), p_date=d)
         elif plant == "same_values":
+            # A minority name and a passbook account (a number cell in the xlsx supplement).
+            name = MINORITY_NAMES[int(rng.random() * len(MINORITY_NAMES))]
+            acct, bank = self.people.passbook()
             rec = roster_rec(name, idn, cat, acct, bank, amount)
             roster.append((rec, wr, None, True))
             roster.append((rec, sup_r, None, True))
-            pays.append((pay_rec(name, idn, acct, bank, amount, d), wp, None, False))
+            pays.append((pay_rec(name, idn, acct, bank, amount, d), sup_p, None, False))
         elif plant in ("rej_date", "rej_amount", "rej_key"):
             roster.append((roster_rec(name, idn, cat, acct, bank, amount), wr, None, False))
             override = {

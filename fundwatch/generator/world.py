@@ -273,6 +273,11 @@ class People:
         )
         return name, idn
 
+    def passbook(self) -> tuple[str, str]:
+        """A rural-credit passbook account (15 digits)."""
+        self.account_serial += 1
+        return make_passbook(self.account_serial), "湖南省农村信用社"
+
     def account(self, rng: random.Random) -> tuple[str, str]:
         """(account number, bank name): unique for the whole run."""
         x = rng.random() * self._bank_total

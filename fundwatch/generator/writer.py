@@ -190,6 +190,8 @@ class TableWriter:
         hidden_first_sheet: bool = False,
         notes_sheet: bool = False,
         blank_every: int = 0,
+        styles: dict[str, str] | None = None,
+        showcase: int = 0,
     ) -> None:
         self.inbox = inbox
         self.kind = kind
@@ -215,8 +217,14 @@ class TableWriter:
         code_style = "cell" if xlsx and rng.random() < 0.3 else "text"
         acct_style = "cell" if xlsx and rng.random() < 0.3 else rng.choice(("plain", "plain", "spaces"))
         doc_style = rng.choice((0, 0, 1, 2, 3, 4))
+        forced = styles or {}
+        date_style = forced.get("date", date_style)
+        money_style = forced.get("money", money_style)
+        code_style = forced.get("code", code_style)
+        acct_style = forced.get("account", acct_style)
+        self.showcase = showcase
         self._fmts: list[Callable[[object], Cell]] = []
-        self._variants: list[Callable[[object, random.Random], Cell] | None] = []
+        self._variants: list[tuple[Callable[[object, object], Cell], tuple] | None] = []
         for _, c in cols:
             base, var = _formatters(c.type, xlsx, date_style, money_style, code_style, acct_style, doc_style)
             self._fmts.append(base)
@@ -291,7 +299,13 @@ class TableWriter:
         rng = self.rng
         if self.mess and rng.random() < self.mess and self._variant_cols:
             j = self._variant_cols[int(rng.random() * len(self._variant_cols))]
-            cells[j] = self._variants[j](rec[cols[j][0]], rng)
+            fn, choices = self._variants[j]  # type: ignore[misc]
+            cells[j] = fn(rec[cols[j][0]], choices[int(rng.random() * len(choices))])
+        if self.n <= self.showcase:
+            # The first rows of a showcase file walk through every variant of every column.
+            for j in self._variant_cols:
+                fn, choices = self._variants[j]  # type: ignore[misc]
+                cells[j] = fn(rec[cols[j][0]], choices[self.n % len(choices)])
         if override:
             self._all_text = False
             for j, (_, c) in enumerate(cols):
@@ -368,29 +382,26 @@ def _formatters(
     code_style: str,
     acct_style: str,
     doc_style: int,
-) -> tuple[Callable[[object], Cell], Callable[[object, random.Random], Cell] | None]:
-    """(base formatter for the file, occasional-variant formatter or None) for one column type."""
+) -> tuple[Callable[[object], Cell], tuple[Callable[..., Cell], tuple] | None]:
+    """(base formatter for the file, (variant formatter, its styles) or None) for one column type."""
     if type_ == "date":
         styles = DATE_STYLES + (("cell",) if xlsx else ())
-        return _memo(lambda v: fmt_date(v, date_style)), (lambda v, r: fmt_date(v, r.choice(styles)))
+        return _memo(lambda v: fmt_date(v, date_style)), (fmt_date, styles)
     if type_ == "money":
         styles = MONEY_STYLES + (("cell",) if xlsx else ())
-        return _memo(lambda v: fmt_money(v, money_style)), (lambda v, r: fmt_money(v, r.choice(styles)))
+        return _memo(lambda v: fmt_money(v, money_style)), (fmt_money, styles)
     if type_ == "id":
-        id_styles = ("lower", "spaces", "fullwidth", "old15", "old15")
-        return _plain, (lambda v, r: fmt_id(v, r.choice(id_styles)))
+        return _plain, (fmt_id, ("lower", "spaces", "fullwidth", "old15", "old15"))
     if type_ == "account":
-        a_styles = ("spaces", "dashes") + (("cell",) if xlsx else ())
         base = _plain if acct_style == "plain" else (lambda v: fmt_account(v, acct_style))
-        return base, (lambda v, r: fmt_account(v, r.choice(a_styles)))
+        return base, (fmt_account, ("spaces", "dashes") + (("cell",) if xlsx else ()))
     if type_ == "name":
-        n_styles = ("pad", "inner", "trail")
-        return _plain, (lambda v, r: fmt_name(v, r.choice(n_styles)))
+        return _plain, (fmt_name, ("pad", "inner", "trail"))
     if type_ == "code":
         base = _plain if code_style == "text" else _memo(lambda v: fmt_code(v, code_style))
-        return base, ((lambda v, r: fmt_code(v, "cell")) if xlsx else None)
+        return base, ((fmt_code, ("cell",)) if xlsx else None)
     if type_ == "docno":
-        return _memo(lambda v: fmt_docno(v, doc_style)), (lambda v, r: fmt_docno(v, r.randrange(5)))
+        return _memo(lambda v: fmt_docno(v, doc_style)), (fmt_docno, (0, 1, 2, 3, 4))
     if type_ == "int":
         return (lambda v: fmt_int(v, "cell" if xlsx else "text")), None
     return _plain, None

@@ -185,3 +185,71 @@ def test_large_files_are_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         big = [r for r in csv.DictReader(fh) if r["kind"] == "payments" and int(r["rows"]) > 20]
     assert big and all(r["format"] != "xlsx" for r in big)
     assert result.counts["payment_rows"] >= 600
+
+
+def _cells_by_type(demo) -> dict[str, list[object]]:
+    from gen_reader import norm_label
+
+    out: dict[str, list[object]] = defaultdict(list)
+    for m in demo.manifest:
+        if m["status"] != "data":
+            continue
+        rows = read_cells(demo.result.inbox / m["path"])
+        h, _ = find_header(rows)
+        types = {norm_label(c.label): c.type for c in KINDS[m["kind"]]}
+        col_types = [types.get(norm_label(c)) for c in rows[h]]
+        out["header"].extend(rows[h])
+        out["layout"].append(("title", h))
+        out["layout"].extend(("first", r[0]) for r in rows[h + 1 :] if r and r[0] not in (None, ""))
+        out["layout"].extend(("blank", 1) for r in rows[h + 1 :] if all(c in (None, "") for c in r))
+        for r in rows[h + 1 :]:
+            for t, c in zip(col_types, r, strict=False):
+                if t is not None and c not in (None, ""):
+                    out[t].append(c)
+    return out
+
+
+_FW_DIGIT = re.compile("[０-９]")
+VARIANTS = [
+    ("date", "excel date cell", lambda c: hasattr(c, "year")),
+    ("date", "2020-06-30", lambda c: isinstance(c, str) and re.fullmatch(r"2020-\d\d-\d\d", c)),
+    ("date", "2020/6/30", lambda c: isinstance(c, str) and re.fullmatch(r"20\d\d/\d{1,2}/\d{1,2}", c)),
+    ("date", "2020.6.30", lambda c: isinstance(c, str) and re.fullmatch(r"20\d\d\.\d{1,2}\.\d{1,2}", c)),
+    ("date", "2020年6月30日", lambda c: isinstance(c, str) and c.endswith("日")),
+    ("date", "20200630", lambda c: isinstance(c, str) and re.fullmatch(r"20\d{6}", c)),
+    ("money", "number cell", lambda c: isinstance(c, float | int)),
+    ("money", "1,200.00", lambda c: isinstance(c, str) and "," in c and not c.startswith("￥")),
+    ("money", "1200元", lambda c: isinstance(c, str) and c.endswith("元")),
+    ("money", "￥1,200.00", lambda c: isinstance(c, str) and c.startswith("￥")),
+    ("money", "full-width digits", lambda c: isinstance(c, str) and _FW_DIGIT.search(c)),
+    ("id", "lowercase x", lambda c: isinstance(c, str) and c.endswith("x")),
+    ("id", "spaces inside", lambda c: isinstance(c, str) and " " in c.strip()),
+    ("id", "full-width digits", lambda c: isinstance(c, str) and _FW_DIGIT.search(c)),
+    ("id", "15-digit old number", lambda c: isinstance(c, str) and re.fullmatch(r"\d{15}", c)),
+    ("account", "spaces", lambda c: isinstance(c, str) and " " in c),
+    ("account", "dashes", lambda c: isinstance(c, str) and "-" in c),
+    ("account", "number cell", lambda c: isinstance(c, float | int)),
+    ("name", "padded with a full-width space", lambda c: "\u3000" in str(c)),
+    ("name", "surrounding spaces", lambda c: str(c) != str(c).strip()),
+    ("name", "• ・ or ･ dot", lambda c: re.search("[•・･]", str(c))),
+    ("code", "number cell", lambda c: isinstance(c, float | int)),
+    ("docno", "[] brackets", lambda c: "[" in str(c)),
+    ("docno", "【】 brackets", lambda c: "【" in str(c)),
+    ("header", "half-width brackets", lambda c: "(元)" in str(c)),
+    ("header", "padded header", lambda c: str(c) != str(c).strip()),
+    ("header", "序号 column", lambda c: c == "序号"),
+    ("layout", "title rows", lambda c: c[0] == "title" and c[1] > 0),
+    ("layout", "合计 line", lambda c: c[0] == "first" and str(c[1]).startswith("合计")),
+    ("layout", "总计 line", lambda c: c[0] == "first" and str(c[1]).startswith("总计")),
+    ("layout", "blank row", lambda c: c[0] == "blank"),
+]
+
+
+@pytest.fixture(scope="module")
+def cells(demo) -> dict[str, list[object]]:
+    return _cells_by_type(demo)
+
+
+@pytest.mark.parametrize(("type_", "variant", "check"), [pytest.param(*v, id=f"{v[0]}-{v[1]}") for v in VARIANTS])
+def test_every_messiness_of_source_files_occurs(cells, type_: str, variant: str, check) -> None:
+    assert any(check(c) for c in cells[type_]), f"{type_}: no cell in the form {variant}"
