@@ -24,8 +24,9 @@ from expectations.catalog import SUITES, Rule, by_suite
 SAMPLE_SIZE = 20
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
 
-# An 18-character ID number inside a subject key: keep the area code and the last four characters.
-_ID_PATTERN = r"(\d{6})\d{8}(\d{3}[0-9Xx])"
+# The ID number that ends a roster-entry key (项目编码|公民身份号码): keep area code and last four.
+# Other keys (流水号, 凭证号, 文号, paths) hold no personal data and stay readable for tracing.
+_ID_PATTERN = r"\|(\d{6})\d{8}(\d{3}[0-9Xx])$"
 
 
 def suite_name(suite: str) -> str:
@@ -37,7 +38,7 @@ def masked_label_sql(rule: Rule) -> str:
     col = rule.column
     return (
         f"case when {col} is not null then "
-        f"regexp_replace(subject_key, '{_ID_PATTERN}', '\\1********\\2', 'g') "
+        f"regexp_replace(subject_key, '{_ID_PATTERN}', '|\\1********\\2') "
         f"|| '：¥' || cast({col} as varchar) end"
     )
 

@@ -25,6 +25,7 @@ import duckdb
 
 from expectations import gx_duckdb
 from expectations.catalog import SUITES, by_id, by_suite
+from expectations.data_docs import localise
 from expectations.suites import RESULT_FORMAT, batch_query, build_suite, suite_name
 from fundwatch.paths import Home
 
@@ -176,7 +177,9 @@ def _run_checkpoint(home: Home, run_date: date) -> Any:
         )
     )
     run_time = datetime.combine(run_date, time(6, 0), tzinfo=SHANGHAI)
-    return checkpoint.run(run_id=RunIdentifier(run_name=f"fundwatch-{run_date.isoformat()}", run_time=run_time))
+    result = checkpoint.run(run_id=RunIdentifier(run_name=f"fundwatch-{run_date.isoformat()}", run_time=run_time))
+    localise(home.gx_docs_dir)
+    return result
 
 
 def _findings_totals(warehouse: Path) -> dict[str, tuple[int, Decimal]]:

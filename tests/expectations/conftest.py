@@ -61,6 +61,18 @@ def marts_home(tmp_path) -> Home:
     return home
 
 
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    """One validation shared by the tests that only read its outcome (each costs a GX start-up)."""
+    from datetime import date
+
+    from expectations.validate import validate_marts
+
+    home = Home(tmp_path_factory.mktemp("validated") / "home").ensure()
+    build_marts(home.warehouse)
+    return home, validate_marts(home, date(2021, 4, 30))
+
+
 @pytest.fixture
 def planted():
     return PLANTED

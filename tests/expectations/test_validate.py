@@ -14,8 +14,8 @@ from expectations.validate import BrokenCheckError, validate_marts
 RUN_DATE = date(2021, 4, 30)
 
 
-def test_every_rule_has_a_result_with_counts_amounts_and_masked_sample(marts_home, planted):
-    outcome = validate_marts(marts_home, RUN_DATE)
+def test_every_rule_has_a_result_with_counts_amounts_and_masked_sample(validated, planted):
+    _, outcome = validated
     got = {r.rule_id: r for r in outcome.rules}
     assert set(got) == {r.rule_id for r in rules()}
     assert got["PAY_NOT_ON_ROSTER"].failing == 2
@@ -28,8 +28,8 @@ def test_every_rule_has_a_result_with_counts_amounts_and_masked_sample(marts_hom
     assert {r.rule_id for r in outcome.failing_rules} == {rid for rid, _, _ in planted}
 
 
-def test_data_docs_are_built_with_the_chinese_rule_names(marts_home):
-    outcome = validate_marts(marts_home, RUN_DATE)
+def test_data_docs_are_built_with_the_chinese_rule_names(validated):
+    marts_home, outcome = validated
     assert outcome.docs_index.exists()
     pages = "".join(p.read_text(encoding="utf-8") for p in marts_home.gx_docs_dir.rglob("*.html"))
     assert "名单外发放" in pages
@@ -38,8 +38,8 @@ def test_data_docs_are_built_with_the_chinese_rule_names(marts_home):
     assert "19900307" not in pages  # the ID number never appears unmasked
 
 
-def test_the_warehouse_lock_is_released_after_validation(marts_home):
-    validate_marts(marts_home, RUN_DATE)
+def test_the_warehouse_lock_is_released_after_validation(validated):
+    marts_home, _ = validated
     with duckdb.connect(str(marts_home.warehouse)) as con:  # a writer can open it again
         con.execute("create table marts.after_gx as select 1 as x")
 
@@ -58,3 +58,17 @@ def test_suites_and_findings_that_disagree_fail_the_run(tmp_path, build_marts):
     build_marts(home.warehouse, findings_offset=1)  # fct_findings lost one finding
     with pytest.raises(BrokenCheckError, match="PAY_NOT_ON_ROSTER"):
         validate_marts(home, RUN_DATE)
+
+
+def test_data_docs_open_offline(validated):
+    """The office network has no internet: no page may load a script or stylesheet from outside."""
+    import re
+
+    marts_home, _ = validated
+    pages = list(marts_home.gx_docs_dir.rglob("*.html"))
+    assert pages
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html), page.name
+        assert "static/vendor/bootstrap.min.css" in html
+    assert (marts_home.gx_docs_dir / "static" / "vendor" / "jquery.min.js").exists()
