@@ -14,7 +14,7 @@ import os
 import secrets
 import sqlite3
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 from pathlib import Path
@@ -45,6 +45,8 @@ CAN_DECIDE = ("reviewer", "admin")
 CAN_UNMASK = ("auditor", "admin")
 DECIDE_ACTIONS = ("confirmed", "dismissed", "resolved", "reopened")
 PUBLIC_ENDPOINTS = {"login", "static", "favicon"}
+MAX_FAILED_LOGINS = 5
+LOCKOUT_MINUTES = 15
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SECRET_FILE = "review_secret_key"  # noqa: S105 - a file name, not a secret
 
@@ -233,16 +235,28 @@ def create_app(home: Home) -> Flask:
                          (state.now_shanghai(), who or g.user, action, finding_id, detail))
 
     # ---------------------------------------------------------------- sign-in
+    def recent_failures(name: str) -> int:
+        """Failed sign-ins of this name in the last LOCKOUT_MINUTES, since its last success."""
+        since = (datetime.now(state.SHANGHAI) - timedelta(minutes=LOCKOUT_MINUTES)).replace(tzinfo=None)
+        return db().execute("""
+            SELECT count(*) FROM audit_log WHERE username = ? AND action = 'login_failed' AND at >= ?
+              AND id > coalesce((SELECT max(id) FROM audit_log WHERE username = ? AND action = 'login'), 0)
+        """, (name, since.isoformat(timespec="seconds"), name)).fetchone()[0]
+
     @app.route("/login", methods=["GET", "POST"])
     def login():
         nxt = request.values.get("next") or ""
         if not nxt.startswith("/") or nxt.startswith("//") or urlsplit(nxt).netloc:
             nxt = url_for("queue")
         if request.method == "POST":
-            name = (request.form.get("username") or "").strip()
+            name = (request.form.get("username") or "").strip()[:64]
+            if recent_failures(name) >= MAX_FAILED_LOGINS:
+                audit("login_blocked", None, name, who=name or "-")
+                return render_template("login.html", next=nxt, error=(
+                    f"该账号登录失败次数过多，请 {LOCKOUT_MINUTES} 分钟后再试。")), 429
             role = users.verify(db(), name, request.form.get("password") or "")
             if role is None:
-                audit("login_failed", None, name[:64], who=name[:64] or "-")
+                audit("login_failed", None, name, who=name or "-")
                 return render_template("login.html", next=nxt, error="用户名或密码错误。"), 401
             stamp = db().execute("SELECT updated_at FROM users WHERE username = ?", (name,)).fetchone()[0]
             session.clear()

@@ -454,3 +454,13 @@ def test_chart_follows_the_filters_and_groups_small_rules(as_role, home):
     state.record_run(home.state_db, run_id="more", run_date=DAY2, findings=[*DAY2_FINDINGS, *many_rules])
     chart = client.get("/").get_data(as_text=True).split('id="chart"')[1]
     assert "其他规则（" in chart and chart.count("<li>") == 9, "eight rules by name, the rest grouped"
+
+
+def test_repeated_wrong_passwords_pause_that_account(app, home):
+    client = app.test_client()
+    for _ in range(5):
+        assert login(client, "reviewer1", "wrong-password").status_code == 401
+    resp = login(client, "reviewer1", PASSWORD)
+    assert resp.status_code == 429 and "15 分钟后再试" in resp.get_data(as_text=True)
+    assert login(app.test_client(), "auditor1").status_code == 302, "other accounts are unaffected"
+    assert [r["username"] for r in audit_rows(home, "login_blocked")] == ["reviewer1"]
