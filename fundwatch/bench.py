@@ -1,0 +1,189 @@
+"""`fundwatch bench`: the whole daily pipeline at scale, beside the plain-DuckDB lower bound.
+
+For a generated province of N payments it times every stage of the daily pipeline (each in a child
+process, so its peak memory is its own) and, beside it, the same work done by plain DuckDB with no
+framework around it:
+
+- ingest: ``ingestion.load_inbox`` (recognise, normalise, lineage, rejects, dedup) against
+  ``read_csv`` of every CSV into a text table, and every xlsx read with calamine;
+- dbt_build: ``dbt build`` (models and tests) against the compiled SQL of every model, run in
+  dependency order;
+- validate: the GX suites over the marts and Data Docs against one query per mart computing the
+  same counts, amounts and samples;
+- export: findings recorded in the state store, CSV and xlsx, against ``COPY fct_findings TO csv``;
+- docs: ``dbt docs generate``; no plain equivalent, so not in the ratio.
+
+The last line is ``ratio_vs_duckdb=X.XX``: pipeline time (without docs) ÷ lower bound.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from fundwatch.paths import Home
+
+RUN_DATE = date(2021, 4, 30)
+STAGES = ("ingest", "dbt_build", "validate", "export", "docs")
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def _child(stage: str, home: Path, inbox: Path) -> dict:
+    """Run one stage (or its lower bound) in a fresh process; returns seconds and peak MB."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fundwatch.bench", stage, str(home), str(inbox)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench stage {stage} failed: {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _stage(stage: str, home: Home, inbox: Path) -> None:
+    from fundwatch import pipeline
+
+    if stage == "ingest":
+        pipeline.ingest(home, inbox, "bench", RUN_DATE)
+    elif stage == "dbt_build":
+        pipeline.build(home, RUN_DATE)
+    elif stage == "validate":
+        pipeline.validate(home, RUN_DATE)
+    elif stage == "export":
+        pipeline.export(home, "bench", RUN_DATE, home.root / "bench-out")
+    elif stage == "docs":
+        pipeline.docs(home)
+
+
+def _bound(stage: str, home: Home, inbox: Path) -> None:
+    import duckdb
+
+    scratch = home.root / "bench-bound.duckdb"
+    if stage == "ingest":
+        scratch.unlink(missing_ok=True)
+        with duckdb.connect(str(scratch)) as con:
+            for i, f in enumerate(sorted(inbox.rglob("*.csv"))):
+                try:
+                    con.execute(
+                        f"create table t{i} as select * from read_csv(?, all_varchar=true, header=false, "
+                        "null_padding=true, ignore_errors=true, strict_mode=false)", [str(f)])
+                except duckdb.Error:
+                    pass  # GB18030 files DuckDB cannot decode: the bound skips them (favouring DuckDB)
+        from python_calamine import CalamineWorkbook
+
+        for f in sorted(inbox.rglob("*.xlsx")):
+            try:
+                CalamineWorkbook.from_path(str(f)).get_sheet_by_index(0).to_python()
+            except Exception as exc:  # noqa: BLE001 - a broken xlsx costs the bound nothing
+                print(f"bound skips {f.name}: {type(exc).__name__}", file=sys.stderr)
+    elif stage == "dbt_build":
+        manifest = json.loads((home.dbt_target_dir / "manifest.json").read_text(encoding="utf-8"))
+        nodes = {k: v for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(k: str) -> None:
+            if k in seen or k not in nodes:
+                return
+            seen.add(k)
+            for dep in nodes[k]["depends_on"]["nodes"]:
+                visit(dep)
+            order.append(k)
+
+        for k in sorted(nodes):
+            visit(k)
+        scratch.unlink(missing_ok=True)
+        import shutil
+
+        shutil.copyfile(home.warehouse, scratch)
+        with duckdb.connect(str(scratch)) as con:
+            for k in order:
+                n = nodes[k]
+                sql = n.get("compiled_code")
+                if not sql:
+                    continue
+                sql = sql.replace(str(home.warehouse.stem) + ".", "")
+                kind = "view" if n["config"].get("materialized") == "view" else "table"
+                con.execute(f"create schema if not exists {n['schema']}")
+                con.execute(f"create or replace {kind} {n['schema']}.{n['alias']} as {sql}")
+    elif stage == "validate":
+        from expectations.catalog import by_suite
+
+        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            for rules in by_suite().values():
+                for mart in sorted({r.mart for r in rules}):
+                    cols = [r for r in rules if r.mart == mart]
+                    aggs = ", ".join(
+                        f"count({r.column}), sum({r.column}), "
+                        f"list(subject_key) filter (where {r.column} is not null)[1:20]"
+                        for r in cols
+                    )
+                    con.execute(f"select {aggs} from marts.{mart}").fetchall()
+    elif stage == "export":
+        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            con.execute(f"copy (select * from marts.fct_findings) to '{home.root / 'bound.csv'}' (header)")
+
+
+def run_bench(home: Home, *, payments: int, seed: int = 2020) -> int:
+    """Generate, run every stage and its lower bound, print the table; last line is the ratio."""
+    from fundwatch.generator import generate
+
+    home = home.ensure()
+    gen_dir = home.root / f"bench-{payments}"
+    t0 = time.perf_counter()
+    gen = generate(gen_dir, seed=seed, payments=payments, as_of=RUN_DATE)
+    print(f"generate: {payments:,} payments in {time.perf_counter() - t0:.1f} s", flush=True)
+    work = Home(home.root / f"bench-home-{payments}")
+    if work.root.exists():
+        import shutil
+
+        shutil.rmtree(work.root)
+    work.ensure()
+    rows = []
+    print(f"{'stage':10} {'seconds':>9} {'peak MB':>8} {'duckdb s':>9} {'ratio':>6}", flush=True)
+    total = bound_total = 0.0
+    for stage in STAGES:
+        got = _child(stage, work.root, gen.inbox)
+        low = _child(f"bound:{stage}", work.root, gen.inbox) if stage != "docs" else None
+        ratio = got["seconds"] / low["seconds"] if low and low["seconds"] > 0 else None
+        rows.append((stage, got, low))
+        if low:
+            total += got["seconds"]
+            bound_total += low["seconds"]
+        print(
+            f"{stage:10} {got['seconds']:9.2f} {got['peak_mb']:8.0f} "
+            f"{(low['seconds'] if low else float('nan')):9.2f} {(ratio or float('nan')):6.1f}",
+            flush=True,
+        )
+    print(f"payments={payments} pipeline_s={total:.2f} duckdb_s={bound_total:.2f} "
+          f"payments_per_s={payments / total:,.0f}", flush=True)
+    print(f"ratio_vs_duckdb={total / bound_total:.2f}", flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Child-process entry: ``python -m fundwatch.bench STAGE HOME INBOX``."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    stage, home, inbox = argv[0], Home(Path(argv[1])), Path(argv[2])
+    t0 = time.perf_counter()
+    if stage.startswith("bound:"):
+        _bound(stage.split(":", 1)[1], home, inbox)
+    else:
+        _stage(stage, home, inbox)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
