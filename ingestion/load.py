@@ -348,7 +348,7 @@ def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
                 WHEN 'loaded' THEN NULL
                 WHEN 'rejected' THEN coalesce(e.entry_reason, e.content_reason)
                 WHEN 'duplicate' THEN '与“' || e.first_copy || '”内容完全相同（SHA-256 相同），'
-                                      || '只按该文件载入一次，本文件未重复载入'
+                                      || '只按该文件处理一次，本文件不再重复载入'
                 ELSE '已被同一路径的更正版本取代，其记录不再有效（保留在历史中）' END,
             CASE WHEN e.status = 'loaded' THEN coalesce(l.n, 0) ELSE 0 END,
             CASE WHEN e.status = 'loaded' THEN coalesce(j.n, 0) ELSE 0 END,
