@@ -30,14 +30,14 @@ from generate_series(1, {projects}) t(i);
 
 insert into raw.roster
 select 'P' || lpad((i % {projects} + 1)::varchar, 6, '0'), '张' || (i % 97),
-    '430102' || (19400101 + i % 500000)::varchar || lpad((i % 1000)::varchar, 3, '0') || 'X', null,
+    '43' || lpad(i::varchar, 15, '0') || 'X', null,
     '6217' || lpad(i::varchar, 12, '0'), '邮储', 3000.00,
     '430102', null, date '2020-05-01', date '2020-05-07', 'r.xlsx', i + 2, 'sha', 'run', null
 from generate_series(1, {n}) t(i);
 
 insert into raw.payments
 select 'T' || i, '1', 'P' || lpad(((i % {n}) % {projects} + 1)::varchar, 6, '0'), '张' || ((i % {n}) % 97),
-    '430102' || (19400101 + (i % {n}) % 500000)::varchar || lpad(((i % {n}) % 1000)::varchar, 3, '0') || 'X',
+    '43' || lpad((i % {n})::varchar, 15, '0') || 'X',
     '6217' || lpad((case when i % 500 = 0 then 1 else i % {n} end)::varchar, 12, '0'), '邮储',
     case when i % 300 = 0 then 3500.00 else 3000.00 end,
     date '2020-06-01' + (i % 200)::integer, '430102', null, 'pay/' || (i // 10000) || '.xlsx', i % 10000 + 3,
