@@ -16,8 +16,11 @@ What is in the inbox
   staff-and-relatives register (xlsx whose first sheet is hidden).
 - Messiness: xlsx and CSV (UTF-8, UTF-8 BOM, GB18030), title rows, 合计/总计 lines, blank rows, a 序号
   column, shuffled columns, header bracket variants, every date/money/ID/account/name variant of
-  source-files.md, misleading file names in sub-folders (长沙市/…发放明细（第二批）.xlsx is a roster).
-  Above 20,000 rows a file is CSV.
+  source-files.md (a few percent of cells at random; the first rows of 补报材料/*, of 长沙市's roster,
+  株洲市's payments and of the death register walk through all of them), Excel date and number
+  cells (accounts only up to 15 digits, e.g. passbooks), misleading file names in sub-folders
+  (长沙市/长沙县…发放明细（第二批）.* is a roster, 株洲市/上报材料/终稿/上报名单（定稿）.* holds payments).
+  Above 20,000 rows a file is CSV (``build.XLSX_MAX_ROWS``).
 
 What is planted where
 ---------------------
@@ -33,8 +36,9 @@ What is planted where
   day: no finding), staff relatives (and one of another unit: no finding), shared accounts (also
   across projects), unpaid roster entries, short or missing posting periods, an unknown 项目编码, a
   combination (late + dead + wrong name), edge days (paid on the deadline / the day after posting).
-- Rows: unreadable dates and amounts, empty keys, a payment whose 交易流水号 clashes between two
-  files, a voucher that clashes, a roster line repeated with equal values in 补报材料/.
+- Rows: unreadable dates and amounts, empty keys, a 19-digit account typed as an Excel number (digits
+  lost), a payment whose 交易流水号 clashes between two files, a voucher that clashes, a roster line
+  repeated with equal values in 补报材料/ (one record; its lineage is the smaller path).
 - Vouchers: unknown project, category not allowed, before start / after end, large amounts without a
   (timely, own-unit) decision, one exactly at the threshold with its decision (no finding).
 - Projects: over budget, no signboard or a late one, missing / late / mismatching final reports,

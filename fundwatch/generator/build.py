@@ -206,6 +206,7 @@ class Builder:
         write_findings(expected, findings)
         self.write_manifest()
         counts = dict(self.counts)
+        counts["payments"] = counts["payment_rows"]
         counts["files"] = sum(1 + len(f.copies) for f in self.files)
         counts["rejected_files"] = sum(1 for f in self.files if f.reject_reason)
         counts["expected_findings"] = len(findings)
