@@ -176,7 +176,10 @@ def _first_visible_sheet(z: zipfile.ZipFile) -> tuple[str, str | None]:
         a = _attrs(m.group(1))
         if a.get("state") in ("hidden", "veryHidden"):
             continue
-        return a.get("name", ""), targets.get(a.get("id", ""))
+        target = targets.get(a.get("id", ""))
+        if target and "/worksheets/" not in target:
+            continue  # a chart or dialog sheet holds no table
+        return a.get("name", ""), target
     raise FileRejected("工作簿中没有可见的工作表")
 
 

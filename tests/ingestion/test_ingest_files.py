@@ -62,6 +62,18 @@ def _xlsx_number_codes(p):
     return write_xlsx(p / "f.xlsx", [PAY_HEADER, row, ["总计", None, None, None, None, None, None, 1200]])
 
 
+def _xlsx_chart_sheet_first(p):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.create_chartsheet("图表", 0)
+    ws = wb.worksheets[0]
+    ws.append(PAY_HEADER)
+    ws.append(pay_row())
+    wb.save(p / "f.xlsx")
+    return p / "f.xlsx"
+
+
 def _xlsx_leading_blank_rows(p):
     return write_xlsx(p / "f.xlsx", [[None], [None], ["", "发放明细表"], PAY_HEADER, [None], pay_row()])
 
@@ -78,6 +90,7 @@ def _xlsx_leading_blank_rows(p):
     P(_old_id, 2, id="15-digit-id-upgraded"),
     P(_xlsx_cells, 3, id="xlsx-hidden-first-sheet-date-and-number-cells"),
     P(_xlsx_number_codes, 2, id="xlsx-number-cells-and-total-line"),
+    P(_xlsx_chart_sheet_first, 2, id="xlsx-chart-sheet-before-the-table"),
     P(_xlsx_leading_blank_rows, 6, id="xlsx-blank-rows-counted-as-excel-shows-them"),
 ])
 def test_tolerated_forms_load_the_same_record(wh: Warehouse, inbox: Path, build, row):
