@@ -253,3 +253,27 @@ def cells(demo) -> dict[str, list[object]]:
 @pytest.mark.parametrize(("type_", "variant", "check"), [pytest.param(*v, id=f"{v[0]}-{v[1]}") for v in VARIANTS])
 def test_every_messiness_of_source_files_occurs(cells, type_: str, variant: str, check) -> None:
     assert any(check(c) for c in cells[type_]), f"{type_}: no cell in the form {variant}"
+
+
+def test_bytes_do_not_depend_on_hash_seed_or_process(tmp_path: Path) -> None:
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from fundwatch.generator import generate; "
+        "generate(Path(sys.argv[1]), seed=5, payments=200)"
+    )
+
+    def digest(root: Path) -> str:
+        h = hashlib.sha256()
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(root).as_posix().encode() + p.read_bytes())
+        return h.hexdigest()
+
+    for n in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": n}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / n)], check=True, env=env)
+    assert digest(tmp_path / "1") == digest(tmp_path / "2")
