@@ -435,6 +435,11 @@ def load_inbox(inbox: Path, warehouse: Path, *, run_id: str, loaded_at: datetime
     Creates the raw tables if missing, records every new file version in ``raw_history`` (one
     transaction per file) and rebuilds the effective ``raw.*`` tables (one transaction). Re-running
     over the same inbox loads nothing new; a killed run is completed by the next one.
+
+    ``run_id`` and ``loaded_at`` go into the lineage columns; a naive ``loaded_at`` is taken as
+    Asia/Shanghai wall time, an aware one is converted to it, ``None`` means now. ``progress``
+    receives one line per file (and every 200,000 rows of a big one). ``limits`` bounds what an
+    xlsx or CSV may hold (see :class:`ingestion.readers.Limits`).
     """
     t0 = time.monotonic()
     limits = limits or Limits()
