@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -157,7 +158,8 @@ left join credits_by_project as cp on f.subject_type = 'project' and cp.k = f.su
 
 
 def _load_json(text):
-    return None if text is None else json.loads(text)
+    """JSON from DuckDB's to_json, money kept exact (Decimal, never a binary float)."""
+    return None if text is None else json.loads(text, parse_float=Decimal)
 
 
 def current_findings(warehouse: Path) -> list[dict]:
@@ -172,7 +174,7 @@ def current_findings(warehouse: Path) -> list[dict]:
                 "source_row": _load_json(rec.pop("source_json")),
                 "roster_entry": _load_json(rec.pop("roster_json")),
                 "project": _load_json(rec.pop("project_json")),
-                "credits": [json.loads(c) for c in (rec.pop("credits_json") or [])],
+                "credits": [_load_json(c) for c in (rec.pop("credits_json") or [])],
             }
             out.append(rec)
     return out
