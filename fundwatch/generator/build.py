@@ -868,7 +868,8 @@ class Builder:
                 else rng.choice((f"{doc} {p.type.name}资金", f"拨付：{doc}资金", f"2020年项目资金 {doc}"))
             )
             if not in_column and rng.random() < 0.5:
-                memo = memo.replace("〔", rng.choice("[【(（")).replace("〕", "]")
+                op, cl = rng.choice((("[", "]"), ("【", "】"), ("(", ")"), ("（", "）")))
+                memo = memo.replace("〔", op).replace("〕", cl)
             rec = (
                 f"ZJ{d:%Y%m%d}{serial:06d}",
                 d,

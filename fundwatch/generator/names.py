@@ -84,12 +84,14 @@ HOMOPHONES = {
 
 def make_name(rng: random.Random, male: bool) -> str:
     """Surname plus one or two given characters (about one name in five has two characters)."""
-    r = rng.random()
-    surname = _COMPOUND[int(r * 1000) % 3] if r < 0.005 else rng.choice(_SURNAMES)
+    rnd = rng.random
+    r = rnd()
+    surname = _COMPOUND[int(r * 1000) % 3] if r < 0.005 else _SURNAMES[int(rnd() * len(_SURNAMES))]
     pool = _GIVEN_M if male else _GIVEN_F
-    if rng.random() < 0.2:
-        return surname + rng.choice(pool)
-    return surname + rng.choice(_GIVEN_ANY if rng.random() < 0.3 else pool) + rng.choice(pool)
+    if rnd() < 0.2:
+        return surname + pool[int(rnd() * len(pool))]
+    first = _GIVEN_ANY if rnd() < 0.3 else pool
+    return surname + first[int(rnd() * len(first))] + pool[int(rnd() * len(pool))]
 
 
 def misspell(name: str) -> str:
