@@ -1,0 +1,84 @@
+"""The findings export: columns of rules.md, BOM, exact money, formula safety, same values in both files."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from fundwatch.export import safe_text, write_export
+from fundwatch.state import EXPORT_COLUMNS
+
+ROWS = [
+    {
+        "finding_id": "0123456789abcdef", "rule_id": "PAY_NOT_ON_ROSTER", "rule_name": "名单外发放",
+        "severity": "error", "subject_type": "payment", "subject_key": "=HYPERLINK(\"http://x\")",
+        "project_code": "+JSX2020", "unit_code": "430102", "amount_at_risk": Decimal("1234567.89"),
+        "source_file": "@长沙/发放.xlsx", "source_row": 7, "detail": "-收款人不在名单中", "first_seen": "2021-04-30",
+        "status": "open",
+    },
+    {
+        "finding_id": "fedcba9876543210", "rule_id": "FILE_REJECTED", "rule_name": "文件无法识别或读取",
+        "severity": "error", "subject_type": "file", "subject_key": "\t坏文件.pdf", "project_code": None,
+        "unit_code": None, "amount_at_risk": Decimal("0"), "source_file": None, "source_row": None,
+        "detail": "\r格式不受支持", "first_seen": "2021-04-29", "status": "dismissed",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("=1+1", "'=1+1", id="equals"),
+        pytest.param("+86", "'+86", id="plus"),
+        pytest.param("-5", "'-5", id="minus"),
+        pytest.param("@SUM(A1)", "'@SUM(A1)", id="at"),
+        pytest.param("\tx", "'\tx", id="tab"),
+        pytest.param("\rx", "'\rx", id="cr"),
+        pytest.param("长沙市", "长沙市", id="plain-chinese"),
+        pytest.param("a=b", "a=b", id="equals-inside"),
+        pytest.param(None, "", id="none"),
+    ],
+)
+def test_safe_text(value, expected):
+    assert safe_text(value) == expected
+
+
+@pytest.fixture
+def exported(tmp_path):
+    return write_export(ROWS, tmp_path / "out")
+
+
+def test_csv_has_bom_the_contract_columns_and_exact_money(exported):
+    csv_path, _ = exported
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with csv_path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    assert rows[1][EXPORT_COLUMNS.index("amount_at_risk")] == "1234567.89"
+    assert rows[2][EXPORT_COLUMNS.index("amount_at_risk")] == "0.00"
+    assert rows[1][EXPORT_COLUMNS.index("subject_key")].startswith("'=")
+    assert rows[2][EXPORT_COLUMNS.index("source_row")] == ""
+
+
+def test_xlsx_holds_the_same_values_and_no_formula(exported):
+    csv_path, xlsx_path = exported
+    with csv_path.open(encoding="utf-8-sig", newline="") as fh:
+        csv_rows = list(csv.reader(fh))
+    ws = openpyxl.load_workbook(xlsx_path).worksheets[0]
+    xlsx_rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert tuple(xlsx_rows[0]) == EXPORT_COLUMNS
+    for c_row, x_row in zip(csv_rows[1:], xlsx_rows[1:], strict=True):
+        for name, c, x in zip(EXPORT_COLUMNS, c_row, x_row, strict=True):
+            if name == "amount_at_risk":
+                assert Decimal(str(x)).quantize(Decimal("0.01")) == Decimal(c)
+            elif name == "source_row":
+                assert (str(x) if x is not None else "") == c
+            else:  # openpyxl leaves the xlsx escape of a carriage return (_x000D_) as it is
+                assert (x or "").replace("_x000D_", "\r") == c
+    for row in ws.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f", f"{cell.coordinate} is a formula"
