@@ -126,8 +126,8 @@ payment_findings as (
                 then '收款人应在项目' || project_code || '的上报名单内，但' || {{ mask_name('name') }}
                     || '（' || {{ mask_id('id_number') }} || '）不在名单中。'
             when 'rule_pay_name_mismatch'
-                then '收款人' || {{ mask_id('id_number') }} || '的姓名应与名单一致（' || {{ mask_name('roster_name') }}
-                    || '），实际发放姓名为' || {{ mask_name('name') }} || '。'
+                then '收款人' || {{ mask_id('id_number') }} || '的姓名应与名单登记的' || {{ mask_name('roster_name') }}
+                    || '一致，实际发放姓名为' || {{ mask_name('name') }} || '，两者不同（姓名已脱敏，完整姓名见审核页面）。'
             when 'rule_pay_account_mismatch'
                 then '应发放至名单登记的账户' || {{ mask_account('roster_account_no') }} || '，实际发放至账户'
                     || {{ mask_account('account_no') }} || '。'
