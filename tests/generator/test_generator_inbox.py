@@ -277,3 +277,30 @@ def test_bytes_do_not_depend_on_hash_seed_or_process(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONHASHSEED": n}
         subprocess.run([sys.executable, "-c", code, str(tmp_path / n)], check=True, env=env)
     assert digest(tmp_path / "1") == digest(tmp_path / "2")
+
+
+def test_register_rules_fire_exactly_where_the_files_say(demo) -> None:
+    """Dead payees (death strictly before payment) and staff relatives of the paying unit, read back
+    from the files: the expected file lists exactly those (the same-day death and the relative at
+    another association are planted near misses)."""
+    deaths = {
+        r["id_number"]: r["death_date"] for p in _data_files(demo, "deaths") for _, r in records(p, "deaths") if r
+    }
+    staff = {(r["id_number"], r["unit_code"]) for p in _data_files(demo, "staff") for _, r in records(p, "staff") if r}
+    dead_paid, staff_paid, near_miss = set(), set(), 0
+    for path in _data_files(demo, "payments"):
+        for _, r in records(path, "payments"):
+            if r is None:
+                continue
+            died = deaths.get(r["id_number"])
+            if died is not None and died < r["pay_date"]:
+                dead_paid.add(r["txn_ref"])
+            near_miss += died == r["pay_date"]
+            if (r["id_number"], r["unit_code"]) in staff:
+                staff_paid.add(r["txn_ref"])
+    expected = defaultdict(set)
+    for f in demo.findings:
+        expected[f["rule_id"]].add(f["subject_key"])
+    assert dead_paid == expected["PAY_DECEASED"] and dead_paid
+    assert staff_paid == expected["PAY_STAFF_RELATED"] and staff_paid
+    assert near_miss >= 1
