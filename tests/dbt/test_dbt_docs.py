@@ -26,13 +26,14 @@ def test_docs_are_one_self_contained_page_in_the_home(docs, built_home):
     assert "src=\"manifest.json\"" not in html
 
 
-def test_every_model_and_column_is_documented(docs):
+def test_every_model_source_and_column_is_documented(docs):
     _, manifest, catalog = docs
     undocumented = []
-    for uid, node in catalog["nodes"].items():
-        if not uid.startswith("model.fundwatch."):
+    documented_nodes = {**manifest["nodes"], **manifest["sources"]}
+    for uid, node in {**catalog["nodes"], **catalog["sources"]}.items():
+        if not uid.startswith(("model.fundwatch.", "source.fundwatch.")):
             continue
-        documented = manifest["nodes"][uid]
+        documented = documented_nodes[uid]
         if not documented["description"].strip():
             undocumented.append(uid)
         for col in node["columns"]:
