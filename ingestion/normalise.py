@@ -222,7 +222,7 @@ def norm_int(v: object) -> int | None:
 # ---------------------------------------------------------------- IDs, accounts, names, codes
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID18_FAST = re.compile(r"^\d{17}[\dX]$")
+_ID18_FAST = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d also matches full-width digits
 
 
 def id_check_char(first17: str) -> str:
