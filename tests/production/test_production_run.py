@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from datetime import date
 
 import pytest
-from airflow.utils.net import get_hostname
+import yaml
+from compose_model import COMPOSE_FILE
 from prod_stack import AirflowStack, PostgresServer, marked_processes
 
 from fundwatch.airflow_support import DAG_ID, logical_date_for
@@ -24,6 +26,10 @@ from fundwatch.paths import Home
 RUN_DATE = date(2021, 4, 30)
 RUN_ID = "production_test__2021-04-30"
 RUN_TIMEOUT_S = 900
+
+
+def _compose_healthcheck(service: str) -> list[str]:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"][service]["healthcheck"]["test"][1:]
 
 
 def _wait_for_dag(conn, stack: AirflowStack, timeout: float = 180) -> None:
@@ -84,7 +90,9 @@ def test_daily_dag_succeeds_under_the_real_scheduler_on_postgresql(tmp_path):
         stack.start("dag-processor", "dag-processor")
         stack.start("scheduler", "scheduler", "--skip-serve-logs")
         # The healthchecks docker-compose.yml uses, against the real servers.
-        assert stack.wait_http(f"http://127.0.0.1:{stack.api_port}/api/v2/version") == 200
+        api_check = _compose_healthcheck("airflow-apiserver")[-1]
+        api_path = re.search(r"http://localhost:8080(/\S*?)'", api_check).group(1)
+        assert stack.wait_http(f"http://127.0.0.1:{stack.api_port}{api_path}") == 200
         assert stack.wait_http(f"http://127.0.0.1:{stack.api_port}/execution/health") == 200
         assert stack.wait_http(f"http://127.0.0.1:{stack.health_port}/health") == 200
 
@@ -96,8 +104,8 @@ def test_daily_dag_succeeds_under_the_real_scheduler_on_postgresql(tmp_path):
         state = _wait_for_run(conn, stack)
         timings["run_finished"] = time.perf_counter() - t0
         tasks = _task_states(conn)
-        # The dag-processor's own healthcheck command in docker-compose.yml, against the live job.
-        stack.cli("jobs", "check", "--job-type", "DagProcessorJob", "--hostname", get_hostname())
+        # The dag-processor's healthcheck command of docker-compose.yml, against the live job.
+        stack.cli(*_compose_healthcheck("airflow-dag-processor")[1:])
         conn.close()
         assert state == "success", (
             f"run {state}; tasks {tasks}\nscheduler:\n{stack.log_tail('scheduler')}\n"
