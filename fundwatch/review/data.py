@@ -14,8 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 
+from expectations.catalog import Rule, by_id
 from fundwatch import paths, state
 
 SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
@@ -33,23 +33,9 @@ def cents_to_decimal(cents: int | None) -> Decimal:
     return (Decimal(cents or 0) / 100).quantize(Decimal("0.01"))
 
 
-@dataclass(frozen=True)
-class Rule:
-    rule_id: str
-    rule_name: str
-    severity: str
-    subject_type: str
-    suite: str
-    mart: str
-    requirement: str
-
-
-@lru_cache(maxsize=4)
-def rule_catalog(path: Path = paths.RULE_CATALOG_CSV) -> dict[str, Rule]:
-    """rule_id -> Rule, read from the dbt seed (the one place for rule metadata)."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return {r["rule_id"]: Rule(**{k: r.get(k, "") or "" for k in Rule.__dataclass_fields__})
-                for r in csv.DictReader(fh)}
+def rule_catalog() -> dict[str, Rule]:
+    """rule_id -> Rule, from the one rule catalogue (``expectations.catalog``, the dbt seed)."""
+    return by_id()
 
 
 @dataclass(frozen=True)
