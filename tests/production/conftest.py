@@ -21,7 +21,7 @@ from compose_model import COMPOSE_FILE, ENV_EXAMPLE, interpolate, read_env_file 
 def pytest_configure(config):
     # Also registered in pyproject.toml by the lead; registering here keeps --strict-markers happy alone.
     config.addinivalue_line(
-        "markers", "production: runs the DAG under the real scheduler on PostgreSQL (slow, about 2 minutes)"
+        "markers", "production: runs the DAG under the real scheduler on PostgreSQL (about 1 minute)"
     )
 
 

@@ -2,7 +2,7 @@
 scheduler (not `airflow dags test`), its tasks executed through the api-server's Execution API.
 
 It differs from docker-compose.yml only in the executor (LocalExecutor instead of Celery workers:
-no Redis needed) and in running on loopback instead of containers. Slow (about 2 minutes): marked
+no Redis needed) and in running on loopback instead of containers. Slow (about 1 minute): marked
 `production`; deselect with `-m "not production"`.
 """
 
