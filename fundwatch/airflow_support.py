@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fundwatch.masking import mask_line
 from fundwatch.paths import DAGS_DIR, Home
-from fundwatch.warehouse import mask_line
 
 DAG_ID = "fundwatch_daily"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

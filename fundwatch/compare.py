@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from fundwatch.review.masking import mask_subject_key
+from fundwatch.masking import mask_subject_key
 
 Key = tuple[str, str, str]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,25 +19,16 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from fundwatch.masking import mask_line
 from fundwatch.paths import DBT_PROJECT_DIR, REPO_ROOT, Home
 
 log = logging.getLogger(__name__)
 
 _BIN_DIR = Path(sys.executable).parent
-_ID_LIKE = re.compile(r"(\d{6})\d{8}(\d{3}[\dXx])")
-_LONG_DIGITS = re.compile(r"\d{5,}(\d{4})")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class WarehouseError(RuntimeError):
     """dbt failed; the message (Chinese + English) lists the failing nodes."""
-
-
-def mask_line(line: str) -> str:
-    """Mask anything that looks like an ID number or an account in a log line."""
-    line = _ANSI.sub("", line)
-    line = _ID_LIKE.sub(lambda m: f"{m.group(1)}********{m.group(2)}", line)
-    return _LONG_DIGITS.sub(lambda m: f"****{m.group(1)}", line)
 
 
 def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path) -> dict[str, str]:

@@ -36,10 +36,10 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from fundwatch import state
+from fundwatch import masking, state
 from fundwatch.export import write_xlsx
 from fundwatch.paths import Home
-from fundwatch.review import charts, data, masking, users
+from fundwatch.review import charts, data, users
 
 CAN_DECIDE = ("reviewer", "admin")
 CAN_UNMASK = ("auditor", "admin")

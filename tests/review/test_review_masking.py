@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fundwatch.review.masking import mask_evidence, mask_subject_key, mask_text
+from fundwatch.masking import mask_evidence, mask_subject_key, mask_text
 
 
 @pytest.mark.parametrize(("text", "expected"), [

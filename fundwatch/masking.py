@@ -1,4 +1,8 @@
-"""Masking of ID numbers and bank accounts for display (430102********123X)."""
+"""Masking of personal data (ID numbers, bank accounts) wherever a person does not need it.
+
+One module for every place that shows or writes such data: the review page (``mask_text``,
+``mask_subject_key``, ``mask_evidence``), log lines of dbt and Airflow (``mask_line``), test output.
+"""
 
 from __future__ import annotations
 
@@ -52,3 +56,15 @@ def mask_evidence(value: Any, key: str = "") -> Any:
     if key and _SENSITIVE_KEY.search(key):
         return mask_value(str(value))
     return mask_text(value)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ID_LIKE = re.compile(r"(\d{6})\d{8}(\d{3}[\dXx])")
+_LONG_DIGITS = re.compile(r"\d{5,}(\d{4})")
+
+
+def mask_line(line: str) -> str:
+    """Mask anything that looks like an ID number or an account in a log line (stricter than display)."""
+    line = _ANSI.sub("", line)
+    line = _ID_LIKE.sub(lambda m: f"{m.group(1)}********{m.group(2)}", line)
+    return _LONG_DIGITS.sub(lambda m: f"****{m.group(1)}", line)
