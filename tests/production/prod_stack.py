@@ -23,8 +23,8 @@ import urllib.request
 from pathlib import Path
 
 from fundwatch.airflow_support import airflow_env
+from fundwatch.masking import mask_line
 from fundwatch.paths import Home
-from fundwatch.warehouse import mask_line
 
 LOOPBACK = "127.0.0.1"
 MARKER = "FUNDWATCH_PROD_STACK"
