@@ -101,17 +101,18 @@ def _bound(stage: str, home: Home, inbox: Path) -> None:
 
         for k in sorted(nodes):
             visit(k)
-        scratch.unlink(missing_ok=True)
+        # A copy under the same file name, so the compiled SQL's catalog ("warehouse") resolves.
+        copy = home.root / "bound" / home.warehouse.name
+        copy.parent.mkdir(exist_ok=True)
         import shutil
 
-        shutil.copyfile(home.warehouse, scratch)
-        with duckdb.connect(str(scratch)) as con:
+        shutil.copyfile(home.warehouse, copy)
+        with duckdb.connect(str(copy)) as con:
             for k in order:
                 n = nodes[k]
                 sql = n.get("compiled_code")
                 if not sql:
                     continue
-                sql = sql.replace(str(home.warehouse.stem) + ".", "")
                 kind = "view" if n["config"].get("materialized") == "view" else "table"
                 con.execute(f"create schema if not exists {n['schema']}")
                 con.execute(f"create or replace {kind} {n['schema']}.{n['alias']} as {sql}")
