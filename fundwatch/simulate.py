@@ -502,7 +502,13 @@ def simulate_month(home: Home, *, days: int = 30, payments: int = 2000, seed: in
         if through_airflow:
             state, stages = _run_airflow(home, inbox, run_date, out)
         else:
-            state, stages = _run_in_process(home, inbox, run_date, out, skip_stages)
+            try:
+                state, stages = _run_in_process(home, inbox, run_date, out, skip_stages)
+            except Exception as exc:  # noqa: BLE001 - a failed day is recorded and the month goes on
+                from fundwatch.warehouse import mask_line
+
+                progress(f"    ! {run_date}: {type(exc).__name__}: {mask_line(str(exc)[:300])}")
+                state, stages = f"failed ({type(exc).__name__})", {}
         took = time.perf_counter() - t
         if state == "success" and not (out / "findings.csv").exists():
             state = "no-export"
