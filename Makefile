@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test install browser lint clean
+.PHONY: demo test prod-test install browser lint clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 
 test: $(STAMP) browser lint
 	$(VENV)/bin/python -m pytest
+
+# Only the production path (PostgreSQL + real scheduler + api-server); `make test` runs it too.
+prod-test: $(STAMP)
+	$(VENV)/bin/python -m pytest -m production tests/production
 
 clean:
 	rm -rf $(VENV) .fundwatch-home

@@ -69,3 +69,24 @@ def test_rerunning_the_same_day_duplicates_nothing(daily_run):
     assert sorted((r["finding_id"], r["first_seen"], r["amount_at_risk"]) for r in after) == sorted(
         (r["finding_id"], r["first_seen"], r["amount_at_risk"]) for r in before
     )
+
+
+def test_a_missing_inbox_is_refused_with_a_reason(tmp_path):
+    proc = _run(tmp_path / "home", tmp_path / "no-such-inbox", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "收件箱目录不存在" in proc.stdout
+
+
+def test_a_check_that_cannot_run_fails_the_run_and_leaves_no_export(daily_run, tmp_path):
+    """GX cannot even start (its project file is corrupt): the run fails, non-zero, no findings.csv."""
+    base, gen, _ = daily_run
+    if gen.inbox.parent.parent.name != "run20200":
+        pytest.skip("one seed is enough for the failure path")
+    home = tmp_path / "home"
+    config = home / "gx" / "gx" / "great_expectations.yml"
+    config.parent.mkdir(parents=True)
+    config.write_text("config_version: [this is not\n  valid: yaml", encoding="utf-8")
+    proc = _run(home, gen.inbox, tmp_path / "out")
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "运行失败" in proc.stdout
+    assert not (tmp_path / "out" / "findings.csv").exists()
