@@ -98,22 +98,47 @@ EVIDENCE_SQL = """
 with f as (
     select * from marts.fct_findings
 ),
+refs as (
+    select distinct subject_type, source_file, source_row from f where source_file is not null
+),
+-- Only the raw rows that findings point at are turned into JSON (a whole table would cost GBs).
 src as (
-    select 'allocation' as st, source_file, source_row, to_json(t) as j from raw.allocations t
-    union all select 'transfer', source_file, source_row, to_json(t) from raw.credits t
-    union all select 'payment', source_file, source_row, to_json(t) from raw.payments t
-    union all select 'roster_entry', source_file, source_row, to_json(t) from raw.roster t
-    union all select 'expenditure', source_file, source_row, to_json(t) from raw.expenditures t
-    union all select 'row', source_file, source_row, to_json(t) from raw.rejected_rows t
+    select 'allocation' as st, t.source_file, t.source_row, to_json(t) as j
+    from raw.allocations t semi join refs r
+        on r.subject_type = 'allocation' and r.source_file = t.source_file and r.source_row = t.source_row
+    union all
+    select 'transfer', t.source_file, t.source_row, to_json(t) from raw.credits t semi join refs r
+        on r.subject_type = 'transfer' and r.source_file = t.source_file and r.source_row = t.source_row
+    union all
+    select 'payment', t.source_file, t.source_row, to_json(t) from raw.payments t semi join refs r
+        on r.subject_type = 'payment' and r.source_file = t.source_file and r.source_row = t.source_row
+    union all
+    select 'roster_entry', t.source_file, t.source_row, to_json(t) from raw.roster t semi join refs r
+        on r.subject_type = 'roster_entry' and r.source_file = t.source_file and r.source_row = t.source_row
+    union all
+    select 'expenditure', t.source_file, t.source_row, to_json(t) from raw.expenditures t semi join refs r
+        on r.subject_type = 'expenditure' and r.source_file = t.source_file and r.source_row = t.source_row
+    union all
+    select 'row', t.source_file, t.source_row, to_json(t) from raw.rejected_rows t semi join f
+        on f.subject_type = 'row' and f.subject_key = t.source_file || '|' || t.source_row
 ),
 files as (
-    select source_file, to_json(t) as j from raw.files t where is_current
-),
-roster as (
-    select project_code, id_number, to_json(t) as j from raw.roster t
+    select source_file, to_json(t) as j from raw.files t semi join f
+        on f.subject_type = 'file' and f.subject_key = t.source_file
+    where is_current
 ),
 payer as (
-    select source_file, source_row, project_code, id_number from raw.payments
+    select p.source_file, p.source_row, p.project_code, p.id_number from raw.payments p semi join refs r
+        on r.subject_type = 'payment' and r.source_file = p.source_file and r.source_row = p.source_row
+),
+roster as (
+    select t.project_code, t.id_number, to_json(t) as j from raw.roster t
+    where exists (
+        select 1 from payer where payer.project_code = t.project_code and payer.id_number = t.id_number
+    ) or exists (
+        select 1 from f
+        where f.subject_type = 'roster_entry' and f.subject_key = t.project_code || '|' || t.id_number
+    )
 ),
 projects as (
     select project_code, to_json(t) as j from raw.projects t
