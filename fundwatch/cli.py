@@ -105,6 +105,19 @@ def cmd_users(args) -> int:
     return users_command(_home(args), args.rest)
 
 
+def cmd_simulate(args) -> int:
+    from fundwatch.simulate import SimulationError, simulate_month
+
+    try:
+        results = simulate_month(Home.resolve(args.home), days=args.days, payments=args.payments, seed=args.seed,
+                                 start=args.start, through_airflow=not args.in_process,
+                                 rerun_day=args.rerun_day, progress=_say)
+    except SimulationError as exc:
+        _say(str(exc))
+        return 2
+    return 1 if any(r.problems or r.status != "success" for r in results) else 0
+
+
 def cmd_compare(args) -> int:
     from fundwatch.compare import compare
 
@@ -166,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     b = with_home(sub.add_parser("bench", help="scale benchmark against the plain-DuckDB lower bound"))
     b.add_argument("--payments", type=int, required=True)
     b.set_defaults(func=cmd_bench)
+
+    m = sub.add_parser("simulate", help="a month of daily runs on a growing inbox: invariants and the time curve")
+    m.add_argument("--home", required=True, help="新的安装目录 (a NEW home folder: the simulation owns its state)")
+    m.add_argument("--days", type=int, default=30)
+    m.add_argument("--payments", type=int, default=DEMO_PAYMENTS)
+    m.add_argument("--seed", type=int, default=DEMO_SEED)
+    m.add_argument("--start", type=date.fromisoformat, default=date(2021, 4, 1), help="first run date YYYY-MM-DD")
+    m.add_argument("--in-process", action="store_true", help="run the stages in-process instead of through Airflow")
+    m.add_argument("--rerun-day", type=int, help="run this day (1-based) twice and check nothing changes")
+    m.set_defaults(func=cmd_simulate)
 
     c = sub.add_parser("compare", help="compare a findings export with an expected-findings file")
     c.add_argument("--expected", required=True)
