@@ -7,12 +7,11 @@ findings.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +20,7 @@ import duckdb
 from fundwatch.paths import Home
 
 log = logging.getLogger(__name__)
+EXPORT_DUCKDB_MEMORY = "2GB"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -159,10 +159,12 @@ credits_by_project as (
 select
     f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key, f.project_code, f.unit_code,
     f.amount_at_risk, f.source_file, f.source_row, f.detail,
-    coalesce(src.j, src_row.j, files.j) as source_json,
-    coalesce(roster_self.j, roster_of_payment.j) as roster_json,
-    projects.j as project_json,
-    coalesce(ca.credits, cp.credits) as credits_json
+    json_object(
+        'source_row', coalesce(src.j, src_row.j, files.j),
+        'roster_entry', coalesce(roster_self.j, roster_of_payment.j),
+        'project', projects.j,
+        'credits', coalesce(ca.credits, cp.credits, []::json[])
+    )::varchar as evidence_json
 from f
 left join src
     on src.st = f.subject_type and src.source_file = f.source_file and src.source_row = f.source_row
@@ -182,27 +184,19 @@ left join credits_by_project as cp on f.subject_type = 'project' and cp.k = f.su
 """
 
 
-def _load_json(text):
-    """JSON from DuckDB's to_json, money kept exact (Decimal, never a binary float)."""
-    return None if text is None else json.loads(text, parse_float=Decimal)
+def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
+    """fct_findings with each finding's evidence as JSON text (money exact), read-only, in batches.
 
-
-def current_findings(warehouse: Path) -> list[dict]:
-    """fct_findings with each finding's evidence, read-only."""
+    Streams, so that a day with hundreds of thousands of findings never holds them all as Python
+    objects; DuckDB's own memory is capped too.
+    """
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute(f"set memory_limit = '{EXPORT_DUCKDB_MEMORY}'")
         cur = con.execute(EVIDENCE_SQL)
         names = [d[0] for d in cur.description]
-        out = []
-        for row in cur.fetchall():
-            rec = dict(zip(names, row, strict=True))
-            rec["evidence"] = {
-                "source_row": _load_json(rec.pop("source_json")),
-                "roster_entry": _load_json(rec.pop("roster_json")),
-                "project": _load_json(rec.pop("project_json")),
-                "credits": [_load_json(c) for c in (rec.pop("credits_json") or [])],
-            }
-            out.append(rec)
-    return out
+        while rows := cur.fetchmany(batch):
+            for row in rows:
+                yield dict(zip(names, row, strict=True))
 
 
 @_timed("export")
@@ -211,8 +205,8 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     from fundwatch import state
     from fundwatch.export import write_export
 
-    findings = current_findings(home.warehouse)
-    summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date, findings=findings)
+    summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date,
+                               findings=iter_findings(home.warehouse))
     rows = state.export_rows(home.state_db)
     csv_path, xlsx_path = write_export(rows, out_dir)
     return (

@@ -258,6 +258,8 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     finding the run can affect. Re-recording a date with the same findings changes nothing;
     recording an earlier date after a later one keeps first_seen = the earliest date and leaves
     the open/closed state to the latest date. Readers see the previous complete run until commit.
+    A finding's evidence comes as ``evidence`` (a JSON-able dict) or, from the pipeline, already
+    serialised as ``evidence_json`` (text), which is stored as it is.
     """
     day = date.fromisoformat(_iso(run_date)).isoformat()  # validated: it is inlined below
     rows: dict[str, tuple] = {}
@@ -272,8 +274,8 @@ def record_run(path: Path, *, run_id: str, run_date: date,
             f["subject_key"], f.get("project_code"), f.get("unit_code"),
             money_text(f.get("amount_at_risk")), f.get("source_file"),
             None if source_row is None else int(source_row), f.get("detail"),
-            json.dumps(f.get("evidence") or {}, ensure_ascii=False,
-                       default=_json_default),
+            f.get("evidence_json") or json.dumps(f.get("evidence") or {}, ensure_ascii=False,
+                                                 default=_json_default),
         )
     conn = connect(path)
     try:
