@@ -20,7 +20,7 @@ import duckdb
 from fundwatch.paths import Home
 
 log = logging.getLogger(__name__)
-EXPORT_DUCKDB_MEMORY = "2GB"
+EXPORT_DUCKDB_MEMORY = "4GB"  # the same cap as dbt (profiles.yml)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -131,14 +131,15 @@ payer as (
     select p.source_file, p.source_row, p.project_code, p.id_number from raw.payments p semi join refs r
         on r.subject_type = 'payment' and r.source_file = p.source_file and r.source_row = p.source_row
 ),
+roster_keys as (
+    select project_code, id_number from payer
+    union
+    select split_part(subject_key, '|', 1), split_part(subject_key, '|', 2) from f
+    where subject_type = 'roster_entry'
+),
 roster as (
-    select t.project_code, t.id_number, to_json(t) as j from raw.roster t
-    where exists (
-        select 1 from payer where payer.project_code = t.project_code and payer.id_number = t.id_number
-    ) or exists (
-        select 1 from f
-        where f.subject_type = 'roster_entry' and f.subject_key = t.project_code || '|' || t.id_number
-    )
+    select t.project_code, t.id_number, to_json(t) as j from raw.roster t semi join roster_keys k
+        on k.project_code = t.project_code and k.id_number = t.id_number
 ),
 projects as (
     select project_code, to_json(t) as j from raw.projects t
@@ -190,8 +191,13 @@ def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
     Streams, so that a day with hundreds of thousands of findings never holds them all as Python
     objects; DuckDB's own memory is capped too.
     """
+    spill = warehouse.parent / "tmp"
+    spill.mkdir(exist_ok=True)
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        # A read-only connection spills nowhere unless told: give it a folder of the home.
         con.execute(f"set memory_limit = '{EXPORT_DUCKDB_MEMORY}'")
+        con.execute(f"set temp_directory = '{spill}'")
+        con.execute("set preserve_insertion_order = false")
         cur = con.execute(EVIDENCE_SQL)
         names = [d[0] for d in cur.description]
         while rows := cur.fetchmany(batch):
