@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from decimal import Decimal
+from html import escape
 from pathlib import Path
 
 ASSETS = Path(__file__).with_name("data_docs_assets")
@@ -31,8 +33,55 @@ _REMOTE_IMG = re.compile(r"<img\b[^>]*src=\"https?://[^\"]*\"[^>]*>", re.S)
 _INTEGRITY = re.compile(r"\s(?:integrity|crossorigin)=\"[^\"]*\"")
 _CJK_CSS = (
     "<style>body,.table,.card{font-family:'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei',"
-    "'PingFang SC',sans-serif;} .cooltip{display:none}</style>"
+    "'PingFang SC',sans-serif;} .cooltip{display:none}"
+    # Font Awesome is not shipped: the pass/fail icons become characters.
+    ".fa-times::before{content:'\\2718';} .fa-check-circle::before,.fa-check::before{content:'\\2714';}"
+    ".fa-times,.fa-check-circle,.fa-check{font-style:normal;font-weight:bold;}"
+    ".fw-overview{margin:1rem 2rem;} .fw-overview td,.fw-overview th{padding:.3rem .5rem;font-size:.9rem;}"
+    ".fw-overview td:nth-child(-n+6),.fw-overview th{white-space:nowrap}"
+    ".fw-fail{color:#a71d2a;font-weight:bold} .fw-pass{color:#1e7e34}</style>"
 )
+_OVERVIEW = re.compile(r"<section class=\"fw-overview\".*?</section>", re.S)
+
+
+def add_overview(docs_dir: Path, run_label: str, rows: list[dict]) -> None:
+    """Put a Chinese overview of this run's rules at the top of the Data Docs index.
+
+    ``rows``: one per rule with rule_id, rule_name, severity, requirement, suite, failing,
+    amount_at_risk (str, 元), sample (masked labels). Each rule links to its suite's page of this run.
+    """
+    index = docs_dir / "index.html"
+    html = index.read_text(encoding="utf-8")
+    pages = {}
+    for page in docs_dir.glob(f"validations/*/{run_label}/*/*.html"):
+        pages[page.parts[-4]] = page.relative_to(docs_dir).as_posix()
+    body = []
+    for r in rows:
+        ok = r["failing"] == 0
+        link = pages.get(f"fundwatch_{r['suite']}")
+        name = escape(r["rule_name"])
+        name_html = f'<a href="{escape(link)}">{name}</a>' if link else name
+        sample = "；".join(escape(x) for x in r["sample"][:3])
+        body.append(
+            f"<tr><td>{escape(r['rule_id'])}</td><td>{name_html}</td>"
+            f"<td>{'错误' if r['severity'] == 'error' else '警告'}</td>"
+            f"<td class=\"{'fw-pass' if ok else 'fw-fail'}\">{'通过' if ok else '未通过'}</td>"
+            f"<td style=\"text-align:right\">{r['failing']:,}</td>"
+            f"<td style=\"text-align:right\">{Decimal(r['amount_at_risk']):,.2f}</td>"
+            f"<td>{escape(r['requirement'])}</td><td><small>{sample}</small></td></tr>"
+        )
+    failing = sum(1 for r in rows if r["failing"])
+    section = (
+        f'<section class="fw-overview"><h4>规则校验总览 Rule overview — {escape(run_label)}</h4>'
+        f"<p>{len(rows)} 条规则，{failing} 条未通过。点击规则名称查看该检查组本次运行的明细与脱敏样本。"
+        "Each rule links to its suite's page of this run; samples are masked.</p>"
+        '<table class="table table-sm table-bordered"><thead><tr><th>规则编号</th><th>规则名称</th>'
+        "<th>严重程度</th><th>结果</th><th>违规对象数</th><th>涉及金额（元）</th><th>省级要求</th>"
+        "<th>样本（已脱敏）</th></tr></thead><tbody>" + "".join(body) + "</tbody></table></section>"
+    )
+    html = _OVERVIEW.sub("", html)
+    html = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + section, html, count=1)
+    index.write_text(html, encoding="utf-8")
 
 
 def localise(docs_dir: Path) -> int:

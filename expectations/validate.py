@@ -25,7 +25,7 @@ import duckdb
 
 from expectations import gx_duckdb
 from expectations.catalog import SUITES, by_id, by_suite
-from expectations.data_docs import localise
+from expectations.data_docs import add_overview, localise
 from expectations.suites import RESULT_FORMAT, batch_query, build_suite, suite_name
 from fundwatch.paths import Home
 
@@ -274,7 +274,13 @@ def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
         )
         for r in catalogue.values()
     )
-    return ValidationOutcome(run_date=run_date, rules=rules, docs_index=home.gx_docs_dir / "index.html")
+    outcome = ValidationOutcome(run_date=run_date, rules=rules, docs_index=home.gx_docs_dir / "index.html")
+    add_overview(
+        home.gx_docs_dir,
+        f"fundwatch-{run_date.isoformat()}",
+        [{**asdict(r), "requirement": catalogue[r.rule_id].requirement} for r in rules],
+    )
+    return outcome
 
 
 def main(argv: list[str] | None = None) -> int:

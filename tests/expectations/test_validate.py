@@ -36,6 +36,9 @@ def test_data_docs_are_built_with_the_chinese_rule_names(validated):
     for suite in SUITES:
         assert f"fundwatch_{suite}" in pages
     assert "19900307" not in pages  # the ID number never appears unmasked
+    index = (marts_home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
+    assert "规则校验总览" in index and "名单外发放" in index and "未通过" in index
+    assert 'href="validations/fundwatch_payments/fundwatch-2021-04-30/' in index
 
 
 def test_the_warehouse_lock_is_released_after_validation(validated):
