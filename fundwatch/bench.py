@@ -161,7 +161,8 @@ def run_bench(home: Home, *, payments: int, seed: int = 2020) -> int:
         shutil.rmtree(work.root)
     work.ensure()
     rows = []
-    print(f"{'stage':10} {'seconds':>9} {'peak MB':>8} {'duckdb s':>9} {'ratio':>6}", flush=True)
+    print(f"{'stage':10} {'seconds':>9} {'payments/s':>11} {'peak MB':>8} {'duckdb s':>9} {'ratio':>6}",
+          flush=True)
     total = bound_total = 0.0
     for stage in STAGES:
         got = _child(stage, work.root, inbox)
@@ -172,7 +173,7 @@ def run_bench(home: Home, *, payments: int, seed: int = 2020) -> int:
             total += got["seconds"]
             bound_total += low["seconds"]
         print(
-            f"{stage:10} {got['seconds']:9.2f} {got['peak_mb']:8.0f} "
+            f"{stage:10} {got['seconds']:9.2f} {payments / got['seconds']:11,.0f} {got['peak_mb']:8.0f} "
             f"{(low['seconds'] if low else float('nan')):9.2f} {(ratio or float('nan')):6.1f}",
             flush=True,
         )
