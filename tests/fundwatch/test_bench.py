@@ -1,0 +1,22 @@
+"""`fundwatch bench` keeps the interface.md contract: a table of stages, last line ratio_vs_duckdb=X.XX."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_bench_prints_every_stage_and_ends_with_the_ratio(tmp_path):
+    exe = str(Path(sys.executable).with_name("fundwatch"))
+    proc = subprocess.run([exe, "bench", "--payments", "300", "--home", str(tmp_path / "home")],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert re.fullmatch(r"ratio_vs_duckdb=\d+\.\d\d", lines[-1]), lines[-1]
+    stages = {ln.split()[0] for ln in lines}
+    assert {"ingest", "dbt_build", "validate", "export", "docs"} <= stages
+    ingest = next(ln for ln in lines if ln.startswith("ingest"))
+    seconds, per_s, peak_mb = (float(x.replace(",", "")) for x in ingest.split()[1:4])
+    assert seconds > 0 and per_s > 0 and peak_mb > 10  # measured, not made up
