@@ -54,6 +54,8 @@ def _where(home: Home, out: Path) -> None:
     _say(f"  dbt 文档 dbt docs        : {home.dbt_docs_dir / 'index.html'}")
     _say(f"  GX 校验报告 Data Docs    : {home.gx_docs_dir / 'index.html'}")
     _say(f"  审核页面 review page     : .venv/bin/fundwatch serve --home {home.root}")
+    _say(f"    （首次使用先添加用户 first add a user: .venv/bin/fundwatch users --home {home.root} "
+         "add 王审核 --role reviewer）")
 
 
 def cmd_ingest(args) -> int:
