@@ -57,10 +57,9 @@ def test_findings_equal_the_generators_expected_findings(daily_run):
     assert all(m["recall"] == 1.0 and m["precision"] == 1.0 for m in result.per_rule.values())
 
 
+@pytest.mark.parametrize("daily_run", [2020], indirect=True, ids=["seed2020"])  # one seed: a run costs a minute
 def test_rerunning_the_same_day_duplicates_nothing(daily_run):
     base, gen, _ = daily_run
-    if gen.inbox.parent.parent.name != "run20200":
-        pytest.skip("one seed is enough for idempotence; each run costs a minute")
     before = _rows(base / "out" / "findings.csv")
     proc = _run(base / "home", gen.inbox, base / "out2")
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -77,11 +76,10 @@ def test_a_missing_inbox_is_refused_with_a_reason(tmp_path):
     assert "收件箱目录不存在" in proc.stdout
 
 
+@pytest.mark.parametrize("daily_run", [2020], indirect=True, ids=["seed2020"])
 def test_a_check_that_cannot_run_fails_the_run_and_leaves_no_export(daily_run, tmp_path):
     """GX cannot even start (its project file is corrupt): the run fails, non-zero, no findings.csv."""
     base, gen, _ = daily_run
-    if gen.inbox.parent.parent.name != "run20200":
-        pytest.skip("one seed is enough for the failure path")
     home = tmp_path / "home"
     config = home / "gx" / "gx" / "great_expectations.yml"
     config.parent.mkdir(parents=True)
