@@ -65,10 +65,6 @@ class Home:
     def dbt_target_dir(self) -> Path:
         return self.root / "dbt" / "target"
 
-    @property
-    def demo_inbox(self) -> Path:
-        return self.root / "demo" / "inbox"
-
     def ensure(self) -> Home:
         for p in (self.root, self.airflow_home, self.gx_dir, self.dbt_docs_dir, self.gx_docs_dir,
                   self.default_out, self.logs_dir, self.dbt_target_dir):
