@@ -18,15 +18,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
 
-from expectations import gx_duckdb
 from expectations.catalog import SUITES, by_id, by_suite
 from expectations.data_docs import add_overview, localise
-from expectations.suites import RESULT_FORMAT, batch_query, build_suite, suite_name
 from fundwatch.paths import Home
 
 log = logging.getLogger(__name__)
@@ -60,6 +59,7 @@ class ValidationOutcome:
     run_date: date
     rules: tuple[RuleResult, ...]
     docs_index: Path
+    timings: dict[str, float] = field(default_factory=dict)  # seconds of each GX step (import, setup, ...)
 
     @property
     def failing_rules(self) -> tuple[RuleResult, ...]:
@@ -69,6 +69,7 @@ class ValidationOutcome:
         return {
             "run_date": self.run_date.isoformat(),
             "docs_index": str(self.docs_index),
+            "timings": self.timings,
             "rules": [
                 {**asdict(r), "amount_at_risk": str(r.amount_at_risk), "sample": list(r.sample)} for r in self.rules
             ],
@@ -79,6 +80,7 @@ class ValidationOutcome:
         return cls(
             run_date=date.fromisoformat(data["run_date"]),
             docs_index=Path(data["docs_index"]),
+            timings=data.get("timings", {}),
             rules=tuple(
                 RuleResult(**{**r, "amount_at_risk": Decimal(r["amount_at_risk"]), "sample": tuple(r["sample"])})
                 for r in data["rules"]
@@ -117,41 +119,52 @@ def _raised(exception_info: Any) -> str | None:
     return None
 
 
-def _ensure_docs_site(ctx: Any, docs_dir: Path) -> None:
-    sites = ctx.variables.data_docs_sites or {}
-    wanted = {
-        "class_name": "SiteBuilder",
-        "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+def _context(home: Home) -> Any:
+    """An ephemeral GX context: suites, data source and checkpoint are built from the catalogue in
+    memory each run (nothing to go stale); only validation results and Data Docs go to disk, under
+    ``<home>/gx``, so the Data Docs index lists every earlier run.
+
+    A file context costs about a second per run in YAML reads and store writes and would keep
+    checkpoint and suite files that the catalogue already defines.
+    """
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        analytics_enabled=False,
+        progress_bars={"globally": False, "metric_calculations": False},
+        data_docs_sites={
+            DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(home.gx_docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+    )
+    config.stores[config.validation_results_store_name] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(home.gx_dir / "validations")},
     }
-    if sites.get(DOCS_SITE) != wanted:
-        if DOCS_SITE in sites:
-            ctx.delete_data_docs_site(DOCS_SITE)
-        ctx.add_data_docs_site(site_name=DOCS_SITE, site_config=wanted)
+    return gx.get_context(project_config=config, mode="ephemeral")
 
 
-def _run_checkpoint(home: Home, run_date: date) -> Any:
+def _run_checkpoint(home: Home, run_date: date, timings: dict[str, float]) -> Any:
+    t0 = perf_counter()
+    # GX is imported here, in the validation process only: the pipeline process that starts it
+    # never pays GX's ~3 s import.
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    gx_duckdb.apply()
-    ctx = gx.get_context(mode="file", project_root_dir=str(home.gx_dir))
-    _ensure_docs_site(ctx, home.gx_docs_dir)
-    try:
-        ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
-        ctx.variables.save()
-    except Exception as exc:  # noqa: BLE001 - progress bars are cosmetic; say so and go on
-        log.debug("could not switch GX progress bars off: %s", exc)
+    from expectations import gx_duckdb
+    from expectations.suites import RESULT_FORMAT, batch_query, build_suite, suite_name
 
-    for name in list(ctx.checkpoints.all()):
-        ctx.checkpoints.delete(name.name)
-    for vd in list(ctx.validation_definitions.all()):
-        ctx.validation_definitions.delete(vd.name)
-    try:
-        ctx.data_sources.delete("warehouse")
-    except (KeyError, LookupError, ValueError):
-        pass
+    gx_duckdb.apply()
+    timings["gx_import_s"] = perf_counter() - t0
+    t0 = perf_counter()
+    ctx = _context(home)
     ds = ctx.data_sources.add_sql(
         "warehouse",
         connection_string=f"duckdb:///{home.warehouse}",
@@ -161,7 +174,7 @@ def _run_checkpoint(home: Home, run_date: date) -> Any:
     for suite in SUITES:
         asset = ds.add_query_asset(name=suite, query=batch_query(suite))
         batch = asset.add_batch_definition_whole_table("whole")
-        expectation_suite = ctx.suites.add_or_update(build_suite(suite))
+        expectation_suite = ctx.suites.add(build_suite(suite))
         vds.append(
             ctx.validation_definitions.add(
                 gx.ValidationDefinition(name=suite_name(suite), data=batch, suite=expectation_suite)
@@ -175,11 +188,16 @@ def _run_checkpoint(home: Home, run_date: date) -> Any:
             result_format=RESULT_FORMAT,
         )
     )
+    timings["gx_setup_s"] = perf_counter() - t0
+    t0 = perf_counter()
     run_time = datetime.combine(run_date, time(6, 0), tzinfo=SHANGHAI)
     result = checkpoint.run(run_id=RunIdentifier(run_name=f"fundwatch-{run_date.isoformat()}", run_time=run_time))
+    timings["gx_validate_s"] = perf_counter() - t0
+    t0 = perf_counter()
     # This run's pages and the index, in one build (older runs' pages are already on disk).
     ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(result.run_results))
     localise(home.gx_docs_dir)
+    timings["gx_docs_s"] = perf_counter() - t0
     return result
 
 
@@ -232,7 +250,8 @@ def _cross_check(outcome: ValidationOutcome, findings: dict[str, tuple[int, Deci
 
 def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
     _quiet_gx()
-    result = _run_checkpoint(home, run_date)
+    timings: dict[str, float] = {}
+    result = _run_checkpoint(home, run_date, timings)
     catalogue = by_id()
     suite_of = {r.rule_id: s for s, rules in by_suite().items() for r in rules}
     counts: dict[str, int] = {}
@@ -248,12 +267,9 @@ def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
                 broken.append(f"{rule_id} ({cfg.type}): {msg}")
                 continue
             res = er.result or {}
-            if cfg.meta.get("measure") == "subjects":
-                counts[rule_id] = int(res.get("unexpected_count") or 0)
-                samples[rule_id] = tuple(str(v) for v in res.get("partial_unexpected_list") or ())
-            else:
-                observed = res.get("observed_value")
-                amounts[rule_id] = Decimal(str(observed or 0)).quantize(Decimal("0.01"))
+            counts[rule_id] = int(res.get("unexpected_count") or 0)
+            amounts[rule_id] = Decimal(res.get("amount_at_risk") or "0.00")
+            samples[rule_id] = tuple(str(v) for v in res.get("partial_unexpected_list") or ())
     missing = sorted(set(catalogue) - set(counts))
     if broken or missing:
         raise BrokenCheckError(
@@ -273,7 +289,9 @@ def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
         )
         for r in catalogue.values()
     )
-    outcome = ValidationOutcome(run_date=run_date, rules=rules, docs_index=home.gx_docs_dir / "index.html")
+    outcome = ValidationOutcome(
+        run_date=run_date, rules=rules, docs_index=home.gx_docs_dir / "index.html", timings=timings
+    )
     add_overview(
         home.gx_docs_dir,
         f"fundwatch-{run_date.isoformat()}",

@@ -78,12 +78,13 @@ def test_a_missing_inbox_is_refused_with_a_reason(tmp_path):
 
 @pytest.mark.parametrize("daily_run", [2020], indirect=True, ids=["seed2020"])
 def test_a_check_that_cannot_run_fails_the_run_and_leaves_no_export(daily_run, tmp_path):
-    """GX cannot even start (its project file is corrupt): the run fails, non-zero, no findings.csv."""
+    """GX cannot keep its results (a file stands where its results folder goes): the run fails,
+    non-zero, no findings.csv."""
     base, gen, _ = daily_run
     home = tmp_path / "home"
-    config = home / "gx" / "gx" / "great_expectations.yml"
-    config.parent.mkdir(parents=True)
-    config.write_text("config_version: [this is not\n  valid: yaml", encoding="utf-8")
+    blocker = home / "gx" / "validations"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder", encoding="utf-8")
     proc = _run(home, gen.inbox, tmp_path / "out")
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "运行失败" in proc.stdout

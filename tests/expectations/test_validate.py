@@ -28,6 +28,33 @@ def test_every_rule_has_a_result_with_counts_amounts_and_masked_sample(validated
     assert {r.rule_id for r in outcome.failing_rules} == {rid for rid, _, _ in planted}
 
 
+def test_every_rule_is_one_bounded_check(validated):
+    """One expectation per rule, BASIC results: the sample is bounded whatever fails."""
+    from expectations.suites import RESULT_FORMAT, SAMPLE_SIZE, ExpectRuleNotToFire, build_suite
+
+    assert RESULT_FORMAT == {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE}
+    built = [e for suite in SUITES for e in build_suite(suite).expectations]
+    assert len(built) == len(rules())
+    assert all(isinstance(e, ExpectRuleNotToFire) for e in built)
+    assert sorted(e.meta["rule_id"] for e in built) == sorted(r.rule_id for r in rules())
+
+
+def test_amounts_at_risk_are_exact_to_the_cent_beyond_float_precision(tmp_path, build_marts):
+    """Two amounts whose sum a binary float cannot hold to the cent (GX turns DECIMAL sums into floats;
+    the suites sum integer 分 instead)."""
+    from fundwatch.paths import Home
+
+    home = Home(tmp_path / "h").ensure()
+    big = [
+        ("PAY_OVER_STANDARD", "TX0001", Decimal("98765432109876.54")),
+        ("PAY_OVER_STANDARD", "TX0002", Decimal("0.01")),
+    ]
+    build_marts(home.warehouse, big)
+    got = {r.rule_id: r for r in validate_marts(home, RUN_DATE).rules}
+    assert got["PAY_OVER_STANDARD"].amount_at_risk == Decimal("98765432109876.55")
+    assert float(Decimal("98765432109876.54")) + 0.01 != 98765432109876.55  # what a float sum would give
+
+
 def test_data_docs_are_built_with_the_chinese_rule_names(validated):
     marts_home, outcome = validated
     assert outcome.docs_index.exists()
@@ -39,6 +66,24 @@ def test_data_docs_are_built_with_the_chinese_rule_names(validated):
     index = (marts_home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
     assert "规则校验总览" in index and "名单外发放" in index and "未通过" in index
     assert 'href="validations/fundwatch_payments/fundwatch-2021-04-30/' in index
+    assert "2 个违规对象，风险金额 ¥3,500.50" in pages  # count and amount of a rule, on its suite page
+
+
+def test_the_outcome_carries_gx_timings(validated):
+    _, outcome = validated
+    assert set(outcome.timings) == {"gx_import_s", "gx_setup_s", "gx_validate_s", "gx_docs_s"}
+    assert all(v > 0 for v in outcome.timings.values())
+
+
+def test_the_data_docs_index_keeps_earlier_runs(tmp_path, build_marts):
+    from fundwatch.paths import Home
+
+    home = Home(tmp_path / "h").ensure()
+    build_marts(home.warehouse)
+    validate_marts(home, date(2021, 4, 29))
+    validate_marts(home, RUN_DATE)
+    index = (home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
+    assert "fundwatch-2021-04-29" in index and "fundwatch-2021-04-30" in index
 
 
 def test_the_warehouse_lock_is_released_after_validation(validated):

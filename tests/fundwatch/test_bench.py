@@ -20,3 +20,7 @@ def test_bench_prints_every_stage_and_ends_with_the_ratio(tmp_path):
     ingest = next(ln for ln in lines if ln.startswith("ingest"))
     seconds, per_s, peak_mb = (float(x.replace(",", "")) for x in ingest.split()[1:4])
     assert seconds > 0 and per_s > 0 and peak_mb > 10  # measured, not made up
+    # issue 6: GX's checkpoint run beside the same work in plain DuckDB, and their ratio
+    validation = next(ln for ln in lines if ln.startswith("validation: GX checkpoint"))
+    gx_s, plain_s, ratio = (float(x) for x in re.findall(r"(\d+\.\d+)", validation))
+    assert gx_s > 0 and plain_s > 0 and abs(ratio - gx_s / plain_s) < 0.05 * ratio + 0.02
