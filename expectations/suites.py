@@ -8,12 +8,13 @@ funds suite, ...). For every rule the batch carries two columns:
   amount at risk where the rule fires, NULL where it does not;
 * ``rule_<rule_id>_fen`` — the amount at risk in 分 (an exact integer), NULL where the rule does not fire.
 
-Every rule is **one** expectation, :class:`ExpectRuleNotToFire`: GX's ``ExpectColumnValuesToBeNull`` on
-the label (the number of failing subjects and a bounded, masked sample, ``partial_unexpected_list``)
-that also asks for ``column.sum`` of the amount column (the amount at risk, exact, as a string). GX
-bundles every rule's count and sum of a suite into one aggregate query; the only other query per
-rule is the sample's ``LIMIT 20``. One expectation per rule rather than two halves GX's per-check
-Python overhead, which is most of the validation time (README, "Speed").
+Every rule is **one** expectation, :class:`ExpectRuleNotToFire`: GX's ``ExpectColumnValuesToBeNull``
+on the label, with its rendering and its result shape (``unexpected_count``, ``partial_unexpected_list``),
+plus ``amount_at_risk``. Its three numbers come from three aggregate metrics over the suite's batch —
+the count of labels, the first 20 labels (``ColumnFirstNonNull``) and the sum of the amount in 分 —
+which GX bundles, for all rules of a suite, into **one** query. GX's own map-metric route would scan
+the batch again for the counts and once more per rule for the sample (47 queries instead of 15 at
+1M payments, 0.40 s instead of 0.31 s; README, "Speed").
 
 GX never builds Python objects for an unbounded number of failing rows: the result format is BASIC
 with a fixed sample size (see ../shared/stack-notes.md for why COMPLETE costs minutes).
@@ -26,6 +27,12 @@ from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
+from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+from great_expectations.expectations.metrics.column_aggregate_metric_provider import (
+    ColumnAggregateMetricProvider,
+    column_aggregate_partial,
+)
 from great_expectations.render import LegacyDiagnosticRendererType
 from great_expectations.render.renderer.renderer import renderer
 from great_expectations.validator.metric_configuration import MetricConfiguration
@@ -41,6 +48,34 @@ SAMPLE_SIZE = 20
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE}
 
 
+SAMPLE_METRIC = "column.fundwatch_first_non_null"
+COUNT_METRIC = "column.fundwatch_non_null_count"
+_UNEXPECTED_VALUES = "column_values.null.unexpected_values"
+_UNEXPECTED_COUNT = "column_values.null.unexpected_count"
+
+
+class ColumnNonNullCount(ColumnAggregateMetricProvider):
+    """The number of non-NULL values of a column, as an aggregate: bundled into the same query as the
+    sums and samples (GX's own ``unexpected_count`` is a map metric, resolved in a second scan)."""
+
+    metric_name = COUNT_METRIC
+
+    @column_aggregate_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column, **kwargs):
+        return sa.func.count(column)
+
+
+class ColumnFirstNonNull(ColumnAggregateMetricProvider):
+    """SAMPLE_SIZE of the non-NULL values of a column (scan order), as an aggregate: GX bundles it into the one
+    query per suite that already counts and sums, instead of one ``LIMIT`` scan per rule."""
+
+    metric_name = SAMPLE_METRIC
+
+    @column_aggregate_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column, **kwargs):
+        return sa.func.array_slice(sa.func.list(column).filter(column.isnot(None)), 1, SAMPLE_SIZE)
+
+
 class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
     """A rule of rules.md: no subject may fail it (its label column is NULL on every row).
 
@@ -54,6 +89,13 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
     def get_validation_dependencies(self, execution_engine=None, runtime_configuration=None, **kwargs):
         deps = super().get_validation_dependencies(execution_engine, runtime_configuration)
         table = deps.get_metric_configuration("table.row_count")
+        # Count and sample come from aggregates GX bundles with the sums into one query per suite,
+        # not from a second scan (the map metric's count) and a LIMIT query per rule (its sample).
+        deps.remove_metric_configuration(_UNEXPECTED_VALUES)
+        deps.remove_metric_configuration(_UNEXPECTED_COUNT)
+        label = {**table.metric_domain_kwargs, "column": self.column}
+        for name in (COUNT_METRIC, SAMPLE_METRIC):
+            deps.set_metric_configuration(name, MetricConfiguration(name, metric_domain_kwargs=label))
         deps.set_metric_configuration(
             "column.sum",
             MetricConfiguration(
@@ -63,8 +105,10 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
         return deps
 
     def _validate(self, metrics: dict, runtime_configuration=None, execution_engine=None) -> dict[str, Any]:
+        metrics = {**metrics, _UNEXPECTED_COUNT: int(metrics.get(COUNT_METRIC) or 0)}
         out = super()._validate(metrics, runtime_configuration, execution_engine)
         fen = metrics.get("column.sum")
+        out["result"]["partial_unexpected_list"] = [str(v) for v in (metrics.get(SAMPLE_METRIC) or [])]
         out["result"]["amount_at_risk"] = str((Decimal(int(fen or 0)) / 100).quantize(Decimal("0.01")))
         return out
 
