@@ -236,4 +236,37 @@ def iter_xlsx(data: bytes, limits: Limits) -> Iterator[Row]:
                            "请拆分成多个文件后报送")
     if sheet.height == 0:
         raise FileRejected(f"第一个可见工作表“{name}”是空的；请把数据放在第一个可见工作表中")
-    yield from enumerate(sheet.iter_rows(), start=1)
+    exact: dict[float, str | None] | None = None
+    for n, row in enumerate(sheet.iter_rows(), start=1):
+        if any(type(c) is float and not -_EXACT_LIMIT < c < _EXACT_LIMIT for c in row):
+            if exact is None:
+                exact = _long_number_texts(data)
+            row = [exact.get(c) or c if type(c) is float else c for c in row]
+        yield n, row
+
+
+# A number cell of more than 15 digits (a bank account typed as a number) comes out of calamine as a
+# float, which cannot hold 16-19 digits. When the file itself stores the full integer (a program
+# wrote it; source-files.md: "an Excel number cell that lost nothing"), its digits are read from the
+# sheet XML instead. What Excel rounded stays a float and is rejected by the normaliser with the
+# reason: Excel keeps 15 significant digits and zeroes the rest (6217000011112220, 6.21700243001234E+18),
+# so only an integer with a non-zero digit after the 15th is known to have lost nothing; one ending in
+# zeros there is ambiguous and treated as rounded (the clerk is told to send the column as text).
+_EXACT_LIMIT = 1e15
+_LONG_INTEGER_V = re.compile(rb"<(?:\w+:)?v>(-?\d{16,})</(?:\w+:)?v>")
+
+
+def _long_number_texts(data: bytes) -> dict[float, str | None]:
+    """float value -> the exact digits written in the first visible sheet for every integer of 16+
+    digits; None where two different integers share one float (ambiguous: left as the float)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        _, member = _first_visible_sheet(z)
+        xml = z.read(member) if member else b""
+    out: dict[float, str | None] = {}
+    for m in _LONG_INTEGER_V.finditer(xml):
+        text = m.group(1).decode("ascii")
+        if not text.lstrip("-")[15:].strip("0"):
+            continue  # zeros after the 15th digit: possibly Excel's rounding, not known to be exact
+        key = float(text)
+        out[key] = text if out.get(key, text) == text else None
+    return out

@@ -275,10 +275,20 @@ def test_invalid_ids_load_so_that_the_rules_can_see_them(wh: Warehouse, inbox: P
 
 
 def test_xlsx_account_number_cell_that_lost_digits_is_rejected(wh: Warehouse, inbox: Path):
-    write_xlsx(inbox / "p.xlsx", [PAY_HEADER, pay_row("T1", account=6217000011112222.0)])
+    """Excel keeps 15 significant digits of a typed 16-digit account and zeroes the 16th."""
+    write_xlsx(inbox / "p.xlsx", [PAY_HEADER, pay_row("T1", account=6217000011112220)])
     wh.load()
     [(_, row, reason)] = wh.rejected()
     assert row == 2 and "超过15位的数值单元格" in reason and "设为文本格式" in reason
+
+
+def test_xlsx_account_number_cell_that_lost_nothing_is_read_from_the_sheet(wh: Warehouse, inbox: Path):
+    """A 16-digit account stored as an exact integer (source-files.md: "an Excel number cell that lost
+    nothing"): calamine gives a float, the digits come from the sheet XML."""
+    write_xlsx(inbox / "p.xlsx", [PAY_HEADER, pay_row("T1", account=6217000011112223)])
+    wh.load()
+    assert wh.rejected() == []
+    assert wh.q("SELECT account_no FROM raw.payments") == [("6217000011112223",)]
 
 
 def test_total_mismatch_is_recorded_per_money_column(wh: Warehouse, inbox: Path):

@@ -3,8 +3,8 @@
 The inbox (``inbox/``) and ``expected_findings.csv`` were made by ``make_inbox.py`` independently of
 fundwatch.generator; every expected finding was derived from rules.md and source-files.md (the
 ``case`` column says why). The real pipeline runs in-process into a temporary home and its export
-must equal the expectation exactly (rule, subject, amount, source file and row). A case where the
-program departs from the spec has its own small inbox and an xfail(strict=True) test.
+must equal the expectation exactly (rule, subject, amount, source file and row). Bank accounts
+as number cells have their own small inbox (``inbox_account_number_cell/``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
-
-import pytest
 
 from fundwatch import pipeline
 from fundwatch.compare import compare
@@ -42,12 +40,11 @@ def test_findings_equal_the_spec_derived_expectation(tmp_path):
     assert result.exact, result.report()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "source-files.md accepts for 银行账号 'an Excel number cell that lost nothing'; ingestion rejects "
-    "every number cell longer than 15 digits (ingestion/normalise.py _number_cell_text), even 16- and "
-    "19-digit cells that hold the account exactly (non-zero last digit, which Excel rounding never "
-    "leaves): the rows become ROW_REJECTED and the roster/payment rules work on missing rows."))
-def test_account_number_cells_that_lost_nothing_are_read(tmp_path):
+def test_account_number_cells_are_read_when_they_lost_nothing(tmp_path):
+    """source-files.md accepts for 银行账号 "an Excel number cell that lost nothing". A 16-digit account
+    written as an exact integer is read (from the sheet XML: calamine hands over a float); the 19-digit
+    ones were written by openpyxl as 6.2...e+18, a float that lost the last digits, so those rows are
+    rejected with the reason and the payment whose roster row was lost is on no roster."""
     actual = _run(HERE / "inbox_account_number_cell", tmp_path)
     result = compare(HERE / "expected_findings_account_number_cell.csv", actual)
     assert result.exact, result.report()
