@@ -37,6 +37,8 @@ _CJK_CSS = (
     # Font Awesome is not shipped: the pass/fail icons become characters.
     ".fa-times::before{content:'\\2718';} .fa-check-circle::before,.fa-check::before{content:'\\2714';}"
     ".fa-times,.fa-check-circle,.fa-check{font-style:normal;font-weight:bold;}"
+    # GX's footer advertises its newsletter (an internet link a clerk has no use for): hidden.
+    "footer{display:none;}"
     ".fw-overview{margin:1rem 2rem;} .fw-overview td,.fw-overview th{padding:.3rem .5rem;font-size:.9rem;}"
     ".fw-overview td:nth-child(-n+6),.fw-overview th{white-space:nowrap}"
     ".fw-fail{color:#a71d2a;font-weight:bold} .fw-pass{color:#1e7e34}</style>"

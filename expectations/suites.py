@@ -37,10 +37,8 @@ from great_expectations.render import LegacyDiagnosticRendererType
 from great_expectations.render.renderer.renderer import renderer
 from great_expectations.validator.metric_configuration import MetricConfiguration
 
-from expectations.batches import batch_query, fen_column, suite_name
+from expectations.batches import fen_column, suite_name
 from expectations.catalog import SUITES, by_suite
-
-__all__ = ["RESULT_FORMAT", "SAMPLE_SIZE", "ExpectRuleNotToFire", "batch_query", "build_suite", "suite_name"]
 
 SAMPLE_SIZE = 20
 # BASIC: count and the first SAMPLE_SIZE failing labels; SUMMARY would add a GROUP BY over every failing

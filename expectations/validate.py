@@ -159,7 +159,8 @@ def _run_checkpoint(home: Home, run_date: date, timings: dict[str, float]) -> An
     from great_expectations.core.run_identifier import RunIdentifier
 
     from expectations import gx_duckdb
-    from expectations.suites import RESULT_FORMAT, batch_query, build_suite, suite_name
+    from expectations.batches import batch_query, suite_name
+    from expectations.suites import RESULT_FORMAT, build_suite
 
     gx_duckdb.apply()
     timings["gx_import_s"] = perf_counter() - t0

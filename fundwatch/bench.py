@@ -77,7 +77,7 @@ def _plain_validation(home: Home) -> dict:
     rule's count of failing subjects, amount at risk and first 20 masked labels, one query per suite."""
     import duckdb
 
-    from expectations.batches import batch_query
+    from expectations.batches import batch_query, fen_column
     from expectations.catalog import by_suite
 
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
@@ -85,9 +85,9 @@ def _plain_validation(home: Home) -> dict:
         t0 = time.perf_counter()
         for suite, rules in by_suite().items():
             aggs = ", ".join(
-                f'count("{r.rule_id}"), sum({fen}), list("{r.rule_id}") filter (where "{r.rule_id}" is not null)[1:20]'
+                f'count("{r.rule_id}"), sum({fen_column(r)}), '
+                f'list("{r.rule_id}") filter (where "{r.rule_id}" is not null)[1:20]'
                 for r in rules
-                for fen in [f"{r.column}_fen"]
             )
             con.execute(f"select count(*), {aggs} from ({batch_query(suite)})").fetchall()
         return {"queries_s": time.perf_counter() - t0}

@@ -119,4 +119,5 @@ def test_data_docs_open_offline(validated):
         html = page.read_text(encoding="utf-8")
         assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html), page.name
         assert "static/vendor/bootstrap.min.css" in html
+        assert "footer{display:none;}" in html  # GX's newsletter footer is not shown
     assert (marts_home.gx_docs_dir / "static" / "vendor" / "jquery.min.js").exists()
