@@ -65,6 +65,26 @@ class Home:
     def dbt_target_dir(self) -> Path:
         return self.root / "dbt" / "target"
 
+    @property
+    def inbox(self) -> Path:
+        """The default inbox (the scheduler's, and where accepted uploads land): $FUNDWATCH_INBOX wins."""
+        return Path(os.environ.get("FUNDWATCH_INBOX") or self.root / "inbox").expanduser().resolve()
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Rectification attachments: outside every served folder, read only through a scoped route."""
+        return self.root / "attachments"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploaded files as sent and their annotated copies (never served directly)."""
+        return self.root / "uploads"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Backups the DAG takes after each run (the last 30 are kept)."""
+        return self.root / "backups"
+
     def ensure(self) -> Home:
         for p in (self.root, self.airflow_home, self.gx_dir, self.dbt_docs_dir, self.gx_docs_dir,
                   self.default_out, self.logs_dir, self.dbt_target_dir):

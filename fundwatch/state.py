@@ -23,9 +23,12 @@ is_open, closed_on)``
 ``decisions(id PK, finding_id, action, comment, username, decided_at)``
     Append-only reviewers' decisions; ``action`` in confirmed/dismissed/resolved/reopened.
     A finding's status is its latest decision (``reopened`` -> ``open``), else ``open``.
-``users(username PK, password_hash, role, created_at, updated_at)``
+``users(username PK, password_hash, role, unit_code, created_at, updated_at)``
     People who may sign in to the review page (``fundwatch users ...``). ``password_hash`` is a
-    werkzeug scrypt hash, never the password. ``role`` in reviewer/auditor/admin.
+    werkzeug scrypt hash, never the password. ``role`` in reviewer/auditor/admin/unit;
+    ``unit_code`` (6 digits) decides their scope (``fundwatch.scope``).
+``schema_migrations(name PK, applied_at)``
+    Which entries of ``MIGRATIONS`` this home has applied (schema changes after version 2).
 ``audit_log(id PK, at, username, action, finding_id, detail)``
     Security-relevant events of the review page, append-only: every unmasking of personal data
     (``action='unmask'``), sign-ins, user management.
@@ -148,6 +151,30 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 """
 
+# Changes to the schema after version 2, applied in order, each once, in one transaction with the
+# record of it (table ``schema_migrations``). Append new entries at the end; never edit a landed one.
+# Each entry: (name, SQL script). Scripts run after ``_SCHEMA`` on a home of any age.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("0003_people_have_a_unit", """
+        -- People and their scope (interface.md): every person has a unit (6-digit division code);
+        -- the role 'unit' is a city or county association's clerk. Existing people are the
+        -- province's office (430000). SQLite cannot alter a CHECK: rebuild the table.
+        CREATE TABLE users_new (
+            username TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('reviewer', 'auditor', 'admin', 'unit')),
+            unit_code TEXT NOT NULL DEFAULT '430000'
+                CHECK (length(unit_code) = 6 AND unit_code NOT GLOB '*[^0-9]*'),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        INSERT INTO users_new (username, password_hash, role, unit_code, created_at, updated_at)
+            SELECT username, password_hash, role, '430000', created_at, updated_at FROM users;
+        DROP TABLE users;
+        ALTER TABLE users_new RENAME TO users;
+    """),
+)
+
 # SQL expression: a finding's status from its latest decision (alias f for findings).
 STATUS_SQL = """coalesce((
     SELECT CASE d.action WHEN 'reopened' THEN 'open' ELSE d.action END
@@ -194,14 +221,35 @@ def connect(path: Path) -> sqlite3.Connection:
     if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
-        try:
-            conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        _script(conn, f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+    _migrate(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    try:
+        conn.executescript(sql)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply the MIGRATIONS this home has not seen, each with its record, in one transaction each."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        # The record goes first: a process that lost the race fails on its primary key and rolls back.
+        try:
+            _script(conn, f"BEGIN IMMEDIATE; INSERT INTO schema_migrations VALUES ('{name}', '{now_shanghai()}');"
+                          f"\n{sql}\n; COMMIT;")
+        except sqlite3.IntegrityError:
+            if not conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                raise
 
 
 class transaction:  # noqa: N801 - used like a function: ``with transaction(conn):``

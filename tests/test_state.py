@@ -220,3 +220,23 @@ def test_state_file_is_private_to_its_owner(db):
     import stat as st
     state.connect(db).close()
     assert st.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_a_version_2_home_gains_units_for_its_people_once(tmp_path):
+    """Migrations: an existing home's people become the province's (430000); applied once, recorded."""
+    db = tmp_path / "state.sqlite"
+    old = sqlite3.connect(db, isolation_level=None)
+    old.executescript(state._SCHEMA + "PRAGMA user_version = 2;")
+    old.execute("INSERT INTO users VALUES ('王审核', 'h', 'reviewer', 't', 't')")
+    old.close()
+    for _ in range(2):  # the second connect applies nothing
+        conn = state.connect(db)
+        assert [tuple(r) for r in conn.execute("SELECT username, role, unit_code FROM users")] == [
+            ("王审核", "reviewer", "430000")]
+        assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations")] == [
+            name for name, _ in state.MIGRATIONS]
+        conn.close()
+    conn = state.connect(db)
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO users VALUES ('x', 'h', 'unit', '43012', 't', 't')")
+    conn.execute("INSERT INTO users VALUES ('x', 'h', 'unit', '430121', 't', 't')")

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from fundwatch import state
+from fundwatch import scope, state
 from fundwatch.paths import Home
 
-ROLES = ("reviewer", "auditor", "admin")
-ROLE_LABELS = {"reviewer": "审核员", "auditor": "审计员（只读）", "admin": "管理员"}
+ROLES = ("reviewer", "auditor", "admin", "unit")
+ROLE_LABELS = {"reviewer": "审核员", "auditor": "审计员（只读）", "admin": "管理员", "unit": "市州/县计生协填报员"}
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[\w.\-@\u4e00-\u9fff]{1,64}$")
 
@@ -51,10 +51,18 @@ def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str) -> No
                  (state.now_shanghai(), actor, action, detail))
 
 
-def add_user(db: Path, username: str, password: str, role: str, *, actor: str = "cli") -> None:
+def _check_unit(unit: str) -> str:
+    if not scope.is_unit_code(unit):
+        raise UserError(f"unit must be a 6-digit division code, e.g. 430000 or 430121: {unit!r}")
+    return unit
+
+
+def add_user(db: Path, username: str, password: str, role: str, *, unit: str = scope.PROVINCE,
+             actor: str = "cli") -> None:
     if not _NAME.match(username):
         raise UserError("user name: 1-64 letters, digits, Chinese characters, '.', '-', '_' or '@'")
     _check_role(role)
+    _check_unit(unit)
     _check_password(password)
     conn = state.connect(db)
     try:
@@ -62,9 +70,10 @@ def add_user(db: Path, username: str, password: str, role: str, *, actor: str = 
             if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 raise UserError(f"user {username!r} already exists")
             now = state.now_shanghai()
-            conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?)",
-                         (username, generate_password_hash(password, method="scrypt"), role, now, now))
-            _audit(conn, actor, "user_add", f"{username} role={role}")
+            conn.execute("INSERT INTO users (username, password_hash, role, unit_code, created_at, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         (username, generate_password_hash(password, method="scrypt"), role, unit, now, now))
+            _audit(conn, actor, "user_add", f"{username} role={role} unit={unit}")
     finally:
         conn.close()
 
@@ -103,7 +112,7 @@ def list_users(db: Path) -> list[dict]:
     conn = state.connect(db)
     try:
         return [dict(r) for r in conn.execute(
-            "SELECT username, role, created_at, updated_at FROM users ORDER BY username")]
+            "SELECT username, role, unit_code, created_at, updated_at FROM users ORDER BY username")]
     finally:
         conn.close()
 
@@ -139,6 +148,8 @@ def users_command(home: Home, argv: list[str]) -> int:
     p = sub.add_parser("add", help="add a user")
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--unit", default=scope.PROVINCE,
+                   help="6-digit division code deciding what the person sees (default 430000, the province)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     sub.add_parser("list", help="list users and roles")
     p = sub.add_parser("passwd", help="set a user's password")
@@ -156,12 +167,12 @@ def users_command(home: Home, argv: list[str]) -> int:
     db = home.state_db
     try:
         if args.cmd == "add":
-            add_user(db, args.name, _read_password(args), args.role)
-            print(f"added {args.name} ({args.role})")
+            add_user(db, args.name, _read_password(args), args.role, unit=args.unit)
+            print(f"added {args.name} ({args.role}, {args.unit})")
         elif args.cmd == "list":
             rows = list_users(db)
             for r in rows:
-                print(f"{r['username']}\t{r['role']}\t{r['created_at']}")
+                print(f"{r['username']}\t{r['role']}\t{r['unit_code']}\t{r['created_at']}")
             if not rows:
                 print("no users yet: fundwatch users add NAME --role admin", file=sys.stderr)
         elif args.cmd == "passwd":
