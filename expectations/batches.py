@@ -26,10 +26,8 @@ def masked_label_sql(rule: Rule) -> str:
     """SQL for the masked subject label of one rule, NULL where the rule does not fire:
     ``<subject_label>：¥<amount>（<source_file> 第<source_row>行）``."""
     col = rule.column
-    source = (
-        "" if rule.subject_type in _KEY_IS_SOURCE
-        else " || coalesce('（' || source_file || coalesce(' 第' || cast(source_row as varchar) || '行', '') || '）', '')"
-    )
+    row = "coalesce(' 第' || cast(source_row as varchar) || '行', '')"
+    source = "" if rule.subject_type in _KEY_IS_SOURCE else f" || coalesce('（' || source_file || {row} || '）', '')"
     return f"case when {col} is not null then subject_label || '：¥' || cast({col} as varchar){source} end"
 
 

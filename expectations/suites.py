@@ -14,9 +14,9 @@ on the label, with its rendering and its result shape (``unexpected_count``, ``p
 plus ``amount_at_risk``. Its numbers come from aggregate metrics over the suite's batch — the count
 of labels, the first 20 labels (``ColumnFirstNonNull``), the sum of the amount in 分 and the rows of
 the rule's own mart (``element_count``: the rows of ``marts.allocations`` for ALLOC_SHORT, not
-those of the whole funds batch) — which GX bundles, for all rules of a suite, into **one** query. GX's own map-metric route would scan
-the batch again for the counts and once more per rule for the sample (47 queries instead of 15 at
-1M payments, 0.40 s instead of 0.31 s; README, "Speed").
+those of the whole funds batch) — which GX bundles, for all rules of a suite, into **one** query.
+GX's own map-metric route would scan the batch again for the counts and once more per rule for the
+sample (47 queries instead of 15 at 1M payments, 0.40 s instead of 0.31 s; README, "Speed").
 
 GX never builds Python objects for an unbounded number of failing rows: the result format is BASIC
 with a fixed sample size (see ../shared/stack-notes.md for why COMPLETE costs minutes).
