@@ -92,7 +92,7 @@ def fundwatch_daily():
         from fundwatch import pipeline
 
         s = _run()
-        return pipeline.docs(s["home"]).to_xcom()
+        return pipeline.docs(s["home"], s["run_date"]).to_xcom()
 
     docs(export(validate(dbt_build(ingest()))))
 

@@ -1,18 +1,21 @@
 """The SQL of the batches the GX suites validate, without GX (the benchmark's plain-DuckDB side runs
 the very same queries, and must not pay GX's import to build them).
 
-One batch per suite: every mart of the suite, one row per subject, and per rule two columns: the masked
-label ``"<RULE_ID>"`` and the amount at risk in 分 ``rule_<rule_id>_fen``, both NULL where the rule
-does not fire (see ``expectations.suites``).
+One batch per suite: every mart of the suite, one row per subject, its ``mart`` (GX counts each mart's
+rows apart), and per rule two columns: the label ``"<RULE_ID>"`` and the amount at risk in 分
+``rule_<rule_id>_fen``, both NULL where the rule does not fire (see ``expectations.suites``).
+
+The label is the mart's ``subject_label`` (the subject key with personal data masked by dbt's
+``mask_id``: no masking is written here), the amount, and the source file and row of the subject's
+defining row where it has one.
 """
 
 from __future__ import annotations
 
 from expectations.catalog import Rule, by_suite
 
-# The ID number that ends a roster-entry key (项目编码|公民身份号码): keep area code and last four.
-# Other keys (流水号, 凭证号, 文号, paths) hold no personal data and stay readable for tracing.
-_ID_PATTERN = r"\|(\d{6})\d{8}(\d{3}[0-9Xx])$"
+# Subjects whose key already is the file (path, or path|row): no source appended to their label.
+_KEY_IS_SOURCE = ("file", "row")
 
 
 def suite_name(suite: str) -> str:
@@ -20,13 +23,12 @@ def suite_name(suite: str) -> str:
 
 
 def masked_label_sql(rule: Rule) -> str:
-    """SQL for the masked subject label of one rule, NULL where the rule does not fire."""
+    """SQL for the masked subject label of one rule, NULL where the rule does not fire:
+    ``<subject_label>：¥<amount>（<source_file> 第<source_row>行）``."""
     col = rule.column
-    return (
-        f"case when {col} is not null then "
-        f"regexp_replace(subject_key, '{_ID_PATTERN}', '|\\1********\\2') "
-        f"|| '：¥' || cast({col} as varchar) end"
-    )
+    row = "coalesce(' 第' || cast(source_row as varchar) || '行', '')"
+    source = "" if rule.subject_type in _KEY_IS_SOURCE else f" || coalesce('（' || source_file || {row} || '）', '')"
+    return f"case when {col} is not null then subject_label || '：¥' || cast({col} as varchar){source} end"
 
 
 def fen_column(rule: Rule) -> str:

@@ -2,19 +2,21 @@
 
 Suites are grouped as the supervision office thinks (``catalog.SUITES``). Each suite validates one
 batch: a query over the marts of that suite (``marts.allocations`` + ``marts.transfers`` for the
-funds suite, ...). For every rule the batch carries two columns:
+funds suite, ...), with a ``mart`` column naming the mart of each row. For every rule the batch
+carries two columns:
 
-* ``"<RULE_ID>"`` — a masked label of the subject (ID numbers shown as ``430102********123X``) and its
-  amount at risk where the rule fires, NULL where it does not;
+* ``"<RULE_ID>"`` — a masked label of the subject (ID numbers shown as ``430102********123X``), its
+  amount at risk and its source file and row where the rule fires, NULL where it does not;
 * ``rule_<rule_id>_fen`` — the amount at risk in 分 (an exact integer), NULL where the rule does not fire.
 
 Every rule is **one** expectation, :class:`ExpectRuleNotToFire`: GX's ``ExpectColumnValuesToBeNull``
 on the label, with its rendering and its result shape (``unexpected_count``, ``partial_unexpected_list``),
-plus ``amount_at_risk``. Its three numbers come from three aggregate metrics over the suite's batch —
-the count of labels, the first 20 labels (``ColumnFirstNonNull``) and the sum of the amount in 分 —
-which GX bundles, for all rules of a suite, into **one** query. GX's own map-metric route would scan
-the batch again for the counts and once more per rule for the sample (47 queries instead of 15 at
-1M payments, 0.40 s instead of 0.31 s; README, "Speed").
+plus ``amount_at_risk``. Its numbers come from aggregate metrics over the suite's batch — the count
+of labels, the first 20 labels (``ColumnFirstNonNull``), the sum of the amount in 分 and the rows of
+the rule's own mart (``element_count``: the rows of ``marts.allocations`` for ALLOC_SHORT, not
+those of the whole funds batch) — which GX bundles, for all rules of a suite, into **one** query.
+GX's own map-metric route would scan the batch again for the counts and once more per rule for the
+sample (47 queries instead of 15 at 1M payments, 0.40 s instead of 0.31 s; README, "Speed").
 
 GX never builds Python objects for an unbounded number of failing rows: the result format is BASIC
 with a fixed sample size (see ../shared/stack-notes.md for why COMPLETE costs minutes).
@@ -48,6 +50,8 @@ RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SI
 
 SAMPLE_METRIC = "column.fundwatch_first_non_null"
 COUNT_METRIC = "column.fundwatch_non_null_count"
+MART_ROWS_METRIC = "column.fundwatch_rows_of_mart"
+_ROW_COUNT = "table.row_count"
 _UNEXPECTED_VALUES = "column_values.null.unexpected_values"
 _UNEXPECTED_COUNT = "column_values.null.unexpected_count"
 
@@ -74,6 +78,18 @@ class ColumnFirstNonNull(ColumnAggregateMetricProvider):
         return sa.func.array_slice(sa.func.list(column).filter(column.isnot(None)), 1, SAMPLE_SIZE)
 
 
+class ColumnRowsOfMart(ColumnAggregateMetricProvider):
+    """The rows of one mart in a suite's batch (the domain column is the batch's ``mart``), as an
+    aggregate bundled into the suite's one query: a rule's row total is its own mart's."""
+
+    metric_name = MART_ROWS_METRIC
+    value_keys = ("mart",)
+
+    @column_aggregate_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column, mart, **kwargs):
+        return sa.func.count().filter(column == mart)
+
+
 class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
     """A rule of rules.md: no subject may fail it (its label column is NULL on every row).
 
@@ -83,10 +99,11 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
     """
 
     amount_column: str
+    mart: str
 
     def get_validation_dependencies(self, execution_engine=None, runtime_configuration=None, **kwargs):
         deps = super().get_validation_dependencies(execution_engine, runtime_configuration)
-        table = deps.get_metric_configuration("table.row_count")
+        table = deps.get_metric_configuration(_ROW_COUNT)
         # Count and sample come from aggregates GX bundles with the sums into one query per suite,
         # not from a second scan (the map metric's count) and a LIMIT query per rule (its sample).
         deps.remove_metric_configuration(_UNEXPECTED_VALUES)
@@ -94,6 +111,14 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
         label = {**table.metric_domain_kwargs, "column": self.column}
         for name in (COUNT_METRIC, SAMPLE_METRIC):
             deps.set_metric_configuration(name, MetricConfiguration(name, metric_domain_kwargs=label))
+        deps.set_metric_configuration(
+            MART_ROWS_METRIC,
+            MetricConfiguration(
+                MART_ROWS_METRIC,
+                metric_domain_kwargs={**table.metric_domain_kwargs, "column": "mart"},
+                metric_value_kwargs={"mart": self.mart},
+            ),
+        )
         deps.set_metric_configuration(
             "column.sum",
             MetricConfiguration(
@@ -103,7 +128,11 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
         return deps
 
     def _validate(self, metrics: dict, runtime_configuration=None, execution_engine=None) -> dict[str, Any]:
-        metrics = {**metrics, _UNEXPECTED_COUNT: int(metrics.get(COUNT_METRIC) or 0)}
+        metrics = {
+            **metrics,
+            _UNEXPECTED_COUNT: int(metrics.get(COUNT_METRIC) or 0),
+            _ROW_COUNT: int(metrics.get(MART_ROWS_METRIC) or 0),  # the rule's mart, not the whole batch
+        }
         out = super()._validate(metrics, runtime_configuration, execution_engine)
         fen = metrics.get("column.sum")
         out["result"]["partial_unexpected_list"] = [str(v) for v in (metrics.get(SAMPLE_METRIC) or [])]
@@ -133,6 +162,7 @@ def build_suite(suite: str) -> gx.ExpectationSuite:
             ExpectRuleNotToFire(
                 column=r.rule_id,
                 amount_column=fen_column(r),
+                mart=r.mart,
                 description=(
                     f"【{r.rule_id}】{r.rule_name}（{'错误' if r.severity == 'error' else '警告'}）"
                     f"：{r.requirement} 不应有违规对象（样本已脱敏，含风险金额）。"

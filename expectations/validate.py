@@ -48,6 +48,8 @@ class RuleResult:
     failing: int
     amount_at_risk: Decimal
     sample: tuple[str, ...] = field(default_factory=tuple)
+    mart: str = ""
+    mart_rows: int = 0  # rows of the rule's own mart (its subjects checked)
 
     @property
     def success(self) -> bool:
@@ -258,6 +260,7 @@ def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
     counts: dict[str, int] = {}
     amounts: dict[str, Decimal] = {}
     samples: dict[str, tuple[str, ...]] = {}
+    mart_rows: dict[str, int] = {}
     broken: list[str] = []
     for vr in result.run_results.values():
         for er in vr.results:
@@ -269,6 +272,7 @@ def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
                 continue
             res = er.result or {}
             counts[rule_id] = int(res.get("unexpected_count") or 0)
+            mart_rows[rule_id] = int(res.get("element_count") or 0)
             amounts[rule_id] = Decimal(res.get("amount_at_risk") or "0.00")
             samples[rule_id] = tuple(str(v) for v in res.get("partial_unexpected_list") or ())
     missing = sorted(set(catalogue) - set(counts))
@@ -287,6 +291,8 @@ def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
             failing=counts[r.rule_id],
             amount_at_risk=amounts.get(r.rule_id, Decimal("0.00")),
             sample=samples.get(r.rule_id, ()),
+            mart=r.mart,
+            mart_rows=mart_rows.get(r.rule_id, 0),
         )
         for r in catalogue.values()
     )

@@ -69,12 +69,13 @@ def _stage(stage: str, home: Home, inbox: Path) -> dict | None:
     elif stage == "export":
         pipeline.export(home, "bench", RUN_DATE, home.root / "bench-out")
     elif stage == "docs":
-        pipeline.docs(home)
+        pipeline.docs(home, RUN_DATE)
 
 
 def _plain_validation(home: Home) -> dict:
     """The GX suites' work in plain DuckDB: over the very batches GX validates (the same SQL), every
-    rule's count of failing subjects, amount at risk and first 20 masked labels, one query per suite."""
+    rule's count of failing subjects, amount at risk and first 20 masked labels, and the rows of each
+    mart, one query per suite."""
     import duckdb
 
     from expectations.batches import batch_query, fen_column
@@ -89,7 +90,8 @@ def _plain_validation(home: Home) -> dict:
                 f'list("{r.rule_id}") filter (where "{r.rule_id}" is not null)[1:20]'
                 for r in rules
             )
-            con.execute(f"select count(*), {aggs} from ({batch_query(suite)})").fetchall()
+            marts = ", ".join(f"count(*) filter (where mart = '{m}')" for m in sorted({r.mart for r in rules}))
+            con.execute(f"select count(*), {marts}, {aggs} from ({batch_query(suite)})").fetchall()
         return {"queries_s": time.perf_counter() - t0}
 
 

@@ -223,9 +223,10 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
 
 
 @_timed("docs")
-def docs(home: Home):
-    """The dbt docs as one self-contained page (GX Data Docs are built by the validate stage)."""
+def docs(home: Home, run_date: date):
+    """The dbt docs as one self-contained page, compiled as of the run date (GX Data Docs are built by
+    the validate stage)."""
     from fundwatch.warehouse import dbt_docs
 
-    index = dbt_docs(home)
+    index = dbt_docs(home, run_date)
     return f"dbt 文档已生成：{index}", {"dbt_docs": str(index), "gx_docs": str(home.gx_docs_dir / "index.html")}

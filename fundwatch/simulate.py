@@ -171,7 +171,7 @@ def _run_in_process(home: Home, inbox: Path, run_date: date, out: Path,
         "dbt_build": lambda: pipeline.build(home, run_date),
         "validate": lambda: pipeline.validate(home, run_date),
         "export": lambda: pipeline.export(home, run_id, run_date, out),
-        "docs": lambda: pipeline.docs(home),
+        "docs": lambda: pipeline.docs(home, run_date),
     }
     seconds: dict[str, float] = {}
     for stage in STAGES:

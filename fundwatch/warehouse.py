@@ -83,6 +83,10 @@ def _dbt_args(command: Sequence[str], target_dir: Path, log_dir: Path) -> list[s
     ]
 
 
+def _run_date_vars(run_date: date) -> list[str]:
+    return ["--vars", json.dumps({"run_date": run_date.isoformat()})]
+
+
 def _failing_nodes(target_dir: Path) -> list[str]:
     results = target_dir / "run_results.json"
     if not results.exists():
@@ -102,8 +106,7 @@ def dbt_build(home: Home, run_date: date) -> None:
     """
     target_dir, log_dir = _home_dirs(home)
     env = _dbt_env(home.warehouse, target_dir, log_dir)
-    args = _dbt_args(["build"], target_dir, log_dir)
-    args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
+    args = _dbt_args(["build"], target_dir, log_dir) + _run_date_vars(run_date)
     rc, lines = _run(args, env)
     if rc != 0:
         failing = _failing_nodes(target_dir)
@@ -114,11 +117,16 @@ def dbt_build(home: Home, run_date: date) -> None:
         )
 
 
-def dbt_docs(home: Home) -> Path:
-    """Generate the dbt docs as one self-contained page; return HOME/docs/dbt/index.html."""
+def dbt_docs(home: Home, run_date: date) -> Path:
+    """Generate the dbt docs as one self-contained page; return HOME/docs/dbt/index.html.
+
+    Compiled as of ``run_date``, like the build: the compiled SQL auditors read in the docs shows the
+    run date the as-of rules used, not dbt's placeholder.
+    """
     target_dir, log_dir = _home_dirs(home)
     env = _dbt_env(home.warehouse, target_dir, log_dir)
-    rc, lines = _run(_dbt_args(["docs", "generate", "--static"], target_dir, log_dir), env)
+    args = _dbt_args(["docs", "generate", "--static"], target_dir, log_dir) + _run_date_vars(run_date)
+    rc, lines = _run(args, env)
     static = target_dir / "static_index.html"
     if rc != 0 or not static.exists():
         tail = "；".join(ln for ln in lines if ln.strip())[-500:]

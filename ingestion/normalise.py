@@ -31,10 +31,11 @@ import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from fundwatch import masking
+
 __all__ = [
     "BadValue", "norm_text", "norm_docno", "norm_date", "norm_money", "norm_int", "norm_id",
-    "norm_account", "norm_name", "norm_code", "upgrade_id15", "id_check_char", "mask_id",
-    "mask_account", "mask_value",
+    "norm_account", "norm_name", "norm_code", "upgrade_id15", "id_check_char", "mask_value",
 ]
 
 
@@ -309,31 +310,12 @@ def norm_code(v: object) -> str | None:
 
 
 # ---------------------------------------------------------------- masking for reasons and logs
-def mask_id(s: str) -> str:
-    """``430102199001011234`` -> ``430102********1234`` (first 6 and last 4 kept)."""
-    if len(s) <= 10:
-        return "*" * len(s)
-    return s[:6] + "*" * (len(s) - 10) + s[-4:]
-
-
-def mask_account(s: str) -> str:
-    """Bank account: first 4 and last 4 kept."""
-    if len(s) <= 8:
-        return "*" * len(s)
-    return s[:4] + "*" * (len(s) - 8) + s[-4:]
-
-
 def mask_value(vtype: str, v: object) -> str:
-    """A cell quoted in a reason: personal data masked, long values shortened."""
+    """A cell quoted in a reason: personal data masked by its field (``fundwatch.masking``, the one
+    definition), long values shortened."""
     s = "" if v is None else str(v)
     if vtype in ("id", "account", "name"):
-        s = _WS.sub("", s)
-    if vtype == "id":
-        return mask_id(s)
-    if vtype == "account":
-        return mask_account(s)
-    if vtype == "name":
-        return s[:1] + "*" * max(0, len(s) - 1)
+        return masking.mask(vtype, _WS.sub("", s))
     if len(s) > 40:
         return s[:40] + "…"
     return s

@@ -7,7 +7,10 @@
     '(\p{Han}+)[〔\[【(（]([0-9]{4})[〕\]】)）]([0-9]+)号'
 {%- endmacro %}
 
-{#- A 文号 column value normalised to 〔〕 (ingestion already does this; kept idempotent). -#}
+{#-
+  A 文号 column value normalised to 〔〕 (ingestion already does this, more leniently; kept idempotent:
+  tests/shared_cases/normalise.csv runs it beside ingestion/normalise.py's norm_docno).
+-#}
 {% macro normalise_doc_no(expression) -%}
     case
         when regexp_full_match(trim({{ expression }}), {{ doc_no_pattern() }})

@@ -26,7 +26,9 @@ def test_build_without_raw_layer_fails_with_chinese_and_english_reason(tmp_path)
     ("line", "expected"),
     [
         pytest.param("id 43010219800101002X bad", "id 430102********002X bad", id="id-number"),
-        pytest.param("account 6217990000000001", "account ****0001", id="account"),
+        pytest.param("account 6217990000000001", "account ************0001", id="account"),
+        pytest.param("account 62179900000001", "account **********0001", id="account-14-digits"),
+        pytest.param("ref ZJ2020042200030399", "ref ZJ************0399", id="references-too-in-logs"),
         pytest.param("date 20200630 stays", "date 20200630 stays", id="dates-kept"),
     ],
 )

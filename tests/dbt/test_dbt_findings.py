@@ -121,10 +121,11 @@ def test_every_rule_of_the_catalogue_fires_on_the_fixture(warehouse):
         pytest.param("ALLOC_SHORT", A37, "应于2020-04-30前足额到账10000.00元", id="alloc-short"),
         pytest.param("TRANSFER_UNMATCHED", "C06", "找到2份候选指标", id="transfer-ambiguous"),
         pytest.param("PAY_AMOUNT_MISMATCH", "P003", "核定金额3000.00元，实际发放3500.00元", id="pay-amount"),
-        pytest.param("PAY_ACCOUNT_MISMATCH", "P003", "****0002，实际发放至账户****0009",
+        pytest.param("PAY_ACCOUNT_MISMATCH", "P003", "************0002，实际发放至账户************0009",
                      id="pay-account-masked"),
         pytest.param("PAY_NOT_ON_ROSTER", "P005", ID8[:6] + "********" + ID8[-4:], id="pay-id-masked"),
         pytest.param("PAY_INVALID_ID", "P008", "出生日期不存在", id="invalid-id-reason"),
+        pytest.param("PAY_NOT_ON_ROSTER", "P016", "但*（430102********029X）", id="one-character-name-masked-whole"),
         pytest.param("EXP_NO_DECISION", "V07", "会议日期2020-07-02晚于支出日期2020-07-01",
                      id="decision-late"),
         pytest.param("ROW_REJECTED", f"{F_PAY}|41", ID1[:6] + "********" + ID1[-4:], id="row-reason-masked"),
@@ -141,6 +142,22 @@ def test_no_detail_prints_a_full_id_number_or_account(warehouse):
     details = [d for (d,) in warehouse.execute("select detail from marts.fct_findings").fetchall()]
     assert all(d for d in details)
     assert not [d for d in details if re.search(r"\d{9,}", d)]
+
+
+def test_subject_labels_are_the_keys_masked_as_python_masks_them(warehouse):
+    """Every mart's subject_label (what GX samples show) is its key masked by dbt's mask_id, the
+    twin of fundwatch.masking: the same on the fixture's real rows."""
+    from expectations.catalog import rules
+    from fundwatch.masking import mask_subject_key
+
+    subject_type = {r.mart: r.subject_type for r in rules()}
+    rows = []
+    for mart in sorted(subject_type):
+        st = "subject_type" if mart == "source_files" else f"'{subject_type[mart]}'"
+        rows += warehouse.execute(f"select {st}, subject_key, subject_label from marts.{mart}").fetchall()
+    assert {r[0] for r in rows} >= {"roster_entry", "payment", "file", "row"}
+    assert [r for r in rows if r[2] != mask_subject_key(r[0], r[1])] == []
+    assert not [r for r in rows if r[0] == "roster_entry" and re.search(r"\d{9,}", r[2])]
 
 
 def test_findings_carry_rule_name_and_severity_from_the_catalogue(warehouse):

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from expectations.catalog import rules
+from fundwatch.masking import mask_subject_key
 from fundwatch.paths import Home
 
 # (rule_id, subject_key, amount) planted in the marts and in fct_findings
@@ -19,6 +20,9 @@ PLANTED = [
     ("ROSTER_UNPAID", "JQZX-430102|43010219900307123X", Decimal("4000.00")),
     ("PROJ_REPORT_LATE", "JQZX-430102", Decimal("0.00")),
     ("FILE_REJECTED", "长沙/坏文件.xlsx", Decimal("0.00")),
+    ("ALLOC_SHORT", "湘财社指〔2020〕36号|430102|P1", Decimal("1000.00")),
+    ("TRANSFER_UNMATCHED", "ZJ0001", Decimal("200.00")),
+    ("TRANSFER_UNMATCHED", "ZJ0002", Decimal("300.00")),
 ]
 
 
@@ -32,8 +36,8 @@ def build_marts(warehouse: Path, planted=PLANTED, *, findings_offset: int = 0) -
     for mart, mart_rules in by_mart.items():
         cols = ", ".join(f"{r.column} decimal(18, 2)" for r in mart_rules)
         con.execute(
-            f"create or replace table marts.{mart} (subject_key varchar, project_code varchar, "
-            f"unit_code varchar, source_file varchar, source_row integer, {cols})"
+            f"create or replace table marts.{mart} (subject_key varchar, subject_label varchar, "
+            f"project_code varchar, unit_code varchar, source_file varchar, source_row integer, {cols})"
         )
         keys = sorted({k for rid, k, _ in planted if any(r.rule_id == rid for r in mart_rules)} | {f"ok-{mart}"})
         for key in keys:
@@ -41,9 +45,11 @@ def build_marts(warehouse: Path, planted=PLANTED, *, findings_offset: int = 0) -
             for r in mart_rules:
                 hit = [a for rid, k, a in planted if rid == r.rule_id and k == key]
                 values.append(hit[0] if hit else None)
+            # subject_label: what dbt's mask_id makes of the key (tests/shared_cases hold the twins equal)
+            label = mask_subject_key(mart_rules[0].subject_type, key)
             con.execute(
-                f"insert into marts.{mart} values (?, 'P1', '430102', 'a.xlsx', 3, {', '.join('?' * len(values))})",
-                [key, *values],
+                f"insert into marts.{mart} values (?, ?, 'P1', '430102', 'a.xlsx', 3, {', '.join('?' * len(values))})",
+                [key, label, *values],
             )
     con.execute(
         "create or replace table marts.fct_findings "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -22,9 +23,11 @@ def test_every_rule_has_a_result_with_counts_amounts_and_masked_sample(validated
     assert got["PAY_NOT_ON_ROSTER"].amount_at_risk == Decimal("3500.50")
     assert got["PAY_DECEASED"].failing == 1
     assert got["PAY_LATE"].failing == 0 and got["PAY_LATE"].success
-    # the roster subject key holds an ID number: the sample shows it masked
+    # the roster subject key holds an ID number: the sample shows the mart's masked label, the amount
+    # and the subject's source file and row
     sample = got["ROSTER_UNPAID"].sample
-    assert sample == ("JQZX-430102|430102********123X：¥4000.00",)
+    assert sample == ("JQZX-430102|430102********123X：¥4000.00（a.xlsx 第3行）",)
+    assert got["FILE_REJECTED"].sample == ("长沙/坏文件.xlsx：¥0.00",)  # the key already is the file
     assert {r.rule_id for r in outcome.failing_rules} == {rid for rid, _, _ in planted}
 
 
@@ -67,6 +70,54 @@ def test_data_docs_are_built_with_the_chinese_rule_names(validated):
     assert "规则校验总览" in index and "名单外发放" in index and "未通过" in index
     assert 'href="validations/fundwatch_payments/fundwatch-2021-04-30/' in index
     assert "2 个违规对象，风险金额 ¥3,500.50" in pages  # count and amount of a rule, on its suite page
+
+
+def test_row_totals_are_per_mart_not_the_suite_batch(validated):
+    """The funds suite validates allocations and transfers in one batch: each rule's row total is its own
+    mart's (2 allocations, 3 transfers), never the 5 rows of the batch."""
+    marts_home, outcome = validated
+    got = {r.rule_id: r for r in outcome.rules}
+    assert (got["ALLOC_SHORT"].mart, got["ALLOC_SHORT"].mart_rows) == ("allocations", 2)
+    assert (got["TRANSFER_UNMATCHED"].mart, got["TRANSFER_UNMATCHED"].mart_rows) == ("transfers", 3)
+    assert got["PAY_NOT_ON_ROSTER"].mart_rows == 3
+    (page,) = (marts_home.gx_docs_dir / "validations" / "fundwatch_funds").rglob("*.html")
+    html = page.read_text(encoding="utf-8")
+    assert "of 2 total rows" in html and "of 3 total rows" in html and "of 5 total rows" not in html
+    index = (marts_home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
+    assert "marts.allocations</a> 2 行" in index and "marts.transfers</a> 3 行" in index
+
+
+def test_samples_link_to_their_mart_in_the_dbt_docs_and_name_their_source_row(validated):
+    marts_home, _ = validated
+    index = (marts_home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
+    link = "../dbt/index.html#!/model/model.fundwatch.payments"
+    assert f'href="{link}" title="marts.payments（数据模型文档）">TX0001：¥3000.00（a.xlsx 第3行）</a>' in index
+    # the link leads from HOME/docs/gx/ to the dbt docs page HOME/docs/dbt/index.html
+    target = (marts_home.gx_docs_dir / link.split("#")[0]).resolve()
+    assert target == (marts_home.dbt_docs_dir / "index.html").resolve()
+
+
+def test_data_docs_show_run_times_in_shanghai(validated):
+    """The 06:00 run of 2021-04-30 (Asia/Shanghai) is 22:00 UTC the day before: no page may show that."""
+    marts_home, _ = validated
+    pages = {p: p.read_text(encoding="utf-8") for p in marts_home.gx_docs_dir.rglob("*.html")}
+    index = pages[marts_home.gx_docs_dir / "index.html"]
+    assert "'run_time': '2021-04-30 06:00:00 北京时间'" in index
+    for page, html in pages.items():
+        assert "2021-04-29" not in html, page
+        assert not re.search(r"\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z| UTC)\b", html), page
+
+
+def test_a_run_at_23_30_utc_is_shown_on_the_next_shanghai_day():
+    from expectations.data_docs import shanghai_times
+
+    html = ('<td>2021-04-29T23:30:00Z</td><td>2021-04-29 23:30:00 UTC</td><td>20210429T233000.123456Z</td>'
+            '<a href="validations/s/r/20210429T233000.000000Z/x.html">')
+    assert shanghai_times(html) == (
+        "<td>2021-04-30 07:30:00 北京时间</td><td>2021-04-30 07:30:00 北京时间</td>"
+        "<td>2021-04-30 07:30:00 北京时间</td>"
+        '<a href="validations/s/r/20210429T233000.000000Z/x.html">'  # folder names stay as GX wrote them
+    )
 
 
 def test_the_outcome_carries_gx_timings(validated):

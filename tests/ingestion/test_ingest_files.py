@@ -233,7 +233,7 @@ def _roster_header():
     P(pay_row(id_number=""), ["必填列“公民身份号码”为空"], id="empty-id"),
     P(pay_row(date="六月三十日"), ["列“发放日期”的值“六月三十日”无法读取", "应为日期"], id="bad-date"),
     P(pay_row(unit="43012"), ["列“发放单位代码”", "6位数字"], id="bad-unit-code"),
-    P(pay_row(account="6217 0000 abc"), ["列“银行账号”的值“6217***0abc”", "只含数字"],
+    P(pay_row(account="6217 0000 abc"), ["列“银行账号”的值“********abc”", "只含数字"],
       id="bad-account-masked"),
     P(pay_row(amount="x", date=""), ["金额（元）", "必填列“发放日期”为空"], id="two-problems"),
 ])

@@ -42,6 +42,7 @@ file_subjects as (
     select
         'file' as subject_type,
         coalesce(current_files.source_file, mismatches_per_file.source_file) as subject_key,
+        coalesce(current_files.source_file, mismatches_per_file.source_file) as subject_label,
         cast(null as varchar) as project_code,
         cast(null as varchar) as unit_code,
         current_files.kind,
@@ -67,6 +68,7 @@ row_subjects as (
     select
         'row' as subject_type,
         source_file || '|' || cast(source_row as varchar) as subject_key,
+        source_file || '|' || cast(source_row as varchar) as subject_label,
         cast(null as varchar) as project_code,
         cast(null as varchar) as unit_code,
         kind,

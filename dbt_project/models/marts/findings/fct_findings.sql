@@ -293,12 +293,12 @@ source_file_findings as (
         upper(substr(rule_column, 6)) as rule_id,
         case rule_column
             when 'rule_file_rejected'
-                then '文件应能识别和读取，但未能载入：' || {{ mask_free_text("coalesce(reason, '未说明原因')") }} || '。'
+                then '文件应能识别和读取，但未能载入：' || {{ mask_text("coalesce(reason, '未说明原因')") }} || '。'
             when 'rule_file_total_mismatch'
                 then '合计行应等于明细之和，但' || mismatch_text || '。'
             when 'rule_row_rejected'
                 then '第' || cast(source_row as varchar) || '行应完整可读，但未能载入：'
-                    || {{ mask_free_text("coalesce(reason, '未说明原因')") }} || '。'
+                    || {{ mask_text("coalesce(reason, '未说明原因')") }} || '。'
         end as detail
     from source_file_outcomes
 ),

@@ -8,6 +8,7 @@ allocations as (
 rules as (
     select
         allocation_key as subject_key,
+        allocation_key as subject_label,
         project_code,
         recipient_code as unit_code,
         doc_no,

@@ -8,6 +8,7 @@ credits as (
 rules as (
     select
         txn_ref as subject_key,
+        txn_ref as subject_label,
         coalesce(project_code, matched_project_code) as project_code,
         recipient_code as unit_code,
         txn_ref,

@@ -8,6 +8,7 @@ payments as (
 rules as (
     select
         txn_ref as subject_key,
+        txn_ref as subject_label,
         project_code,
         unit_code,
         txn_ref,

@@ -8,6 +8,8 @@ roster_entries as (
 rules as (
     select
         roster_key as subject_key,
+        -- the key with the ID number masked: what GX samples and other shared pages show
+        project_code || '|' || {{ mask_id('id_number') }} as subject_label,
         project_code,
         unit_code,
         name,

@@ -8,6 +8,7 @@ expenditures as (
 rules as (
     select
         voucher_no as subject_key,
+        voucher_no as subject_label,
         project_code,
         project_unit_code as unit_code,
         voucher_no,

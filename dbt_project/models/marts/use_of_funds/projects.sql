@@ -97,6 +97,7 @@ joined as (
 rules as (
     select
         subject_key,
+        subject_key as subject_label,
         project_code,
         unit_code,
         project_name,
