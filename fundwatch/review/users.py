@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from fundwatch import scope, state
 from fundwatch.paths import Home
+from fundwatch.review import sessions, tokens
 
 ROLES = ("reviewer", "auditor", "admin", "unit")
 ROLE_LABELS = {"reviewer": "审核员", "auditor": "审计员（只读）", "admin": "管理员", "unit": "市州/县计生协填报员"}
@@ -79,15 +80,20 @@ def add_user(db: Path, username: str, password: str, role: str, *, unit: str = s
 
 
 def _update(db: Path, username: str, sql: str, params: tuple, action: str, detail: str, actor: str) -> None:
+    """Change one person; every session of theirs ends (they sign in again)."""
     conn = state.connect(db)
     try:
         with state.transaction(conn):
             cur = conn.execute(sql, params)
             if cur.rowcount != 1:
                 raise UserError(f"no user {username!r}")
+            if action == "user_remove":  # a person added later under the same name gets none of these
+                conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                             (state.now_shanghai(), username))
             _audit(conn, actor, action, detail)
     finally:
         conn.close()
+    sessions.revoke_user_of_state(db, username)
 
 
 def set_password(db: Path, username: str, password: str, *, actor: str = "cli") -> None:
@@ -101,6 +107,12 @@ def set_role(db: Path, username: str, role: str, *, actor: str = "cli") -> None:
     _check_role(role)
     _update(db, username, "UPDATE users SET role = ?, updated_at = ? WHERE username = ?",
             (role, state.now_shanghai(), username), "user_set_role", f"{username} role={role}", actor)
+
+
+def set_unit(db: Path, username: str, unit: str, *, actor: str = "cli") -> None:
+    _check_unit(unit)
+    _update(db, username, "UPDATE users SET unit_code = ?, updated_at = ? WHERE username = ?",
+            (unit, state.now_shanghai(), username), "user_set_unit", f"{username} unit={unit}", actor)
 
 
 def remove_user(db: Path, username: str, *, actor: str = "cli") -> None:
@@ -141,7 +153,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def users_command(home: Home, argv: list[str]) -> int:
-    """``fundwatch users add|list|passwd|remove|set-role ...`` over the home's state.sqlite."""
+    """``fundwatch users add|list|passwd|remove|set-role|set-unit|token|tokens|revoke-token ...``."""
     parser = argparse.ArgumentParser(prog="fundwatch users",
                                      description="Manage who may sign in to the review page.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -160,6 +172,17 @@ def users_command(home: Home, argv: list[str]) -> int:
     p = sub.add_parser("set-role", help="change a user's role")
     p.add_argument("name")
     p.add_argument("role", choices=ROLES)
+    p = sub.add_parser("set-unit", help="change a user's unit (6-digit division code: their scope)")
+    p.add_argument("name")
+    p.add_argument("unit")
+    p = sub.add_parser("token", help="create an API token for a user (printed once, stored hashed)")
+    p.add_argument("name")
+    p = sub.add_parser("tokens", help="list API tokens (never their secret)")
+    p.add_argument("name", nargs="?")
+    p = sub.add_parser("revoke-token", help="revoke a user's API tokens, or one token by --id")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("name", nargs="?")
+    who.add_argument("--id", type=int, dest="token_id")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -184,6 +207,25 @@ def users_command(home: Home, argv: list[str]) -> int:
         elif args.cmd == "set-role":
             set_role(db, args.name, args.role)
             print(f"{args.name} is now {args.role}")
+        elif args.cmd == "set-unit":
+            set_unit(db, args.name, args.unit)
+            print(f"{args.name} now belongs to {args.unit}")
+        elif args.cmd == "token":
+            try:
+                token_id, token = tokens.create(db, args.name)
+            except LookupError as exc:
+                raise UserError(str(exc)) from None
+            print(f"token #{token_id} of {args.name} (shown once, keep it secret):", file=sys.stderr)
+            print(token)
+        elif args.cmd == "tokens":
+            for t in tokens.list_tokens(db, args.name):
+                print(f"#{t['id']}\t{t['username']}\t{t['created_at']}\t"
+                      f"{'revoked ' + t['revoked_at'] if t['revoked_at'] else 'active'}")
+        elif args.cmd == "revoke-token":
+            n = tokens.revoke(db, username=args.name, token_id=args.token_id)
+            if not n:
+                raise UserError("no active token matches")
+            print(f"revoked {n} token(s)")
     except UserError as exc:
         print(f"fundwatch users: {exc}", file=sys.stderr)
         return 1
