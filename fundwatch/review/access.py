@@ -122,6 +122,8 @@ def load_person():
         g.person = _from_bearer(header)
         return None
     g.person = _from_session()
+    if request.routing_exception is not None:
+        return None  # no such route or method: 404 / 405 (nothing is read, nothing written)
     view = current_app.view_functions.get(request.endpoint or "")
     if g.person is None and not (request.endpoint == "static" or getattr(view, "public", False)):
         if request.method == "GET" and not is_api():
