@@ -8,9 +8,9 @@ Every blueprint asks this module; none decides rights or scope on its own.
   (a browser never sends that header by itself).
 - ``require(right)`` / ``can(right)``: what a role may do (``RIGHTS``), 403 otherwise.
 - Scope (interface.md "People and their scope") is decided by ``fundwatch.scope`` only; here it
-  is applied: ``finding_in_scope_or_404(fid)`` answers 404 for a finding out of scope exactly as
-  for one that does not exist; ``scope_sql(column)`` restricts a query; ``require_full_scope()``
-  guards what holds every unit's data (the built docs).
+  is applied: ``finding_in_scope_or_404(fid)`` (and ``person_in_scope_or_404(name)``) answers
+  404 for a record out of scope exactly as for one that does not exist; ``scope_sql(column)``
+  restricts a query; ``require_full_scope()`` guards what holds every unit's data (the built docs).
 """
 
 from __future__ import annotations
@@ -170,6 +170,14 @@ def finding_in_scope_or_404(fid: str) -> dict:
     if f is None or not in_scope(f["unit_code"]):
         abort(404, description=NOT_FOUND)
     return f
+
+
+def person_in_scope_or_404(username: str) -> dict:
+    """A person (username, role, unit_code) whose unit is in scope; else 404, as for nobody."""
+    row = db().execute("SELECT username, role, unit_code FROM users WHERE username = ?", (username,)).fetchone()
+    if row is None or not in_scope(row["unit_code"]):
+        abort(404, description="没有这个账号。")
+    return dict(row)
 
 
 def has_full_scope() -> bool:

@@ -22,12 +22,12 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str) -> None:
-    conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail) VALUES (?, ?, ?, NULL, ?)",
-                 (state.now_shanghai(), actor, action, detail))
+def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str, client: str | None) -> None:
+    conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail, client) "
+                 "VALUES (?, ?, ?, NULL, ?, ?)", (state.now_shanghai(), actor, action, detail, client))
 
 
-def create(db: Path, username: str, *, actor: str = "cli") -> tuple[int, str]:
+def create(db: Path, username: str, *, actor: str = "cli", client: str | None = None) -> tuple[int, str]:
     """A new token for ``username``: (id, the token). The token itself is never stored."""
     token = PREFIX + secrets.token_urlsafe(32)
     conn = state.connect(db)
@@ -37,13 +37,14 @@ def create(db: Path, username: str, *, actor: str = "cli") -> tuple[int, str]:
                 raise LookupError(f"no user {username!r}")
             cur = conn.execute("INSERT INTO api_tokens (username, token_hash, created_at) VALUES (?, ?, ?)",
                                (username, _hash(token), state.now_shanghai()))
-            _audit(conn, actor, "token_add", f"{username} token #{cur.lastrowid}")
+            _audit(conn, actor, "token_add", f"{username} token #{cur.lastrowid}", client)
             return int(cur.lastrowid), token
     finally:
         conn.close()
 
 
-def revoke(db: Path, *, username: str | None = None, token_id: int | None = None, actor: str = "cli") -> int:
+def revoke(db: Path, *, username: str | None = None, token_id: int | None = None, actor: str = "cli",
+           client: str | None = None) -> int:
     """Revoke every live token of ``username``, or the token ``token_id``: how many were revoked."""
     if (username is None) == (token_id is None):
         raise ValueError("revoke by user name or by token id")
@@ -56,7 +57,7 @@ def revoke(db: Path, *, username: str | None = None, token_id: int | None = None
             conn.executemany("UPDATE api_tokens SET revoked_at = ? WHERE id = ?",
                              [(state.now_shanghai(), i) for i in ids])
             if ids:
-                _audit(conn, actor, "token_revoke", ", ".join(f"#{i}" for i in ids))
+                _audit(conn, actor, "token_revoke", f"{username or ''} " + ", ".join(f"#{i}" for i in ids), client)
             return len(ids)
     finally:
         conn.close()

@@ -47,9 +47,9 @@ def _check_password(password: str) -> str:
     return password
 
 
-def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str) -> None:
-    conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail) VALUES (?, ?, ?, NULL, ?)",
-                 (state.now_shanghai(), actor, action, detail))
+def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str, client: str | None = None) -> None:
+    conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail, client) "
+                 "VALUES (?, ?, ?, NULL, ?, ?)", (state.now_shanghai(), actor, action, detail, client))
 
 
 def _check_unit(unit: str) -> str:
@@ -59,7 +59,7 @@ def _check_unit(unit: str) -> str:
 
 
 def add_user(db: Path, username: str, password: str, role: str, *, unit: str = scope.PROVINCE,
-             actor: str = "cli") -> None:
+             actor: str = "cli", client: str | None = None) -> None:
     if not _NAME.match(username):
         raise UserError("user name: 1-64 letters, digits, Chinese characters, '.', '-', '_' or '@'")
     _check_role(role)
@@ -74,12 +74,13 @@ def add_user(db: Path, username: str, password: str, role: str, *, unit: str = s
             conn.execute("INSERT INTO users (username, password_hash, role, unit_code, created_at, updated_at)"
                          " VALUES (?, ?, ?, ?, ?, ?)",
                          (username, generate_password_hash(password, method="scrypt"), role, unit, now, now))
-            _audit(conn, actor, "user_add", f"{username} role={role} unit={unit}")
+            _audit(conn, actor, "user_add", f"{username} role={role} unit={unit}", client)
     finally:
         conn.close()
 
 
-def _update(db: Path, username: str, sql: str, params: tuple, action: str, detail: str, actor: str) -> None:
+def _update(db: Path, username: str, sql: str, params: tuple, action: str, detail: str, actor: str,
+            client: str | None = None) -> None:
     """Change one person; every session of theirs ends (they sign in again)."""
     conn = state.connect(db)
     try:
@@ -90,17 +91,17 @@ def _update(db: Path, username: str, sql: str, params: tuple, action: str, detai
             if action == "user_remove":  # a person added later under the same name gets none of these
                 conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
                              (state.now_shanghai(), username))
-            _audit(conn, actor, action, detail)
+            _audit(conn, actor, action, detail, client)
     finally:
         conn.close()
     sessions.revoke_user_of_state(db, username)
 
 
-def set_password(db: Path, username: str, password: str, *, actor: str = "cli") -> None:
+def set_password(db: Path, username: str, password: str, *, actor: str = "cli", client: str | None = None) -> None:
     _check_password(password)
     _update(db, username, "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
             (generate_password_hash(password, method="scrypt"), state.now_shanghai(), username),
-            "user_passwd", username, actor)
+            "user_passwd", username, actor, client)
 
 
 def set_role(db: Path, username: str, role: str, *, actor: str = "cli") -> None:
@@ -115,9 +116,9 @@ def set_unit(db: Path, username: str, unit: str, *, actor: str = "cli") -> None:
             (unit, state.now_shanghai(), username), "user_set_unit", f"{username} unit={unit}", actor)
 
 
-def remove_user(db: Path, username: str, *, actor: str = "cli") -> None:
+def remove_user(db: Path, username: str, *, actor: str = "cli", client: str | None = None) -> None:
     _update(db, username, "DELETE FROM users WHERE username = ?", (username,),
-            "user_remove", username, actor)
+            "user_remove", username, actor, client)
 
 
 def list_users(db: Path) -> list[dict]:

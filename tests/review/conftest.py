@@ -76,9 +76,17 @@ def scope_template(tmp_path_factory) -> Home:
     home = Home(tmp_path_factory.mktemp("review-scope")).ensure()
     state.record_run(home.state_db, run_id="scheduled__2021-04-30", run_date=DAY2,
                      findings=list(SCOPE_FINDINGS.values()))
-    for unit in SCOPE_UNITS:
-        for role in SCOPE_ROLES:
-            add_user(home.state_db, person_name(role, unit), PASSWORD, role, unit=unit)
+    add_user(home.state_db, person_name(SCOPE_ROLES[0], SCOPE_UNITS[0]), PASSWORD, SCOPE_ROLES[0],
+             unit=SCOPE_UNITS[0])
+    conn = state.connect(home.state_db)
+    with state.transaction(conn):  # the others share that password hash (scrypt is slow on purpose)
+        hashed = conn.execute("SELECT password_hash, created_at FROM users").fetchone()
+        conn.executemany(
+            "INSERT INTO users (username, password_hash, role, unit_code, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(person_name(role, unit), hashed[0], role, unit, hashed[1], hashed[1])
+             for unit in SCOPE_UNITS for role in SCOPE_ROLES if (role, unit) != (SCOPE_ROLES[0], SCOPE_UNITS[0])])
+    conn.close()
     return home
 
 

@@ -242,6 +242,68 @@ def audit_page(w: World, unit: str) -> None:
     assert allowed & {n for n in allowed if n in text}
 
 
+ALL_ROLES = ("reviewer", "auditor", "admin", "unit")
+
+
+def people_page(w: World, unit: str) -> None:
+    text = w.client("admin", unit).get("/admin/people").get_data(as_text=True)
+    for u in SCOPE_UNITS:
+        for role in ALL_ROLES:
+            assert (person_name(role, u) in text) == (u in PEOPLE_OF[unit]), (role, u, unit)
+
+
+def add_person(w: World, unit: str) -> None:
+    c = w.client("admin", unit)
+    for target in SCOPE_UNITS:
+        name = f"new_{unit}_{target}"
+        resp = c.post("/admin/people", data={"csrf_token": csrf_of(c), "username": name, "role": "unit",
+                                             "unit": target, "password": "initial-pass-1"})
+        made = w.rows("SELECT unit_code FROM users WHERE username = ?", name)
+        if target in PEOPLE_OF[unit]:
+            assert resp.status_code == 302 and made == [(target,)]
+        else:
+            assert resp.status_code == 400 and made == [], f"{unit} added a person of {target}"
+            assert "只能在本单位范围内" in resp.get_data(as_text=True)
+
+
+def on_people(action: str, ok: int = 302) -> Callable[[World, str], None]:
+    """POST /admin/people/<name>/<action> answers ok for a person in scope, else 404 like nobody."""
+    def check(w: World, unit: str) -> None:
+        c = w.client("admin", unit)
+        targets = {}
+        for target in SCOPE_UNITS:
+            name = f"{action}_{unit}_{target}"
+            conn = state.connect(w.home.state_db)
+            with state.transaction(conn):  # quick: the hash of another person (no sign-in needed)
+                conn.execute("INSERT INTO users SELECT ?, password_hash, 'unit', ?, created_at, updated_at "
+                             "FROM users LIMIT 1", (name, target))
+            conn.close()
+            tokens.create(w.home.state_db, name)
+            targets[target] = name
+        form = {"password": "reset-pass-123"}
+        for target, name in targets.items():
+            c.post("/admin/people/nobody/" + action, data={"csrf_token": csrf_of(c), **form})  # ends a flash
+            missing = c.post("/admin/people/nobody/" + action, data={"csrf_token": csrf_of(c), **form})
+            before = w.rows("SELECT password_hash FROM users WHERE username = ?", name)
+            live = w.rows("SELECT count(*) FROM api_tokens WHERE username = ? AND revoked_at IS NULL", name)
+            resp = c.post(f"/admin/people/{name}/{action}", data={"csrf_token": csrf_of(c), **form})
+            if target in PEOPLE_OF[unit]:
+                assert resp.status_code == ok, (action, target, unit)
+                assert {
+                    "password": lambda n, b=before: w.rows("SELECT password_hash FROM users WHERE username = ?",
+                                                           n) != b,
+                    "remove": lambda n: w.rows("SELECT 1 FROM users WHERE username = ?", n) == [],
+                    "revoke-tokens": lambda n: w.rows("SELECT count(*) FROM api_tokens WHERE username = ? "
+                                                      "AND revoked_at IS NULL", n) == [(0,)],
+                }[action](name), (action, target, unit)
+            else:
+                assert (resp.status_code, resp.data) == (404, missing.data), (action, target, unit)
+                assert w.rows("SELECT password_hash FROM users WHERE username = ?", name) == before
+                assert w.rows("SELECT count(*) FROM api_tokens WHERE username = ? AND revoked_at IS NULL",
+                              name) == live
+    return check
+
+
 def docs(path: str) -> Callable[[World, str], None]:
     def check(w: World, unit: str) -> None:
         c = w.client("reviewer", unit)
@@ -310,6 +372,11 @@ CASES: dict[str, Callable[[World, str], None]] = {
     "POST finding.decide": finding_decide,
     "POST finding.unmask": finding_unmask,
     "GET admin.audit": audit_page,
+    "GET admin.people": people_page,
+    "POST admin.add_person": add_person,
+    "POST admin.reset_password": on_people("password"),
+    "POST admin.remove_person": on_people("remove"),
+    "POST admin.revoke_tokens": on_people("revoke-tokens"),
     "GET docs.index": docs("/docs/gx/"),
     "GET docs.file": docs("/docs/dbt/index.html"),
     "GET api.findings": api_list,
@@ -349,3 +416,13 @@ def test_the_unit_role_reads_its_scope_but_may_not_decide(world):
 
 def test_wrong_password_of_a_scoped_person_still_fails(world):
     assert login(world.app.test_client(), person_name("unit", LIUYANG), PASSWORD + "x").status_code == 401
+
+
+@pytest.mark.parametrize("role", ["reviewer", "auditor", "unit"])
+def test_only_admins_manage_people(world, role):
+    c = world.client(role, PROVINCE)
+    assert c.get("/admin/people").status_code == 403
+    assert c.get("/admin/audit").status_code == 403
+    resp = c.post("/admin/people", data={"csrf_token": csrf_of(c), "username": "x", "role": "admin",
+                                         "unit": PROVINCE, "password": "initial-pass-1"})
+    assert resp.status_code == 403 and world.rows("SELECT 1 FROM users WHERE username = 'x'") == []

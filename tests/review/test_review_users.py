@@ -115,3 +115,38 @@ def test_set_unit_changes_scope_and_ends_sessions(home, monkeypatch):
     login(client, "reviewer1")
     assert client.get(f"/findings/{fid(PAY_LATE)}").status_code == 404, "a 长沙县 finding is outside 株洲"
     assert run(home, ["set-unit", "reviewer1", "4302"], monkeypatch=monkeypatch) == 1
+
+
+def _post(client, url, **form):
+    with client.session_transaction() as sess:
+        form["csrf_token"] = sess["csrf"]
+    return client.post(url, data=form)
+
+
+def test_an_admin_manages_people_on_the_page(home):
+    app = create_app(home)
+    admin = app.test_client()
+    login(admin, "admin1")
+    resp = _post(admin, "/admin/people", username="株洲填报", role="unit", unit="430200", password=SECRET)
+    assert resp.status_code == 302
+    clerk = app.test_client()
+    assert login(clerk, "株洲填报", SECRET).status_code == 302
+    assert clerk.get(f"/findings/{fid(PAY_LATE)}").status_code == 404, "a 长沙县 finding is outside 株洲"
+    resp = _post(admin, "/admin/people/株洲填报/password", password="another-secret-1")
+    assert resp.status_code == 302 and clerk.get("/").status_code == 302, "reset ends the clerk's session"
+    assert login(app.test_client(), "株洲填报", "another-secret-1").status_code == 302
+    for form, message in (({"username": "x y", "role": "unit", "unit": "430200", "password": SECRET}, "用户名"),
+                          ({"username": "短密码", "role": "unit", "unit": "430200", "password": "short"}, "至少 8"),
+                          ({"username": "株洲填报", "role": "unit", "unit": "430200", "password": SECRET}, "同名")):
+        resp = _post(admin, "/admin/people", **form)
+        assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    resp = _post(admin, "/admin/people/admin1/remove")
+    assert resp.status_code == 400 and "不能删除自己" in resp.get_data(as_text=True)
+    assert _post(admin, "/admin/people/株洲填报/remove").status_code == 302
+    assert login(app.test_client(), "株洲填报", "another-secret-1").status_code == 401
+    conn = state.connect(home.state_db)
+    logged = conn.execute("SELECT action, username, client FROM audit_log WHERE action LIKE 'user_%' "
+                          "AND username = 'admin1' ORDER BY id").fetchall()
+    conn.close()
+    assert [r[0] for r in logged] == ["user_add", "user_passwd", "user_remove"]
+    assert {r[2] for r in logged} == {"127.0.0.1"}
