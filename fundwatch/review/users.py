@@ -2,9 +2,9 @@
 
 Users live in the ``users`` table of ``HOME/state.sqlite`` (schema in ``fundwatch.state``):
 ``username`` (PK), ``password_hash`` (werkzeug scrypt hash; the password itself is never
-stored), ``role`` (``reviewer`` may decide; ``auditor`` reads and may unmask personal data;
-``admin`` may do both), ``created_at``, ``updated_at``. User management is logged in
-``audit_log``.
+stored), ``role`` (rights: ``fundwatch.review.access.RIGHTS``), ``unit_code`` (their scope),
+``created_at``, ``updated_at``. User management is logged in ``audit_log``; a change to a person
+ends their sessions, removing them revokes their API tokens.
 """
 
 from __future__ import annotations
@@ -128,11 +128,6 @@ def list_users(db: Path) -> list[dict]:
             "SELECT username, role, unit_code, created_at, updated_at FROM users ORDER BY username")]
     finally:
         conn.close()
-
-
-def get_role(conn: sqlite3.Connection, username: str) -> str | None:
-    row = conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
-    return None if row is None else row[0]
 
 
 def verify(conn: sqlite3.Connection, username: str, password: str) -> str | None:
