@@ -104,7 +104,13 @@ def cmd_serve(args) -> int:
 def cmd_users(args) -> int:
     from fundwatch.review import users_command
 
-    return users_command(_home(args), args.rest)
+    # interface.md puts --home last (`fundwatch users add NAME ... --home DIR`): take it from there too.
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--home")
+    known, rest = pre.parse_known_args(args.rest)
+    if known.home:
+        args.home = known.home
+    return users_command(_home(args), rest)
 
 
 def cmd_simulate(args) -> int:
@@ -174,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8050)
     s.set_defaults(func=cmd_serve)
 
-    u = with_home(sub.add_parser("users", help="manage review-page users (add/list/passwd/remove/set-role)"))
+    u = with_home(sub.add_parser("users", help="review-page people and API tokens"))
     u.add_argument("rest", nargs=argparse.REMAINDER)
     u.set_defaults(func=cmd_users)
 

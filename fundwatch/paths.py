@@ -15,6 +15,7 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DAGS_DIR = REPO_ROOT / "dags"
 RULE_CATALOG_CSV = DBT_PROJECT_DIR / "seeds" / "rule_catalog.csv"
 REFERENCE_DIR = REPO_ROOT / "ingestion" / "reference"
+REVIEW_SESSIONS_FILE = "review_sessions.sqlite"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class Home:
     @property
     def state_db(self) -> Path:
         return self.root / "state.sqlite"
+
+    @property
+    def review_sessions_db(self) -> Path:
+        """Signed-in sessions and the sign-in throttle of the review service (ephemeral)."""
+        return self.root / REVIEW_SESSIONS_FILE
 
     @property
     def airflow_home(self) -> Path:

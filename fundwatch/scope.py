@@ -54,6 +54,11 @@ def covers(viewer_unit: str, unit_code: str | None) -> bool:
     return unit_code == viewer_unit
 
 
+def covers_all(viewer_unit: str) -> bool:
+    """True when a person of ``viewer_unit`` sees every unit's records (the province)."""
+    return level(viewer_unit) is Level.province
+
+
 def sql_filter(viewer_unit: str, column: str = "unit_code") -> tuple[str, list[str]]:
     """A SQL condition (SQLite or DuckDB) and its parameters restricting ``column`` to the scope.
 

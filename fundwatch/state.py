@@ -29,9 +29,11 @@ is_open, closed_on)``
     ``unit_code`` (6 digits) decides their scope (``fundwatch.scope``).
 ``schema_migrations(name PK, applied_at)``
     Which entries of ``MIGRATIONS`` this home has applied (schema changes after version 2).
-``audit_log(id PK, at, username, action, finding_id, detail)``
+``audit_log(id PK, at, username, action, finding_id, detail, client)``
     Security-relevant events of the review page, append-only: every unmasking of personal data
-    (``action='unmask'``), sign-ins, user management.
+    (``action='unmask'``), sign-ins, user management; ``client`` is the client's address.
+``api_tokens(id PK, username, token_hash, created_at, revoked_at)``
+    API tokens of the review service (``fundwatch.review.tokens``): SHA-256 only, revoked not deleted.
 
 Times written by this module (``decided_at``, ``started_at`` ...) are Asia/Shanghai wall time in
 ISO form; run dates are ISO dates and always come from the caller, never the clock.
@@ -172,6 +174,22 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             SELECT username, password_hash, role, '430000', created_at, updated_at FROM users;
         DROP TABLE users;
         ALTER TABLE users_new RENAME TO users;
+    """),
+    ("0004_review_audit_client", """
+        -- The review service logs the client's address of every security event (sign-ins ...).
+        ALTER TABLE audit_log ADD COLUMN client TEXT;
+        CREATE INDEX IF NOT EXISTS audit_log_by_action ON audit_log(action, id);
+    """),
+    ("0004_review_api_tokens", """
+        -- API tokens (Authorization: Bearer): only the SHA-256 of the token is kept; revoked, never deleted.
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX api_tokens_by_user ON api_tokens(username);
     """),
 )
 
@@ -453,8 +471,8 @@ def export_rows(path: Path) -> list[dict]:
 
 
 def add_decision(path: Path | sqlite3.Connection, *, finding_id: str, action: str,
-                 comment: str | None, username: str) -> None:
-    """Append a reviewer's decision. ``dismissed`` requires a non-empty reason (comment).
+                 comment: str | None, username: str) -> int:
+    """Append a reviewer's decision (its id is returned). ``dismissed`` requires a reason (comment).
 
     Raises ValueError (unknown action, missing reason or user) and KeyError (unknown finding).
     ``path`` may also be an open connection (the review page passes its own).
@@ -472,9 +490,10 @@ def add_decision(path: Path | sqlite3.Connection, *, finding_id: str, action: st
         with transaction(conn):
             if conn.execute("SELECT 1 FROM findings WHERE finding_id = ?", (finding_id,)).fetchone() is None:
                 raise KeyError(finding_id)
-            conn.execute(
+            cur = conn.execute(
                 "INSERT INTO decisions (finding_id, action, comment, username, decided_at) "
                 "VALUES (?, ?, ?, ?, ?)", (finding_id, action, comment, username.strip(), now_shanghai()))
+            return int(cur.lastrowid)
     finally:
         if own:
             conn.close()

@@ -233,7 +233,7 @@ def test_a_version_2_home_gains_units_for_its_people_once(tmp_path):
         conn = state.connect(db)
         assert [tuple(r) for r in conn.execute("SELECT username, role, unit_code FROM users")] == [
             ("王审核", "reviewer", "430000")]
-        assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations")] == [
+        assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")] == [
             name for name, _ in state.MIGRATIONS]
         conn.close()
     conn = state.connect(db)

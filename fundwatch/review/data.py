@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from expectations.catalog import Rule, by_id
-from fundwatch import paths, state
+from fundwatch import paths, scope, state
 
 SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
 STATUS_LABELS = {"open": "待处理", "confirmed": "已确认", "dismissed": "已驳回", "resolved": "已整改"}
@@ -27,6 +27,8 @@ SUBJECT_LABELS = {
 }
 CENTS_SQL = "CAST(replace(f.amount_at_risk, '.', '') AS INTEGER)"  # amounts are 2-place text
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # far beyond any queue; keeps OFFSET a small integer
+MAX_Q = 100
 
 
 def cents_to_decimal(cents: int | None) -> Decimal:
@@ -94,28 +96,39 @@ def prefecture_of(code: str | None) -> str | None:
 
 @dataclass
 class Filters:
+    """The queue's filters, always inside a person's scope (``scope_unit``: their unit code).
+
+    ``unit`` filters by a unit with scope semantics (a 市州 code: the 市州 and its counties);
+    ``q`` searches (see ``search_sql``). Build them through ``access.filters`` on a request.
+    """
+
+    scope_unit: str
     rule: str = ""
     severity: str = ""
     prefecture: str = ""
     county: str = ""
+    unit: str = ""
     project: str = ""
     status: str = ""
+    q: str = ""
     page: int = 1
     errors: list[str] = field(default_factory=list)
 
-    KEYS = ("rule", "severity", "prefecture", "county", "project", "status")
+    KEYS = ("rule", "severity", "prefecture", "county", "unit", "project", "status", "q")
 
     @classmethod
-    def from_args(cls, args) -> Filters:
-        f = cls()
-        f.rule = (args.get("rule") or "").strip()
+    def from_args(cls, args, scope_unit: str) -> Filters:
+        f = cls(scope_unit=scope_unit)
+        f.rule = (args.get("rule") or "").strip()[:64]
         f.severity = (args.get("severity") or "").strip()
         f.prefecture = (args.get("prefecture") or "").strip()
         f.county = (args.get("county") or "").strip()
+        f.unit = (args.get("unit") or "").strip()
         f.project = (args.get("project") or "").strip()[:64]
         f.status = (args.get("status") or "").strip()
+        f.q = (args.get("q") or "").strip()[:MAX_Q]
         try:
-            f.page = max(1, int(args.get("page") or 1))
+            f.page = min(max(1, int(args.get("page") or 1)), MAX_PAGE)
         except ValueError:
             f.page = 1
         if f.severity and f.severity not in SEVERITY_LABELS:
@@ -124,9 +137,9 @@ class Filters:
         if f.status and f.status not in STATUS_LABELS:
             f.errors.append("未知的处理状态，已忽略。")
             f.status = ""
-        for name in ("prefecture", "county"):
+        for name in ("prefecture", "county", "unit"):
             value = getattr(f, name)
-            if value and not (value.isdigit() and len(value) == 6):
+            if value and not scope.is_unit_code(value):
                 f.errors.append("单位代码应为6位数字，已忽略。")
                 setattr(f, name, "")
         if f.county and f.prefecture and prefecture_of(f.county) != f.prefecture:
@@ -140,8 +153,11 @@ class Filters:
         out.update(override)
         return {k: str(v) for k, v in out.items() if v not in ("", None)}
 
-    def where(self, *, with_status: bool = True) -> tuple[str, list]:
-        clauses, params = [], []
+    def where(self, *, with_status: bool = True, with_search: bool = True) -> tuple[str, list]:
+        """SQL condition over ``findings f`` (or ``history_daily f``): the scope, then the filters."""
+        where, params = scope.sql_filter(self.scope_unit, "f.unit_code")
+        clauses = [where]
+        params = list(params)
         if self.rule:
             clauses.append("f.rule_id = ?")
             params.append(self.rule)
@@ -154,13 +170,45 @@ class Filters:
         elif self.prefecture:
             clauses.append("substr(f.unit_code, 1, 4) = ?")
             params.append(self.prefecture[:4])
+        if self.unit:
+            unit_where, unit_params = scope.sql_filter(self.unit, "f.unit_code")
+            clauses.append(unit_where)
+            params += unit_params
         if self.project:
             clauses.append("f.project_code = ?")
             params.append(self.project)
         if with_status and self.status:
             clauses.append(f"{state.STATUS_SQL} = ?")
             params.append(self.status)
-        return (" AND ".join(clauses) or "1 = 1"), params
+        if with_search and self.q:
+            search_where, search_params = search_sql(self.q)
+            clauses.append(search_where)
+            params += search_params
+        return " AND ".join(clauses), params
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_sql(q: str) -> tuple[str, list[str]]:
+    """What the queue's search ``q`` matches (README "Review page"), as SQL over ``findings f``:
+
+    - a project code starting with ``q``;
+    - the finding's own key starting with ``q`` (流水号, 文号, 凭证号, file name) unless ``q``
+      holds a ``|`` (a roster entry's key ends with a person's ID: never searched by prefix);
+    - any value of the evidence equal to ``q`` in full: a name, an ID number, an account, a
+      流水号 or 文号 of a related record. Whole values only, so masked digits cannot be found
+      out piece by piece.
+    """
+    like = _like(q)
+    quoted = _like(json.dumps(q, ensure_ascii=False))
+    clauses = ["f.project_code LIKE ? ESCAPE '\\'", "f.evidence LIKE ? ESCAPE '\\'"]
+    params = [like + "%", "%" + quoted + "%"]
+    if "|" not in q:
+        clauses.append("f.subject_key LIKE ? ESCAPE '\\'")
+        params.append(like + "%")
+    return "(" + " OR ".join(clauses) + ")", params
 
 
 def latest_run(conn: sqlite3.Connection) -> sqlite3.Row | None:
@@ -184,6 +232,12 @@ def queue_rows(conn: sqlite3.Connection, flt: Filters, *, limit: int | None = PA
         sql += " LIMIT ? OFFSET ?"
         params = [*params, limit, offset]
     return [dict(r) for r in conn.execute(sql, params)]
+
+
+def count(conn: sqlite3.Connection, flt: Filters) -> int:
+    """How many current findings match the filters."""
+    where, params = flt.where()
+    return conn.execute(f"SELECT count(*) FROM findings f WHERE f.is_open = 1 AND {where}", params).fetchone()[0]
 
 
 def summary(conn: sqlite3.Connection, flt: Filters) -> dict:
@@ -239,7 +293,7 @@ def _by_area(units: list[tuple[str | None, int, int | None]]) -> list[dict]:
 
 def history_by_day(conn: sqlite3.Connection, flt: Filters, days: int = 30) -> tuple[list[str], dict]:
     """Findings firing per run date and rule (last ``days`` run dates), from history_daily."""
-    where, params = flt.where(with_status=False)
+    where, params = flt.where(with_status=False, with_search=False)  # history has no evidence to search
     dates = [r[0] for r in conn.execute(
         "SELECT DISTINCT run_date FROM runs ORDER BY run_date DESC LIMIT ?", (days,))]
     dates.reverse()
@@ -254,10 +308,12 @@ def history_by_day(conn: sqlite3.Connection, flt: Filters, days: int = 30) -> tu
     return dates, counts
 
 
-def projects(conn: sqlite3.Connection) -> list[str]:
+def projects(conn: sqlite3.Connection, scope_unit: str) -> list[str]:
+    """Project codes of the open findings in scope (for the filter's suggestions)."""
+    where, params = scope.sql_filter(scope_unit, "unit_code")
     return [r[0] for r in conn.execute(
         "SELECT DISTINCT project_code FROM findings WHERE is_open = 1 AND project_code IS NOT NULL "
-        "ORDER BY project_code LIMIT 2000")]
+        f"AND {where} ORDER BY project_code LIMIT 2000", params)]
 
 
 def finding(conn: sqlite3.Connection, fid: str) -> dict | None:
@@ -279,14 +335,31 @@ def finding_history(conn: sqlite3.Connection, fid: str) -> list[dict]:
         (fid,))]
 
 
-def decisions(conn: sqlite3.Connection, fid: str) -> list[dict]:
+def decisions(conn: sqlite3.Connection, fid: str, *, newest_first: bool = True) -> list[dict]:
     return [dict(r) for r in conn.execute(
         "SELECT id, action, comment, username, decided_at FROM decisions WHERE finding_id = ? "
-        "ORDER BY id DESC",
+        f"ORDER BY id {'DESC' if newest_first else 'ASC'}",
         (fid,))]
 
 
-def audit_entries(conn: sqlite3.Connection, limit: int = 500) -> list[dict]:
-    return [dict(r) for r in conn.execute(
-        "SELECT id, at, username, action, finding_id, detail FROM audit_log ORDER BY id DESC LIMIT ?",
-        (limit,))]
+AUDIT_PAGE_SIZE = 100
+
+
+def audit_entries(conn: sqlite3.Connection, scope_unit: str, *, action: str = "", page: int = 1,
+                  page_size: int = AUDIT_PAGE_SIZE) -> tuple[list[dict], int]:
+    """One page of the audit log (newest first) and the number of entries, in scope.
+
+    The province sees every entry; any other unit sees the entries of the people of its scope
+    (an entry of a removed person or of an unknown sign-in name is the province's to read).
+    """
+    where, params = scope.sql_filter(scope_unit, "u.unit_code")
+    if not scope.covers_all(scope_unit):
+        where = f"EXISTS (SELECT 1 FROM users u WHERE u.username = a.username AND {where})"
+    if action:
+        where += " AND a.action = ?"
+        params = [*params, action]
+    total = conn.execute(f"SELECT count(*) FROM audit_log a WHERE {where}", params).fetchone()[0]
+    rows = [dict(r) for r in conn.execute(
+        f"SELECT a.id, a.at, a.username, a.action, a.finding_id, a.detail, a.client FROM audit_log a "
+        f"WHERE {where} ORDER BY a.id DESC LIMIT ? OFFSET ?", [*params, page_size, (page - 1) * page_size])]
+    return rows, total

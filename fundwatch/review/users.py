@@ -2,9 +2,9 @@
 
 Users live in the ``users`` table of ``HOME/state.sqlite`` (schema in ``fundwatch.state``):
 ``username`` (PK), ``password_hash`` (werkzeug scrypt hash; the password itself is never
-stored), ``role`` (``reviewer`` may decide; ``auditor`` reads and may unmask personal data;
-``admin`` may do both), ``created_at``, ``updated_at``. User management is logged in
-``audit_log``.
+stored), ``role`` (rights: ``fundwatch.review.access.RIGHTS``), ``unit_code`` (their scope),
+``created_at``, ``updated_at``. User management is logged in ``audit_log``; a change to a person
+ends their sessions, removing them revokes their API tokens.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from fundwatch import scope, state
 from fundwatch.paths import Home
+from fundwatch.review import sessions, tokens
 
 ROLES = ("reviewer", "auditor", "admin", "unit")
 ROLE_LABELS = {"reviewer": "审核员", "auditor": "审计员（只读）", "admin": "管理员", "unit": "市州/县计生协填报员"}
@@ -46,9 +47,9 @@ def _check_password(password: str) -> str:
     return password
 
 
-def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str) -> None:
-    conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail) VALUES (?, ?, ?, NULL, ?)",
-                 (state.now_shanghai(), actor, action, detail))
+def _audit(conn: sqlite3.Connection, actor: str, action: str, detail: str, client: str | None = None) -> None:
+    conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail, client) "
+                 "VALUES (?, ?, ?, NULL, ?, ?)", (state.now_shanghai(), actor, action, detail, client))
 
 
 def _check_unit(unit: str) -> str:
@@ -58,7 +59,7 @@ def _check_unit(unit: str) -> str:
 
 
 def add_user(db: Path, username: str, password: str, role: str, *, unit: str = scope.PROVINCE,
-             actor: str = "cli") -> None:
+             actor: str = "cli", client: str | None = None) -> None:
     if not _NAME.match(username):
         raise UserError("user name: 1-64 letters, digits, Chinese characters, '.', '-', '_' or '@'")
     _check_role(role)
@@ -73,28 +74,34 @@ def add_user(db: Path, username: str, password: str, role: str, *, unit: str = s
             conn.execute("INSERT INTO users (username, password_hash, role, unit_code, created_at, updated_at)"
                          " VALUES (?, ?, ?, ?, ?, ?)",
                          (username, generate_password_hash(password, method="scrypt"), role, unit, now, now))
-            _audit(conn, actor, "user_add", f"{username} role={role} unit={unit}")
+            _audit(conn, actor, "user_add", f"{username} role={role} unit={unit}", client)
     finally:
         conn.close()
 
 
-def _update(db: Path, username: str, sql: str, params: tuple, action: str, detail: str, actor: str) -> None:
+def _update(db: Path, username: str, sql: str, params: tuple, action: str, detail: str, actor: str,
+            client: str | None = None) -> None:
+    """Change one person; every session of theirs ends (they sign in again)."""
     conn = state.connect(db)
     try:
         with state.transaction(conn):
             cur = conn.execute(sql, params)
             if cur.rowcount != 1:
                 raise UserError(f"no user {username!r}")
-            _audit(conn, actor, action, detail)
+            if action == "user_remove":  # a person added later under the same name gets none of these
+                conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                             (state.now_shanghai(), username))
+            _audit(conn, actor, action, detail, client)
     finally:
         conn.close()
+    sessions.revoke_user_of_state(db, username)
 
 
-def set_password(db: Path, username: str, password: str, *, actor: str = "cli") -> None:
+def set_password(db: Path, username: str, password: str, *, actor: str = "cli", client: str | None = None) -> None:
     _check_password(password)
     _update(db, username, "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
             (generate_password_hash(password, method="scrypt"), state.now_shanghai(), username),
-            "user_passwd", username, actor)
+            "user_passwd", username, actor, client)
 
 
 def set_role(db: Path, username: str, role: str, *, actor: str = "cli") -> None:
@@ -103,9 +110,15 @@ def set_role(db: Path, username: str, role: str, *, actor: str = "cli") -> None:
             (role, state.now_shanghai(), username), "user_set_role", f"{username} role={role}", actor)
 
 
-def remove_user(db: Path, username: str, *, actor: str = "cli") -> None:
+def set_unit(db: Path, username: str, unit: str, *, actor: str = "cli") -> None:
+    _check_unit(unit)
+    _update(db, username, "UPDATE users SET unit_code = ?, updated_at = ? WHERE username = ?",
+            (unit, state.now_shanghai(), username), "user_set_unit", f"{username} unit={unit}", actor)
+
+
+def remove_user(db: Path, username: str, *, actor: str = "cli", client: str | None = None) -> None:
     _update(db, username, "DELETE FROM users WHERE username = ?", (username,),
-            "user_remove", username, actor)
+            "user_remove", username, actor, client)
 
 
 def list_users(db: Path) -> list[dict]:
@@ -115,11 +128,6 @@ def list_users(db: Path) -> list[dict]:
             "SELECT username, role, unit_code, created_at, updated_at FROM users ORDER BY username")]
     finally:
         conn.close()
-
-
-def get_role(conn: sqlite3.Connection, username: str) -> str | None:
-    row = conn.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
-    return None if row is None else row[0]
 
 
 def verify(conn: sqlite3.Connection, username: str, password: str) -> str | None:
@@ -141,7 +149,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def users_command(home: Home, argv: list[str]) -> int:
-    """``fundwatch users add|list|passwd|remove|set-role ...`` over the home's state.sqlite."""
+    """``fundwatch users add|list|passwd|remove|set-role|set-unit|token|tokens|revoke-token ...``."""
     parser = argparse.ArgumentParser(prog="fundwatch users",
                                      description="Manage who may sign in to the review page.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -160,6 +168,17 @@ def users_command(home: Home, argv: list[str]) -> int:
     p = sub.add_parser("set-role", help="change a user's role")
     p.add_argument("name")
     p.add_argument("role", choices=ROLES)
+    p = sub.add_parser("set-unit", help="change a user's unit (6-digit division code: their scope)")
+    p.add_argument("name")
+    p.add_argument("unit")
+    p = sub.add_parser("token", help="create an API token for a user (printed once, stored hashed)")
+    p.add_argument("name")
+    p = sub.add_parser("tokens", help="list API tokens (never their secret)")
+    p.add_argument("name", nargs="?")
+    p = sub.add_parser("revoke-token", help="revoke a user's API tokens, or one token by --id")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("name", nargs="?")
+    who.add_argument("--id", type=int, dest="token_id")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -184,6 +203,25 @@ def users_command(home: Home, argv: list[str]) -> int:
         elif args.cmd == "set-role":
             set_role(db, args.name, args.role)
             print(f"{args.name} is now {args.role}")
+        elif args.cmd == "set-unit":
+            set_unit(db, args.name, args.unit)
+            print(f"{args.name} now belongs to {args.unit}")
+        elif args.cmd == "token":
+            try:
+                token_id, token = tokens.create(db, args.name)
+            except LookupError as exc:
+                raise UserError(str(exc)) from None
+            print(f"token #{token_id} of {args.name} (shown once, keep it secret):", file=sys.stderr)
+            print(token)
+        elif args.cmd == "tokens":
+            for t in tokens.list_tokens(db, args.name):
+                print(f"#{t['id']}\t{t['username']}\t{t['created_at']}\t"
+                      f"{'revoked ' + t['revoked_at'] if t['revoked_at'] else 'active'}")
+        elif args.cmd == "revoke-token":
+            n = tokens.revoke(db, username=args.name, token_id=args.token_id)
+            if not n:
+                raise UserError("no active token matches")
+            print(f"revoked {n} token(s)")
     except UserError as exc:
         print(f"fundwatch users: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,18 @@ import pytest
 # with --import-mode=importlib test folders are not on sys.path, so put this one there.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from review_data import DAY1, DAY1_FINDINGS, DAY2, DAY2_FINDINGS, PASSWORD, login
+from review_data import (
+    DAY1,
+    DAY1_FINDINGS,
+    DAY2,
+    DAY2_FINDINGS,
+    PASSWORD,
+    SCOPE_FINDINGS,
+    SCOPE_ROLES,
+    SCOPE_UNITS,
+    login,
+    person_name,
+)
 
 from fundwatch import state
 from fundwatch.paths import Home
@@ -30,12 +41,15 @@ def template_home(tmp_path_factory) -> Home:
     return home
 
 
+def _copy(template: Home, root: Path) -> Home:
+    shutil.copytree(template.root, root)
+    return Home(root)
+
+
 @pytest.fixture
 def home(template_home, tmp_path) -> Home:
     """A fresh copy of the template home for each test (decisions never leak between tests)."""
-    root = tmp_path / "home"
-    shutil.copytree(template_home.root, root)
-    return Home(root)
+    return _copy(template_home, tmp_path / "home")
 
 
 @pytest.fixture
@@ -54,3 +68,28 @@ def as_role(app):
         assert resp.status_code == 302, resp.get_data(as_text=True)
         return client
     return make
+
+
+@pytest.fixture(scope="session")
+def scope_template(tmp_path_factory) -> Home:
+    """A home with one finding per unit of review_data.SCOPE_FINDINGS and every role at every unit."""
+    home = Home(tmp_path_factory.mktemp("review-scope")).ensure()
+    state.record_run(home.state_db, run_id="scheduled__2021-04-30", run_date=DAY2,
+                     findings=list(SCOPE_FINDINGS.values()))
+    add_user(home.state_db, person_name(SCOPE_ROLES[0], SCOPE_UNITS[0]), PASSWORD, SCOPE_ROLES[0],
+             unit=SCOPE_UNITS[0])
+    conn = state.connect(home.state_db)
+    with state.transaction(conn):  # the others share that password hash (scrypt is slow on purpose)
+        hashed = conn.execute("SELECT password_hash, created_at FROM users").fetchone()
+        conn.executemany(
+            "INSERT INTO users (username, password_hash, role, unit_code, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(person_name(role, unit), hashed[0], role, unit, hashed[1], hashed[1])
+             for unit in SCOPE_UNITS for role in SCOPE_ROLES if (role, unit) != (SCOPE_ROLES[0], SCOPE_UNITS[0])])
+    conn.close()
+    return home
+
+
+@pytest.fixture
+def scope_home(scope_template, tmp_path) -> Home:
+    return _copy(scope_template, tmp_path / "scope-home")

@@ -70,3 +70,39 @@ def login(client, username: str, password: str = PASSWORD):
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+# ------------------------------------------------------------------ people at three levels, two branches
+# The province, two 市州 (长沙 430100, 株洲 430200) and two counties of 长沙 (长沙县 430121, 浏阳市 430181).
+PROVINCE, CHANGSHA, ZHUZHOU, CHANGSHA_XIAN, LIUYANG = "430000", "430100", "430200", "430121", "430181"
+SCOPE_UNITS = (PROVINCE, CHANGSHA, ZHUZHOU, CHANGSHA_XIAN, LIUYANG)
+SCOPE_ROLES = ("reviewer", "auditor", "admin", "unit")
+
+
+def person_name(role: str, unit: str) -> str:
+    return f"{role}_{unit}"
+
+
+def _scoped(unit: str | None, tag: str) -> dict:
+    """A finding of ``unit`` whose rule, key, project and name are unique to it (to spot leaks)."""
+    return _f(f"SCOPE_{tag}", f"范围检查{tag}", "error", "payment", f"SCOPE-KEY-{tag}", unit, f"P-{tag}",
+              "100.00", f"范围检查{tag}的说明。",
+              {"source_row": {"txn_ref": f"SCOPE-KEY-{tag}", "name": f"姓名{tag}", "id_number": ID_LIU}},
+              source_file=f"scope/{tag}.xlsx")
+
+
+SCOPE_FINDINGS = {
+    "in_430121": _scoped(CHANGSHA_XIAN, "A430121"),
+    "in_430181": _scoped(LIUYANG, "A430181"),
+    "in_430100": _scoped(CHANGSHA, "A430100"),
+    "in_430202": _scoped("430202", "A430202"),
+    "no_unit": _scoped(None, "ANOUNIT"),
+}
+# Which findings each unit sees (written out by hand from interface.md, not computed by fundwatch.scope).
+VISIBLE = {
+    PROVINCE: {"in_430121", "in_430181", "in_430100", "in_430202", "no_unit"},
+    CHANGSHA: {"in_430121", "in_430181", "in_430100"},
+    ZHUZHOU: {"in_430202"},
+    CHANGSHA_XIAN: {"in_430121"},
+    LIUYANG: {"in_430181"},
+}

@@ -10,6 +10,7 @@ from review_data import PAY_LATE, fid, login
 from fundwatch import state
 from fundwatch.paths import Home
 from fundwatch.review import create_app, users_command
+from fundwatch.review.users import list_users
 
 SECRET = "Pa55word-for-tests"
 
@@ -88,3 +89,64 @@ def test_prompted_password_must_be_typed_twice_alike(fresh_home, monkeypatch, ca
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     assert users_command(fresh_home, ["add", "wang", "--role", "admin"]) == 1
     assert "differ" in capsys.readouterr().err
+
+
+def test_home_may_come_last_as_interface_md_writes_it(tmp_path, monkeypatch, capsys):
+    from fundwatch import cli
+
+    home = Home(tmp_path / "home")
+    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))
+    assert cli.main(["users", "add", "县填报", "--role", "unit", "--unit", "430121", "--password-stdin",
+                     "--home", str(home.root)]) == 0
+    assert cli.main(["users", "token", "县填报", "--home", str(home.root)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("fw_")
+    assert [(u["username"], u["role"], u["unit_code"]) for u in list_users(home.state_db)] == [
+        ("县填报", "unit", "430121")]
+
+
+def test_set_unit_changes_scope_and_ends_sessions(home, monkeypatch):
+    app = create_app(home)
+    client = app.test_client()
+    assert login(client, "reviewer1").status_code == 302
+    assert client.get(f"/findings/{fid(PAY_LATE)}").status_code == 200
+    assert run(home, ["set-unit", "reviewer1", "430200"], monkeypatch=monkeypatch) == 0
+    assert client.get("/").status_code == 302, "signed out by the change"
+    client = app.test_client()
+    login(client, "reviewer1")
+    assert client.get(f"/findings/{fid(PAY_LATE)}").status_code == 404, "a 长沙县 finding is outside 株洲"
+    assert run(home, ["set-unit", "reviewer1", "4302"], monkeypatch=monkeypatch) == 1
+
+
+def _post(client, url, **form):
+    with client.session_transaction() as sess:
+        form["csrf_token"] = sess["csrf"]
+    return client.post(url, data=form)
+
+
+def test_an_admin_manages_people_on_the_page(home):
+    app = create_app(home)
+    admin = app.test_client()
+    login(admin, "admin1")
+    resp = _post(admin, "/admin/people", username="株洲填报", role="unit", unit="430200", password=SECRET)
+    assert resp.status_code == 302
+    clerk = app.test_client()
+    assert login(clerk, "株洲填报", SECRET).status_code == 302
+    assert clerk.get(f"/findings/{fid(PAY_LATE)}").status_code == 404, "a 长沙县 finding is outside 株洲"
+    resp = _post(admin, "/admin/people/株洲填报/password", password="another-secret-1")
+    assert resp.status_code == 302 and clerk.get("/").status_code == 302, "reset ends the clerk's session"
+    assert login(app.test_client(), "株洲填报", "another-secret-1").status_code == 302
+    for form, message in (({"username": "x y", "role": "unit", "unit": "430200", "password": SECRET}, "用户名"),
+                          ({"username": "短密码", "role": "unit", "unit": "430200", "password": "short"}, "至少 8"),
+                          ({"username": "株洲填报", "role": "unit", "unit": "430200", "password": SECRET}, "同名")):
+        resp = _post(admin, "/admin/people", **form)
+        assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    resp = _post(admin, "/admin/people/admin1/remove")
+    assert resp.status_code == 400 and "不能删除自己" in resp.get_data(as_text=True)
+    assert _post(admin, "/admin/people/株洲填报/remove").status_code == 302
+    assert login(app.test_client(), "株洲填报", "another-secret-1").status_code == 401
+    conn = state.connect(home.state_db)
+    logged = conn.execute("SELECT action, username, client FROM audit_log WHERE action LIKE 'user_%' "
+                          "AND username = 'admin1' ORDER BY id").fetchall()
+    conn.close()
+    assert [r[0] for r in logged] == ["user_add", "user_passwd", "user_remove"]
+    assert {r[2] for r in logged} == {"127.0.0.1"}

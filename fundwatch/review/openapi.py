@@ -1,0 +1,148 @@
+"""OpenAPI 3.1 description of the review service's JSON API, served at ``/api/openapi.json``.
+
+Hand-written, one dict. A test checks that every ``/api/`` route of the app is described here and
+nothing else is: a blueprint that adds an API route adds its entry to ``PATHS``.
+"""
+
+from __future__ import annotations
+
+from fundwatch import state
+
+_ERR = {"$ref": "#/components/responses/Error"}
+_FID = {"name": "finding_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}
+_JSON = "application/json"
+
+
+def _ok(schema_ref: str, description: str) -> dict:
+    return {"description": description, "content": {_JSON: {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def _errors(*codes: int) -> dict:
+    return {str(c): _ERR for c in codes}
+
+
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+FINDING_PROPERTIES: dict[str, dict] = {
+    "finding_id": {"type": "string", "description": "问题编号：sha256(rule_id|subject_type|subject_key) 的前 16 位"},
+    "rule_id": {"type": "string"},
+    "rule_name": {"type": "string"},
+    "severity": {"type": "string", "enum": ["error", "warning"]},
+    "subject_type": {"type": "string"},
+    "subject_key": {"type": "string", "description": "对象键；名单人员的身份证号已脱敏"},
+    "project_code": {"type": ["string", "null"]},
+    "unit_code": {"type": ["string", "null"], "description": "责任单位 6 位行政区划代码"},
+    "amount_at_risk": {"type": ["string", "null"], "pattern": r"^-?\d+\.\d{2}$",
+                       "description": "涉及金额（元），两位小数的字符串"},
+    "source_file": {"type": ["string", "null"]},
+    "source_row": {"type": ["integer", "null"]},
+    "detail": {"type": ["string", "null"], "description": "应为与实际（一句中文），号码已脱敏"},
+    "first_seen": {"type": "string", "format": "date"},
+    "status": {"type": "string", "enum": ["open", "confirmed", "dismissed", "resolved"]},
+    "unit_name": {"type": ["string", "null"]},
+    "rectification": {"type": ["object", "null"],
+                      "description": "整改（rectification.md）：state、due 等；无则为 null"},
+}
+
+DECISION = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "finding_id": {"type": "string"},
+        "action": {"type": "string", "enum": list(state.ACTIONS)}, "comment": {"type": ["string", "null"]},
+        "username": {"type": "string"}, "decided_at": {"type": "string", "description": "北京时间 ISO"},
+    },
+}
+
+PATHS: dict[str, dict] = {
+    "/api/findings": {
+        "get": {
+            "summary": "当前问题清单（仅本人范围内）",
+            "description": "每页 50 条，新发现的在前。q 匹配：项目编码前缀；问题对象键前缀"
+                           "（流水号、文号、凭证号、文件名；不按前缀匹配身份证号）；"
+                           "证据中完全相等的值（姓名、身份证号、账号、流水号、文号）。",
+            "parameters": [
+                _query("status", "处理状态",
+                       {"type": "string", "enum": ["open", "confirmed", "dismissed", "resolved"]}),
+                _query("rule_id", "规则编号"),
+                _query("unit_code", "单位代码：市州代码含其下属县市区", {"type": "string", "pattern": r"^\d{6}$"}),
+                _query("severity", "严重程度", {"type": "string", "enum": ["error", "warning"]}),
+                _query("q", "搜索（见上）", {"type": "string", "maxLength": 100}),
+                _query("page", "页码，从 1 开始；超出末页返回空清单",
+                       {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+            ],
+            "responses": {"200": _ok("FindingList", "问题清单"), **_errors(400, 401)},
+        },
+    },
+    "/api/findings/{finding_id}": {
+        "get": {
+            "summary": "一条问题：证据（已脱敏）与处理记录（最早的在前）",
+            "parameters": [_FID],
+            "responses": {"200": _ok("FindingDetail", "问题详情"), **_errors(401, 404)},
+        },
+    },
+    "/api/findings/{finding_id}/decisions": {
+        "post": {
+            "summary": "记录一次处理决定（只增不改）",
+            "parameters": [_FID],
+            "requestBody": {"required": True, "content": {_JSON: {"schema": {
+                "type": "object", "required": ["action"],
+                "properties": {"action": {"type": "string", "enum": list(state.ACTIONS)},
+                               "comment": {"type": "string", "maxLength": 2000, "description": "驳回时必填"}}}}}},
+            "responses": {"201": _ok("Decision", "已记录的决定"), **_errors(400, 401, 403, 404)},
+        },
+    },
+    "/api/findings/{finding_id}/unmask": {
+        "post": {
+            "summary": "查看一条问题的完整号码（审计员、管理员；理由记入审计日志）",
+            "parameters": [_FID],
+            "requestBody": {"required": True, "content": {_JSON: {"schema": {
+                "type": "object", "required": ["reason"],
+                "properties": {"reason": {"type": "string", "maxLength": 500}}}}}},
+            "responses": {"200": _ok("FindingDetail", "未脱敏的问题详情"), **_errors(400, 401, 403, 404)},
+        },
+    },
+    "/api/openapi.json": {
+        "get": {"summary": "本说明", "responses": {"200": {"description": "OpenAPI 3.1"}, **_errors(401)}},
+    },
+}
+
+SPEC: dict = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "fundwatch 审核服务 API",
+        "version": "1.0",
+        "description": "湖南省计生协项目资金监督：问题清单、证据与处理。"
+                       "JSON 为 UTF-8；金额为两位小数的字符串；日期为 ISO。"
+                       "每个请求须已登录：浏览器会话（写操作带 X-CSRF-Token）或 Authorization: Bearer 令牌"
+                       "（fundwatch users token NAME）。超出本人范围的问题与不存在的一样返回 404。",
+    },
+    "security": [{"bearer": []}, {"session": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "fundwatch users token NAME"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "fundwatch_session"},
+        },
+        "schemas": {
+            "Finding": {"type": "object", "properties": FINDING_PROPERTIES},
+            "FindingList": {"type": "object", "required": ["total", "findings"], "properties": {
+                "total": {"type": "integer"}, "page": {"type": "integer"}, "page_size": {"type": "integer"},
+                "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}}},
+            "FindingDetail": {"allOf": [{"$ref": "#/components/schemas/Finding"}, {"type": "object", "properties": {
+                "last_seen": {"type": ["string", "null"], "format": "date"},
+                "is_open": {"type": "boolean"},
+                "closed_on": {"type": ["string", "null"], "format": "date"},
+                "evidence": {"type": "object", "additionalProperties": True,
+                             "description": "每类记录一个键，各为带 source_file、source_row 的记录列表"},
+                "decisions": {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}}}}]},
+            "Decision": DECISION,
+            "Error": {"type": "object", "properties": {
+                "error": {"type": "string"}, "message": {"type": "string"}, "status": {"type": "integer"}}},
+        },
+        "responses": {"Error": {"description": "错误（中文说明）", "content": {_JSON: {"schema": {
+            "$ref": "#/components/schemas/Error"}}}}},
+    },
+}
