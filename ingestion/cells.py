@@ -57,6 +57,11 @@ def error_literal(text: str) -> CellIssue | None:
     return CellIssue.error(s) if s in EXCEL_ERRORS else None
 
 
+def mark_errors(cells: list[object]) -> list[object]:
+    """The row with every text cell that is exactly an Excel error value made a :class:`CellIssue`."""
+    return [error_literal(v) or v if type(v) is str and "#" in v else v for v in cells]
+
+
 class MergedBlank(str):
     """An empty cell inside the merged range ``ref`` (e.g. ``C4:C6``)."""
 

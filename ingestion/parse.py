@@ -30,7 +30,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ingestion import normalise as nz
-from ingestion.cells import CellIssue, MergedBlank, col_letters, error_literal
+from ingestion.cells import CellIssue, MergedBlank, col_letters, mark_errors
 from ingestion.kinds import KINDS, Kind, VType, header_key
 from ingestion.readers import FileRejected, Row
 
@@ -86,10 +86,6 @@ class ParseStats:
 
 def _cell_blank(v: object) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
-
-
-def _mark_errors(cells: list[object]) -> list[object]:
-    return [error_literal(v) or v if type(v) is str and "#" in v else v for v in cells]
 
 
 def find_header(cells: list[object], row: int) -> Header | None:
@@ -364,15 +360,14 @@ def parse_rows(rows: Iterator[Row], on_header: Callable[[Header], None],
         multiline = False
         try:
             joined = "".join(cells)  # type: ignore[arg-type]  # all text (CSV): one C call
-        except TypeError:  # xlsx: numbers, dates, issues
+        except TypeError:  # xlsx: numbers, dates, issues (the reader marks error texts itself)
             if all(_cell_blank(v) for v in cells):
                 continue
-            cells = _mark_errors(cells)
         else:
             if not joined.strip():
                 continue
             if "#" in joined:
-                cells = _mark_errors(cells)
+                cells = mark_errors(cells)
             multiline = csv and "\n" in joined
         if pending is not None:
             handle(*pending)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import python_calamine
 
-from ingestion.cells import CellIssue, MergedBlank, NumberText, col_index, col_letters
+from ingestion.cells import EXCEL_ERRORS, CellIssue, MergedBlank, NumberText, col_index, col_letters, mark_errors
 from ingestion.readers import OLE_MAGIC, FileChanged, FileRejected, FileScan, Limits, Row
 
 _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)>")
@@ -76,9 +76,18 @@ _NO_RESULT = re.compile(  # a formula cell with no stored result (no <v>, or an 
     rb"<c\b([^>/]*)>\s*<f\b[^>]*?(?:/>|>([^<]*)</f>)\s*(<v\s*/>|<v>\s*</v>)?\s*</c>")
 
 
+_ERROR_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>\s*(#[A-Z0-9/!?_]+)\s*</(?:\w+:)?t>")
+
+
+def _holds_error_text(xml: bytes) -> bool:
+    """Whether a text of the XML (shared strings, inline strings) is exactly an Excel error value."""
+    return b">#" in xml and any(m.group(1).decode() in EXCEL_ERRORS for m in _ERROR_TEXT.finditer(xml))
+
+
 @dataclass
 class SheetSurvey:
     issues: dict[int, list[tuple[int, CellIssue]]] = field(default_factory=dict)  # row -> [(col, issue)]
+    error_text: bool = False  # some text cell reads exactly like an Excel error value ("#N/A")
     value_rows: int = 0  # rows that hold a value (counted only when the dimension is not trusted)
     last_row: int = 0
     min_col: int | None = None
@@ -102,12 +111,35 @@ def _pieces(z: zipfile.ZipFile, member: str) -> Iterator[bytes]:
             yield carry
 
 
+_HIDING = (b"#", b"</f>")  # an error value or a "#..." text; a formula (a shared one has a master)
+
+
+def _may_hide_cells(z: zipfile.ZipFile, member: str) -> bool:
+    """A quick pass (no parsing): does the sheet hold an error cell, a formula or a text "#..."?"""
+    with z.open(member) as f:
+        tail = b""
+        while data := f.read(_MIB):
+            probe = tail + data[:16]
+            if any(t in data or t in probe for t in _HIDING):
+                return True
+            tail = data[-16:]
+    return False
+
+
 def survey_sheet(z: zipfile.ZipFile, member: str, *, extent: bool, limits: Limits, name: str) -> SheetSurvey:
     """Cells calamine would show as empty though they are not (errors, formulas without a result)
     and, with ``extent``, the rows that hold values; raises :class:`FileRejected` when too big."""
     s = SheetSurvey()
     rows_seen: set[int] = set()
+    try:
+        s.error_text = _holds_error_text(z.read("xl/sharedStrings.xml"))
+    except KeyError:
+        pass
+    if not extent and not _may_hide_cells(z, member):
+        return s
     for piece in _pieces(z, member):
+        if not s.error_text and _holds_error_text(piece):
+            s.error_text = True
         if b't="e"' in piece:
             for m in _ERROR_CELL.finditer(piece):
                 ref, v = _REF.search(m.group(1)), _V.search(m.group(2))
@@ -247,6 +279,8 @@ def iter_xlsx(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
                 for i in range(max(c0 - first_col, 0), min(c1 - first_col + 1, len(row))):
                     if row[i] == "":
                         row[i] = MergedBlank(ref)
+        if survey.error_text:
+            row = mark_errors(row)
         if n in issues:
             for col, issue in issues[n]:
                 i = col - first_col

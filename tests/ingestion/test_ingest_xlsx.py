@@ -97,6 +97,14 @@ def test_excel_errors_and_formulas_without_a_result_name_themselves(wh: Warehous
     assert not any("必填列" in r for r in got.values())
 
 
+def test_an_error_value_written_as_text_rejects_the_row(wh: Warehouse, inbox: Path):
+    """A sheet pasted from a CSV export holds "#N/A" as text: the same reason as an error cell."""
+    write_xlsx(inbox / "p.xlsx", [PAY_HEADER, pay_row("T1"), [*pay_row("T2")[:10], "#N/A"]])
+    wh.load()
+    [(_, row, reason)] = wh.rejected()
+    assert row == 3 and "列“备注”的值“#N/A”无法读取：单元格是 Excel 错误值 #N/A" in reason
+
+
 def test_a_formula_without_a_stored_result_says_so(wh: Warehouse, inbox: Path):
     """openpyxl writes formulas without results, as many programs do."""
     write_xlsx(inbox / "p.xlsx", [PAY_HEADER, pay_row("T1", amount="=SUM(1,2)"), pay_row("T2")])
