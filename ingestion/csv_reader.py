@@ -113,11 +113,14 @@ def open_quote_line(lines: list[str], first: int) -> int | None:
     return opened if in_quote else None
 
 
-def _unclosed(line: int, last: int) -> FileRejected:
+def _unclosed(line: int, last: int, limit: int | None = None) -> FileRejected:
     lost = f"第{line + 1}行" if last == line + 1 else f"第{line + 1}–{last}行"
-    swallowed = f"，其后{lost}都会被并进这一个单元格" if last > line else ""
+    if limit:  # the cell outgrew the limit before the file ended
+        what = f"一直到第{last}行、超过{limit}个字符仍没有结束（其后的行都被并进了这一个单元格）"
+    else:
+        what = "一直没有结束" + (f"，其后{lost}都会被并进这一个单元格" if last > line else "")
     return FileRejected(
-        f"第{line}行的引号（\"）一直没有结束{swallowed}；整个文件未载入。请检查第{line}行："
+        f"第{line}行的引号（\"）{what}；整个文件未载入。请检查第{line}行："
         "单元格中的引号要写成两个（\"\"），或去掉多余的引号，然后重新导出")
 
 
@@ -140,9 +143,10 @@ def iter_csv(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
                 break
             except csv.Error as exc:
                 opened = open_quote_line(lines.lines, prev + 1)
+                too_long = "field larger" in str(exc)
                 if opened is not None:
-                    raise _unclosed(opened, reader.line_num) from None
-                if "field larger" in str(exc):
+                    raise _unclosed(opened, reader.line_num, limits.max_csv_field if too_long else None) from None
+                if too_long:
                     raise FileRejected(
                         f"第{prev + 1}行起有一个单元格超过{limits.max_csv_field}个字符，文件可能已损坏；"
                         "请检查后重新导出") from None

@@ -120,6 +120,7 @@ def walk_inbox(inbox: Path) -> list[Entry]:
     root = Path(os.path.realpath(inbox, strict=True))
     if not root.is_dir():
         raise NotADirectoryError(f"收件箱不是目录: {inbox}")
+    os.scandir(root).close()  # an unreadable inbox fails the run (PermissionError); a sub-folder does not
     entries: list[Entry] = []
 
     def unreadable_dir(exc: OSError) -> None:

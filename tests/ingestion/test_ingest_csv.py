@@ -36,6 +36,16 @@ def test_a_quote_that_never_closes_rejects_the_file_naming_the_line(wh: Warehous
     assert report.rows_loaded == 0 and wh.q("SELECT count(*) FROM raw.payments") == [(0,)]
 
 
+def test_a_quote_that_runs_past_the_cell_limit_names_its_line(wh: Warehouse, inbox: Path):
+    from ingestion import Limits
+
+    data = HEADER + b"\r\n" + _row("T1") + _row("T2", remark='"x') + b"".join(_row(f"T{i}") for i in range(3, 60))
+    (inbox / "p.csv").write_bytes(data)
+    wh.load(limits=Limits(max_csv_field=2000))
+    status, reason = wh.files()["p.csv"][:2]
+    assert status == "rejected" and "第3行的引号（\"）一直到第" in reason and "超过2000个字符仍没有结束" in reason
+
+
 def test_a_quote_opened_on_the_last_line_is_named_too(wh: Warehouse, inbox: Path):
     data = HEADER + b"\r\n" + _row("T1") + _row("T2", remark='"note')
     _, (status, reason, *_) = _load(wh, inbox, data)
