@@ -12,10 +12,10 @@ Decisions the spec leaves open (决定及理由):
 - 金额超过两位小数（如 1200.505）：拒收。理由：“精确到分”，不做四舍五入。Excel 数值单元格的
   二进制浮点尾差（如 1200.3000000000002）按 Excel 的 15 位有效数字读为 1200.30，不视为三位小数。
 - 数值单元格超过 15 位（账号、流水号、身份证号等写成了数字）：Excel 只保留 15 位有效数字，末尾
-  已丢失。账号、文本列拒收并提示改为文本格式；身份证号按规定只在为空时拒收，照原样载入，
-  由 PAY_INVALID_ID 报出。
-- 公民身份号码：只在为空时拒收；长度、校验位、出生日期错误的照样载入（由 PAY_INVALID_ID 判断）。
-  15 位旧号码升为 18 位（插入“19”并计算校验位）。
+  已丢失。账号、文本列拒收并提示改为文本格式（文件中存的是未丢位的整数时照读，见 xlsx_reader）；
+  身份证号写成超过 15 位的数值单元格一律拒收并提示改为文本格式（规范：不编造末尾数字）。
+- 公民身份号码：为空或写成超过 15 位的数值单元格时拒收；长度、校验位、出生日期错误的文本照样载入
+  （由 PAY_INVALID_ID 判断）。15 位旧号码（文本或数值单元格）升为 18 位（插入“19”并计算校验位）。
 - 日期：只接受规范列出的写法（另外接受带“00:00:00”之类时间的写法，时间部分舍去）；
   纯数字只接受 8 位 yyyymmdd；年份须在 1900–2099；不存在的日期（2020-02-30）拒收。
 - 整数列（资金年度、拨付时限、公示天数、受益人数）：接受数字及“30天”“12人”这类带单位的写法，
@@ -32,6 +32,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from fundwatch import masking
+from ingestion.cells import NumberText
 
 __all__ = [
     "BadValue", "norm_text", "norm_docno", "norm_date", "norm_money", "norm_int", "norm_id",
@@ -237,17 +238,24 @@ def upgrade_id15(id15: str) -> str:
     return first17 + id_check_char(first17)
 
 
+_ID_NUMBER_CELL = ("公民身份号码写成了数值单元格：Excel 数值只保留15位有效数字，18位号码的末尾几位已丢失"
+                   "（或被改成0）；请把该列设为文本格式、重新录入号码后导出")
+
+
 def norm_id(v: object) -> str | None:
-    """公民身份号码: spaces removed, half-width, upper-case X, 15 digits upgraded; never validated."""
+    """公民身份号码: spaces removed, half-width, upper-case X, 15 digits upgraded; never validated,
+    except that a number cell of more than 15 digits is refused (its last digits are lost)."""
+    if type(v) is str and _ID18_FAST.match(v):
+        return v
     if _is_empty(v):
         return None
-    if isinstance(v, str) and _ID18_FAST.match(v):
-        return v
     if isinstance(v, bool):
         raise BadValue("应为身份证号码")
-    if isinstance(v, float) and v.is_integer():
-        s = str(int(v))  # digits lost by Excel stay lost: PAY_INVALID_ID reports the number
-    elif isinstance(v, int | float):
+    if isinstance(v, NumberText | int) or (isinstance(v, float) and v.is_integer()):
+        s = str(int(v)) if isinstance(v, float) else str(v)
+        if len(s.lstrip("-")) > _MAX_EXACT_DIGITS:
+            raise BadValue(_ID_NUMBER_CELL)
+    elif isinstance(v, float):
         s = str(v)
     else:
         s = _WS.sub("", _halfwidth(str(v))).lstrip("'").upper()

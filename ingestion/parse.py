@@ -3,13 +3,19 @@
 Decisions (决定及理由):
 
 - 表头只在前 6 行中查找（表头上方最多 5 行标题/空行）。一行包含某一类文件的全部必填列即视为该类的
-  表头；同时满足两类及以上的，整个文件拒收（无法判断类型）。找不到表头的，理由中写出最接近的
-  类型和缺少的必填列。
+  表头；同时满足两类及以上的，整个文件拒收（无法判断类型）。找不到表头的，理由写出真正的原因：
+  表头在第 7 行以下（写明在第几行）、用分号或制表符分隔、文件只有空行；否则写出最接近的类型和
+  缺少的必填列。
 - 同一个列名（按去空格、全半角括号统一后的写法）在表头中出现两次的，整个文件拒收，因为无法判断
   用哪一列。
 - 合计行：最后一个非空行，其第一个非空单元格（去掉空格后）以“合计”或“总计”开头。金额列中填了值
-  且能读出的，与其上方已载入行之和比较；合计行中无法读出的值不作比较。不是最后一行的“合计”行
-  按数据行处理（通常因缺必填值被拒收，理由会提示合计行只能放在最后）。
+  且能读出的都记下（``TotalLine``），在重建 raw 层时与“已载入行”之和比较（键冲突的两处都不算，
+  同键同值的重复行照算；见 ``ingestion.rebuild``）；合计行中无法读出的值不作比较。不是最后一行的
+  “合计”行按数据行处理（通常因缺必填值被拒收，理由会提示合计行只能放在最后）。
+- CSV 中单元格比表头多的行整行拒收（多半是金额中的千分位逗号没加引号，各列已错位）；一个跨行的
+  引号单元格中若有一行本身就像一整行数据（逗号数不少于必填列数减一），该行拒收并写明被并入的行号。
+- 单元格是 Excel 错误值（#N/A、#DIV/0! 等，xlsx 的错误单元格或 CSV 中导出的同样文字）或没有保存
+  结果的公式：该列即使是可选列，整行也拒收并写明原因（ingestion.cells）。
 - xlsx 第一个可见工作表为空：整个文件拒收（不去读后面的工作表，规范只认第一个可见工作表）。
 - 表头以下没有任何数据行的文件照常“载入”，载入 0 行。
 """
@@ -24,10 +30,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ingestion import normalise as nz
+from ingestion.cells import CellIssue, MergedBlank, col_letters, mark_errors
 from ingestion.kinds import KINDS, Kind, VType, header_key
 from ingestion.readers import FileRejected, Row
 
 HEADER_SCAN_ROWS = 6  # the header row, below up to 5 title/blank rows
+LATE_HEADER_ROWS = 30  # how far a header is looked for, only to name it in the reason
 
 NORMALISERS: dict[VType, Callable[[object], object]] = {
     VType.TEXT: nz.norm_text, VType.DOCNO: nz.norm_docno, VType.DATE: nz.norm_date,
@@ -39,6 +47,7 @@ _CACHED = frozenset({VType.TEXT, VType.DOCNO, VType.DATE, VType.MONEY, VType.INT
 _CACHE_MAX = 20_000
 _TOTAL = re.compile(r"^(合计|总计)")
 _WS = re.compile(r"\s+")
+_SEPARATORS = {";": "分号（;）", "；": "分号（；）", "\t": "制表符（Tab）", "|": "竖线（|）"}
 
 
 @dataclass(frozen=True)
@@ -50,11 +59,13 @@ class Header:
 
 
 @dataclass
-class TotalMismatch:
+class TotalLine:
+    """A readable value of a 合计 line in one money column; compared at the raw-layer rebuild."""
+
     source_row: int
-    column_name: str
+    column_name: str  # the Chinese header
     stated_total: Decimal
-    computed_total: Decimal
+    computed_total: Decimal  # the sum over this file's rows that passed the row checks
 
 
 @dataclass
@@ -62,6 +73,7 @@ class Rejected:
     source_row: int
     reason: str
     raw_values: str
+    column_name: str | None = None  # header of the first column at fault; None for the row as a whole
 
 
 @dataclass
@@ -69,18 +81,11 @@ class ParseStats:
     data_rows: int = 0
     rows_valid: int = 0
     rows_rejected: int = 0
-    mismatches: list[TotalMismatch] = field(default_factory=list)
+    totals: list[TotalLine] = field(default_factory=list)
 
 
 def _cell_blank(v: object) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
-
-
-def _row_blank(cells: list[object]) -> bool:
-    try:
-        return not "".join(cells).strip()  # type: ignore[arg-type]  # all text (CSV): one C call
-    except TypeError:
-        return all(_cell_blank(v) for v in cells)
 
 
 def find_header(cells: list[object], row: int) -> Header | None:
@@ -99,7 +104,7 @@ def find_header(cells: list[object], row: int) -> Header | None:
         hk = header_key(col.header)
         idx = [i for i, k in enumerate(keys) if k == hk]
         if len(idx) > 1:
-            cols = "、".join(_col_letter(i) for i in idx)
+            cols = "、".join(col_letters(i) for i in idx)
             raise FileRejected(f"表头（第{row}行）中“{col.header}”出现了{len(idx)}次（第{cols}列），"
                                "无法判断用哪一列；请删去多余的一列")
         if idx:
@@ -108,16 +113,7 @@ def find_header(cells: list[object], row: int) -> Header | None:
     return Header(kind, row, positions, labels)
 
 
-def _col_letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
-def _unrecognised(first_rows: list[list[object]]) -> FileRejected:
+def _closest(first_rows: list[list[object]]) -> tuple[int, Kind, set[str]] | None:
     best: tuple[int, Kind, set[str]] | None = None
     for cells in first_rows:
         present = {header_key(v) for v in cells}
@@ -125,7 +121,51 @@ def _unrecognised(first_rows: list[list[object]]) -> FileRejected:
             hit = len(k.required_headers & present)
             if hit >= 2 and (best is None or hit > best[0]):
                 best = (hit, k, set(k.required_headers - present))
+    return best
+
+
+def _separator(first_rows: list[list[object]]) -> tuple[str, Kind | None] | None:
+    """A separator other than the comma that splits the first rows into a kind's header."""
+    for sep, name in _SEPARATORS.items():
+        split = [[part for v in cells if isinstance(v, str) for part in v.split(sep)]
+                 for cells in first_rows if any(isinstance(v, str) and sep in v for v in cells)]
+        best = _closest(split)
+        if best:
+            return name, best[1] if not best[2] else None
+    return None
+
+
+def _late_header(row_no: int, cells: list[object], rows: Iterator[Row]) -> tuple[int, Kind] | None:
+    """A header further down than allowed (only to name it in the reason)."""
+    while row_no <= LATE_HEADER_ROWS:
+        try:
+            h = find_header(cells, row_no)
+        except FileRejected:
+            return None
+        if h:
+            return row_no, h.kind
+        try:
+            row_no, cells = next(rows)
+        except StopIteration:
+            return None
+    return None
+
+
+def _unrecognised(first_rows: list[list[object]], late: tuple[int, Kind] | None, more: bool) -> FileRejected:
+    if late:
+        row, kind = late
+        return FileRejected(f"表头（“{kind.label}”）在第{row}行，上方有{row - 1}行；表头上方最多只能有5行"
+                            "标题或空行，请删去多余的行后重新报送")
+    if not more and all(all(_cell_blank(v) for v in cells) for cells in first_rows):
+        return FileRejected("文件中没有任何内容（只有空行或空白单元格）；请确认导出是否完整后重新报送")
+    sep = _separator(first_rows)
+    if sep:
+        name, kind = sep
+        what = f"“{kind.label}”的" if kind else ""
+        return FileRejected(f"文件用{name}分隔各列，不是逗号，{what}各列挤在了一个单元格里；"
+                            "请另存为“CSV UTF-8（逗号分隔）”后重新报送")
     msg = f"前{HEADER_SCAN_ROWS}行中找不到可识别的表头，无法判断文件类型"
+    best = _closest(first_rows)
     if best:
         hk = {header_key(c.header): c.header for c in best[1].columns}
         missing = "、".join(f"“{hk[m]}”" for m in sorted(best[2], key=list(hk).index))
@@ -138,7 +178,7 @@ def _json_cell(v: object) -> object:
         return v.isoformat()
     if isinstance(v, float):
         return repr(v)
-    if isinstance(v, Decimal):
+    if isinstance(v, Decimal | CellIssue):
         return str(v)
     return v
 
@@ -149,7 +189,7 @@ def raw_values_json(header: Header, cells: list[object]) -> str:
     for i, v in enumerate(cells):
         if _cell_blank(v):
             continue
-        label = header.labels[i] if i < len(header.labels) and header.labels[i] else _col_letter(i) + "列"
+        label = header.labels[i] if i < len(header.labels) and header.labels[i] else col_letters(i) + "列"
         out[label] = _json_cell(v)
     return json.dumps(out, ensure_ascii=False)
 
@@ -178,6 +218,8 @@ def _outcome(fn: Callable[[object], object], memo: _Memo | None) -> Callable[[ob
     def run(raw: object) -> object:
         if memo is not None and type(raw) is str:
             return memo[raw]
+        if type(raw) is CellIssue:
+            return nz.BadValue(raw.reason)
         try:
             return fn(raw)
         except nz.BadValue as exc:
@@ -201,48 +243,83 @@ class RowParser:
         present = [p for p, _ in self._plan if p is not None]
         self._width = max(present) + 1 if present else 0
 
-    def parse(self, cells: list[object]) -> tuple[tuple | None, str | None]:
-        """(values in raw-column order, None) or (None, Chinese reason)."""
+    def parse(self, cells: list[object]) -> tuple[tuple | None, str | None, str | None]:
+        """(values in raw-column order, None, None) or (None, Chinese reason, header at fault)."""
         if len(cells) < self._width:
             cells = [*cells, *([None] * (self._width - len(cells)))]
         values = [None if pos is None else run(cells[pos]) for pos, run in self._plan]
         if any(type(v) is nz.BadValue for v in values) or any(values[i] is None for i in self._required):
-            return None, self._reason(cells, values)
-        return tuple(values), None
+            return None, *self._reason(cells, values)
+        return tuple(values), None, None
 
-    def _reason(self, cells: list[object], values: list[object]) -> str:
+    def _reason(self, cells: list[object], values: list[object]) -> tuple[str, str | None]:
         problems: list[str] = []
+        first: str | None = None
         for col, (pos, _), val in zip(self.kind.columns, self._plan, values, strict=True):
             if isinstance(val, nz.BadValue):
                 raw = cells[pos] if pos is not None else None
-                if isinstance(raw, float):  # a number cell, shown as Excel shows it
-                    raw = format(raw, ".0f") if raw.is_integer() and abs(raw) >= 1e15 else repr(raw)
-                shown = nz.mask_value(col.vtype, raw)
+                if isinstance(raw, CellIssue):
+                    shown = raw.shown
+                else:
+                    if isinstance(raw, float):  # a number cell, shown as Excel shows it
+                        raw = format(raw, ".0f") if raw.is_integer() and abs(raw) >= 1e15 else repr(raw)
+                    shown = nz.mask_value(col.vtype, raw)
                 problems.append(f"列“{col.header}”的值“{shown}”无法读取：{val}")
             elif val is None and col.required:
-                problems.append(f"缺少必填列“{col.header}”" if pos is None else f"必填列“{col.header}”为空")
-        first = next((v for v in cells if not _cell_blank(v)), "")
-        if isinstance(first, str) and _TOTAL.match(_WS.sub("", first)):
+                raw = cells[pos] if pos is not None else None
+                if pos is None:
+                    problems.append(f"缺少必填列“{col.header}”")
+                elif isinstance(raw, MergedBlank):
+                    problems.append(f"必填列“{col.header}”为空：该格在合并单元格 {raw.ref} 中，只有合并区域的"
+                                    "第一格有值；请取消合并，在每一行填上值")
+                else:
+                    problems.append(f"必填列“{col.header}”为空")
+            else:
+                continue
+            first = first or col.header
+        lead = next((v for v in cells if not _cell_blank(v)), "")
+        if isinstance(lead, str) and _TOTAL.match(_WS.sub("", lead)):
             problems.append("（“合计/总计”行只能放在最后一行）")
-        return "；".join(problems)
+        return "；".join(problems), first
+
+
+def _swallowed(header: Header, row_no: int, cells: list[object]) -> Rejected | None:
+    """A quoted CSV cell spanning lines, one of which looks like a whole data row of its own."""
+    commas = max(len(header.kind.required_headers) - 1, 3)
+    line = row_no
+    for i, v in enumerate(cells):
+        parts = v.split("\n") if isinstance(v, str) else [v]
+        for k, part in enumerate(parts[1:], 1):
+            if isinstance(part, str) and part.count(",") >= commas:
+                label = header.labels[i] if i < len(header.labels) and header.labels[i] else col_letters(i) + "列"
+                end = line + len(parts) - 1
+                return Rejected(row_no, (
+                    f"第{line}行“{label}”单元格的引号直到第{end}行才结束，其中第{line + k}行本身像是一整行数据："
+                    f"多半是第{line}行的引号没有配对，把第{line + 1}–{end}行并进了这一个单元格；本行未载入，"
+                    "被并入的行也未载入。请检查引号后重新报送"), raw_values_json(header, cells), label)
+        line += len(parts) - 1
+    return None
 
 
 def parse_rows(rows: Iterator[Row], on_header: Callable[[Header], None],
                on_valid: Callable[[int, tuple], None],
-               on_rejected: Callable[[Rejected], None]) -> tuple[Header, ParseStats]:
+               on_rejected: Callable[[Rejected], None], *, csv: bool = False) -> tuple[Header, ParseStats]:
     """Recognise the header (``on_header``), then feed every data row to ``on_valid`` or
-    ``on_rejected``; returns the header and the counts and 合计 mismatches."""
+    ``on_rejected``; returns the header and the counts and 合计 values.
+
+    ``csv``: rows wider than the header are rejected (an unquoted comma shifted the columns), and
+    a multi-line quoted cell that swallowed whole rows is rejected."""
     first_rows: list[list[object]] = []
     header: Header | None = None
     for row_no, cells in rows:
         if row_no > HEADER_SCAN_ROWS:
-            break
+            raise _unrecognised(first_rows, _late_header(row_no, cells, rows), more=True)
         first_rows.append(cells)
         header = find_header(cells, row_no)
         if header:
             break
     if header is None:
-        raise _unrecognised(first_rows)
+        raise _unrecognised(first_rows, None, more=False)
     on_header(header)
 
     parser = RowParser(header)
@@ -250,14 +327,27 @@ def parse_rows(rows: Iterator[Row], on_header: Callable[[Header], None],
     money = [(c, header.positions[c.name], i) for i, c in enumerate(header.kind.columns)
              if c.vtype is VType.MONEY and c.name in header.positions]
     sums = {c.name: Decimal(0) for c, _, _ in money}
-    pending: tuple[int, list[object]] | None = None
+    width = len(header.labels)
+    pending: tuple[int, list[object], bool] | None = None
 
-    def handle(row_no: int, cells: list[object]) -> None:
+    def reject(rej: Rejected) -> None:
+        stats.rows_rejected += 1
+        on_rejected(rej)
+
+    def handle(row_no: int, cells: list[object], multiline: bool) -> None:
         stats.data_rows += 1
-        values, reason = parser.parse(cells)
+        if multiline and (rej := _swallowed(header, row_no, cells)):
+            reject(rej)
+            return
+        if csv and len(cells) > width:
+            reject(Rejected(row_no, (
+                f"本行有{len(cells)}个单元格，比表头（第{header.row}行，{width}列）多{len(cells) - width}个，"
+                "各列已经错位：多半是某个金额或文字中的逗号没有加引号（如 1,200.00 被拆成两格）；本行未载入，"
+                "请给含逗号的单元格加上引号或去掉千分位逗号后重新报送"), raw_values_json(header, cells)))
+            return
+        values, reason, column = parser.parse(cells)
         if values is None:
-            stats.rows_rejected += 1
-            on_rejected(Rejected(row_no, reason or "", raw_values_json(header, cells)))
+            reject(Rejected(row_no, reason or "", raw_values_json(header, cells), column))
             return
         stats.rows_valid += 1
         for c, _, i in money:
@@ -267,23 +357,33 @@ def parse_rows(rows: Iterator[Row], on_header: Callable[[Header], None],
         on_valid(row_no, values)
 
     for row_no, cells in rows:
-        if _row_blank(cells):
-            continue
+        multiline = False
+        try:
+            joined = "".join(cells)  # type: ignore[arg-type]  # all text (CSV): one C call
+        except TypeError:  # xlsx: numbers, dates, issues (the reader marks error texts itself)
+            if all(_cell_blank(v) for v in cells):
+                continue
+        else:
+            if not joined.strip():
+                continue
+            if "#" in joined:
+                cells = mark_errors(cells)
+            multiline = csv and "\n" in joined
         if pending is not None:
             handle(*pending)
-        pending = (row_no, cells)
+        pending = (row_no, cells, multiline)
     if pending is not None:
-        row_no, cells = pending
-        first = next((v for v in cells if not _cell_blank(v)), "")
-        if isinstance(first, str) and _TOTAL.match(_WS.sub("", first)):
+        row_no, cells, multiline = pending
+        lead = next((v for v in cells if not _cell_blank(v)), "")
+        if isinstance(lead, str) and _TOTAL.match(_WS.sub("", lead)):
             for c, pos, _ in money:
                 raw = cells[pos] if pos < len(cells) else None
                 try:
                     stated = nz.norm_money(raw)
                 except nz.BadValue:
                     continue  # an unreadable stated total is not compared (see module docstring)
-                if stated is not None and stated != sums[c.name]:
-                    stats.mismatches.append(TotalMismatch(row_no, c.header, stated, sums[c.name]))
+                if stated is not None:
+                    stats.totals.append(TotalLine(row_no, c.header, stated, sums[c.name]))
         else:
-            handle(row_no, cells)
+            handle(row_no, cells, multiline)
     return header, stats

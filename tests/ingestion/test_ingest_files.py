@@ -160,7 +160,7 @@ def _empty_file(p):
 @pytest.mark.parametrize("build, fragments", [
     P(_unrecognised, ["找不到可识别的表头", "最接近“发放明细”", "“项目编码”", "“发放日期”"], id="no-kind"),
     P(_ambiguous, ["同时符合", "“发放明细”", "“死亡登记”"], id="two-kinds"),
-    P(_header_too_low, ["前6行中找不到可识别的表头"], id="six-title-rows"),
+    P(_header_too_low, ["表头（“发放明细”）在第7行，上方有6行", "最多只能有5行"], id="six-title-rows"),
     P(_duplicate_column, ["“金额（元）”出现了2次", "第H、L列"], id="column-twice"),
     P(_xls, ["不支持的文件格式“.xls”", "另存为 .xlsx"], id="xls"),
     P(_fake_xlsx, ["不是有效的 xlsx 文件"], id="not-a-zip"),
@@ -168,8 +168,8 @@ def _empty_file(p):
     P(_utf16, ["UTF-16"], id="utf16"),
     P(_nul, ["空字符（NUL"], id="nul-byte"),
     P(_huge_field, ["超过131072个字符"], id="two-million-character-field"),
-    P(_bad_encoding, ["编码无法识别"], id="neither-utf8-nor-gb18030"),
-    P(_empty_file, ["找不到可识别的表头"], id="empty-file"),
+    P(_bad_encoding, ["GB18030", "第2行有无法识别的字节"], id="neither-utf8-nor-gb18030"),
+    P(_empty_file, ["文件是空的（0 字节）"], id="empty-file"),
 ])
 def test_refused_files_get_a_reason_and_the_rest_loads(wh: Warehouse, inbox: Path, build, fragments):
     bad = build(inbox)
@@ -192,7 +192,7 @@ def test_xlsx_zip_bomb_is_refused_before_parsing(wh: Warehouse, inbox: Path, mon
             if item.filename == "xl/worksheets/sheet1.xml":
                 data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * 40_000_000)
             zout.writestr(item, data)
-    import ingestion.readers as readers
+    import ingestion.xlsx_reader as readers
 
     def boom(*a, **k):
         raise AssertionError("calamine must not be reached")
@@ -204,13 +204,13 @@ def test_xlsx_zip_bomb_is_refused_before_parsing(wh: Warehouse, inbox: Path, mon
 
 
 @pytest.mark.parametrize("limits, fragment", [
-    P(Limits(max_xlsx_rows=2), "有 3 行，超过上限 2 行", id="too-many-rows-by-dimension"),
+    P(Limits(max_xlsx_rows=2), "有超过 2 行数据", id="too-many-rows-with-values"),
     P(Limits(max_xlsx_uncompressed=10_000), "解压后", id="too-big-uncompressed"),
     P(Limits(max_xlsx_bytes=1_000), "超过上限", id="too-big-file"),
 ])
 def test_xlsx_limits_are_checked_before_parsing(wh: Warehouse, inbox: Path, monkeypatch, limits, fragment):
     write_xlsx(inbox / "f.xlsx", [PAY_HEADER, pay_row("T1"), pay_row("T2")])
-    import ingestion.readers as readers
+    import ingestion.xlsx_reader as readers
 
     def boom(*a, **k):
         raise AssertionError("calamine must not be reached")

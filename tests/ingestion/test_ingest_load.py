@@ -191,16 +191,18 @@ KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
     import ingestion.load as L
+    import ingestion.history as H
+    import ingestion.rebuild as R
 
     point = sys.argv[3]
-    L.BATCH_ROWS = 100
+    H.BATCH_ROWS = 100
     if point == "mid-file":
-        orig = L._RowSink.flush
+        orig = H._RowSink.flush
         def flush(self):
             orig(self)
             if self.count >= 300:
                 os.kill(os.getpid(), signal.SIGKILL)
-        L._RowSink.flush = flush
+        H._RowSink.flush = flush
     rebuilding = []
 
     class Kinds(tuple):
@@ -211,7 +213,7 @@ KILL_SCRIPT = textwrap.dedent("""
                 yield kind
 
     if point == "mid-rebuild":
-        L.KINDS = Kinds(L.KINDS)
+        R.KINDS = Kinds(R.KINDS)
     L.load_inbox(Path(sys.argv[1]), Path(sys.argv[2]), run_id="killed",
                  progress=lambda msg: rebuilding.append(1) if "重建" in msg else None)
 """)
@@ -293,3 +295,55 @@ def test_command_line_loads_into_the_home_warehouse(inbox: Path, tmp_path: Path,
     assert "新载入 1 个" in out.out and "[1/1] p.csv" in out.err
     wh = Warehouse(inbox, tmp_path / "home" / "warehouse.duckdb")
     assert wh.q("SELECT txn_ref, load_run_id FROM raw.payments") == [("T1", "cli")]
+
+
+# ---------------------------------------------------------------- rejected copies, 合计 over the loaded rows
+def test_a_rejected_file_is_reported_under_every_path_it_came_as(wh: Warehouse, inbox: Path):
+    (inbox / "新建文本文档.csv").write_bytes(b"")
+    (inbox / "sub/新建文本文档 - 副本.csv").parent.mkdir()
+    (inbox / "sub/新建文本文档 - 副本.csv").write_bytes(b"")
+    broken = [["标题"], ["交易流水号", "金额"], ["T1", "1"]]
+    write_csv(inbox / "x.csv", broken)
+    write_csv(inbox / "y.csv", broken)
+    write_csv(inbox / "good.csv", [PAY_HEADER, pay_row("T1")])
+    write_csv(inbox / "good copy.csv", [PAY_HEADER, pay_row("T1")])  # loaded bytes: still loaded once
+    report = wh.load()
+    files = wh.files()
+    for name in ("新建文本文档.csv", "sub/新建文本文档 - 副本.csv"):
+        assert files[name][:2] == ("rejected", "文件是空的（0 字节），没有任何内容；请确认导出或复制是否完整后重新报送")
+    assert files["x.csv"][0] == files["y.csv"][0] == "rejected"
+    assert files["x.csv"][1] == files["y.csv"][1] and "找不到可识别的表头" in files["x.csv"][1]
+    assert (files["good copy.csv"][0], files["good.csv"][0]) == ("loaded", "duplicate")  # smaller path first
+    assert (report.files_rejected, report.files_duplicate, report.files_loaded) == (4, 1, 1)
+
+
+def test_a_rejected_copy_seen_on_a_later_day_is_reported_too(wh: Warehouse, inbox: Path):
+    (inbox / "a.csv").write_bytes(b"")
+    wh.load()
+    (inbox / "b.csv").write_bytes(b"")
+    wh.load()
+    assert {k: v[0] for k, v in wh.files().items()} == {"a.csv": "rejected", "b.csv": "rejected"}
+
+
+def test_total_line_counts_only_loaded_rows_not_either_place_of_a_conflict(wh: Warehouse, inbox: Path):
+    """source-files.md: a rejected row counts for nothing, both places of a key conflict included;
+    a key repeated with the same values counts (the clerk's total includes it)."""
+    total = ["合计", *[""] * 6]
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1", "100"), pay_row("T2", "200"), pay_row("T2", "200"),
+                                pay_row("T3", "bad"), pay_row("T4", "400"), [*total, "700"]])
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T4", "450"), pay_row("T5", "50"), [*total, "50"]])
+    wh.load()
+    assert wh.q("SELECT txn_ref FROM raw.payments ORDER BY 1") == [("T1",), ("T2",), ("T5",)]
+    # a.csv: T1 100 + T2 200 + T2 200 (same values: counts) = 500; T3 rejected, T4 in conflict with b.csv
+    assert wh.q("SELECT source_file, stated_total, computed_total, difference FROM raw.total_mismatches") == [
+        ("a.csv", Decimal("700.00"), Decimal("500.00"), Decimal("200.00"))]
+
+
+def test_a_total_that_matched_stops_matching_when_a_later_file_conflicts(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1", "100"), pay_row("T2", "200"), ["合计", *[""] * 6, "300"]])
+    wh.load()
+    assert wh.q("SELECT count(*) FROM raw.total_mismatches") == [(0,)]
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T2", "250")])
+    wh.load()
+    assert wh.q("SELECT source_file, computed_total, difference FROM raw.total_mismatches") == [
+        ("a.csv", Decimal("100.00"), Decimal("200.00"))]

@@ -1,0 +1,221 @@
+"""Record one inbox entry in ``raw_history``: the file version and, for new bytes, its parsed rows,
+rejected rows and 合计 values, in **one DuckDB transaction**. Used by the daily load
+(:func:`ingestion.load_inbox`) and by the single-file check (:func:`ingestion.check_file`) alike.
+
+Whatever happens while one file is read, the entry ends in one of these states (never an
+exception for the caller): loaded; rejected with the Chinese reason (the file's content, or the
+entry itself: a link out of the inbox, a name that is not UTF-8 ...); skipped with a reason (a
+lock file; a new file that vanished or changed while read, tried again next run); or left as it
+was (a path whose earlier version stays in force when it cannot be read this time).
+
+An unexpected error while reading (a bug, not the file's fault) rejects the entry with the error
+named and without recording its bytes as known, so the next run reads the file again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ingestion.csv_reader import iter_csv
+from ingestion.inbox import Entry, os_error_reason
+from ingestion.kinds import Kind, VType
+from ingestion.parse import Header, ParseStats, Rejected, parse_rows
+from ingestion.readers import FileChanged, FileRejected, FileScan, Limits, Row, scan_file
+from ingestion.xlsx_reader import iter_xlsx
+
+BATCH_ROWS = 50_000
+PROGRESS_EVERY = 200_000
+
+
+@dataclass
+class RunContext:
+    """What recording an entry needs to know about the run and the warehouse."""
+
+    con: duckdb.DuckDBPyConnection
+    run_seq: int
+    run: tuple[str, datetime]  # (load_run_id, loaded_at)
+    limits: Limits
+    progress: Callable[[str], None] | None = None
+    known: set[str] = field(default_factory=set)  # contents already parsed (sha256)
+    path_state: dict[str, str] = field(default_factory=dict)  # path -> sha256 of its version in force
+
+
+def open_rows(path: Path, rel: str, scan: FileScan, limits: Limits) -> Iterator[Row]:
+    """The rows of one file, by its extension; raises :class:`FileRejected` with the reason."""
+    if scan.size == 0:
+        raise FileRejected("文件是空的（0 字节），没有任何内容；请确认导出或复制是否完整后重新报送")
+    if rel.lower().endswith(".csv"):
+        return iter_csv(path, scan, limits)
+    return iter_xlsx(path, scan, limits)
+
+
+def _arrow_type(vtype: VType) -> pa.DataType:
+    return {VType.DATE: pa.date32(), VType.MONEY: pa.decimal128(18, 2), VType.INT: pa.int32()}.get(
+        vtype, pa.string())
+
+
+class _RowSink:
+    """Buffers parsed rows and writes them to raw_history in Arrow batches."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, kind: Kind, sha: str, rel: str,
+                 progress: Callable[[str], None] | None) -> None:
+        self.con, self.kind, self.sha, self.rel, self.progress = con, kind, sha, rel, progress
+        self.rows: list[int] = []
+        self.values: list[tuple] = []
+        self.rejects: list[Rejected] = []
+        self.count = 0
+        self.schema = pa.schema(
+            [("file_sha256", pa.string()), ("source_row", pa.int32())]
+            + [(c.name, _arrow_type(c.vtype)) for c in kind.columns])
+
+    def valid(self, row_no: int, values: tuple) -> None:
+        self.rows.append(row_no)
+        self.values.append(values)
+        if len(self.values) >= BATCH_ROWS:
+            self.flush()
+
+    def rejected(self, rej: Rejected) -> None:
+        self.rejects.append(rej)
+        if len(self.rejects) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.values:
+            cols = list(zip(*self.values, strict=True))
+            arrays = [pa.array([self.sha] * len(self.rows), pa.string()), pa.array(self.rows, pa.int32())]
+            arrays += [pa.array(col, self.schema.field(i + 2).type) for i, col in enumerate(cols)]
+            batch = pa.Table.from_arrays(arrays, schema=self.schema)  # noqa: F841 (read by DuckDB)
+            self.con.execute(f"INSERT INTO raw_history.rows_{self.kind.table} SELECT * FROM batch")
+            before = self.count
+            self.count += len(self.rows)
+            if self.progress and self.count // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                self.progress(f"    {self.rel}: 已读 {self.count:,} 行 / {self.count:,} rows read")
+            self.rows, self.values = [], []
+        if self.rejects:
+            self.con.executemany(
+                "INSERT INTO raw_history.row_rejects (file_sha256, source_row, kind, reason, raw_values, "
+                "column_name) VALUES (?, ?, ?, ?, ?, ?)",
+                [(self.sha, r.source_row, self.kind.table, r.reason, r.raw_values, r.column_name)
+                 for r in self.rejects])
+            self.rejects = []
+
+
+def _parse_file(ctx: RunContext, entry: Entry, scan: FileScan) -> None:
+    """Parse one new content into raw_history (inside the caller's transaction)."""
+    assert entry.path is not None
+    con = ctx.con
+    rows = open_rows(entry.path, entry.rel, scan, ctx.limits)
+    sinks: list[_RowSink] = []
+
+    def on_header(header: Header) -> None:
+        sinks.append(_RowSink(con, header.kind, scan.sha256, entry.rel, ctx.progress))
+
+    try:
+        header, stats = parse_rows(rows, on_header, lambda n, v: sinks[0].valid(n, v),
+                                   lambda r: sinks[0].rejected(r), csv=entry.rel.lower().endswith(".csv"))
+    except FileRejected as exc:
+        exc.kind = sinks[0].kind.table if sinks else None  # type: ignore[attr-defined]
+        raise
+    sinks[0].flush()
+    _record_content(con, scan.sha256, header.kind.table, "loaded", None, header.row, stats, ctx.run)
+    if stats.totals:
+        con.executemany("INSERT INTO raw_history.total_checks VALUES (?, ?, ?, ?, ?)",
+                        [(scan.sha256, t.source_row, t.column_name, t.stated_total, t.computed_total)
+                         for t in stats.totals])
+
+
+def _record_content(con: duckdb.DuckDBPyConnection, sha: str, kind: str | None, status: str,
+                    reason: str | None, header_row: int | None, stats: ParseStats | None,
+                    run: tuple[str, datetime]) -> None:
+    s = stats or ParseStats()
+    con.execute("INSERT INTO raw_history.contents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [sha, kind, status, reason, header_row, s.data_rows, s.rows_valid, s.rows_rejected, *run])
+
+
+def _record_version(ctx: RunContext, e: Entry, sha: str, size: int | None) -> None:
+    ctx.con.execute("""INSERT INTO raw_history.file_versions (source_file, file_sha256, size_bytes, entry_reason,
+            run_seq, load_run_id, loaded_at, entry_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (source_file, file_sha256) DO UPDATE SET run_seq = excluded.run_seq,
+            load_run_id = excluded.load_run_id, loaded_at = excluded.loaded_at,
+            entry_reason = excluded.entry_reason, entry_status = excluded.entry_status""",
+                    [e.rel, sha, size, e.reason, ctx.run_seq, *ctx.run, e.status])
+    ctx.con.execute("INSERT OR REPLACE INTO raw_history.path_state VALUES (?, ?)", [e.rel, sha])
+    ctx.con.execute("UPDATE raw_history.state SET needs_rebuild = true")
+    ctx.path_state[e.rel] = sha
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if there is one."""
+    try:
+        con.rollback()
+    except duckdb.Error:
+        pass  # no transaction was active
+
+
+def _write(ctx: RunContext, fn: Callable[[], None]) -> None:
+    ctx.con.begin()
+    try:
+        fn()
+        ctx.con.commit()
+    except BaseException:
+        rollback(ctx.con)
+        raise
+
+
+def record_entry(ctx: RunContext, e: Entry) -> tuple[str, str]:
+    """Record one entry; returns (outcome, Chinese/English message) where outcome is
+    ``unchanged`` | ``recorded`` | ``left`` (nothing recorded; the path's version in force stays)."""
+    prior = ctx.path_state.get(e.rel)
+    scan = None
+    if e.path is not None:
+        try:
+            scan = scan_file(e.path)
+        except OSError as exc:
+            if prior is not None:
+                return "left", f"本次无法读取，已载入的版本继续有效 / kept earlier version: {os_error_reason(exc)}"
+            e = e.refused(os_error_reason(exc), "skipped" if isinstance(exc, FileNotFoundError) else "rejected")
+    sha = scan.sha256 if scan else ""
+    if prior == sha:
+        return "unchanged", ""
+    size = scan.size if scan else None
+    if e.status is not None:
+        _write(ctx, lambda: _record_version(ctx, e, sha, size))
+        return "recorded", f"{'跳过 / skipped' if e.status == 'skipped' else '拒收 / rejected'}: {e.reason}"
+    if sha in ctx.known:
+        _write(ctx, lambda: _record_version(ctx, e, sha, size))
+        return "recorded", "内容已载入过 / same bytes seen before"
+    assert scan is not None
+    try:
+        _write(ctx, lambda: (_record_version(ctx, e, sha, size), _parse_file(ctx, e, scan)))
+    except FileChanged:
+        if prior is not None:
+            ctx.path_state[e.rel] = prior
+            return "left", "读取中文件被修改，下次运行再载入 / changed while read, kept earlier version"
+        e = e.refused("读取时文件正在被修改（可能仍在复制中），本次跳过，下次运行再载入", "skipped")
+        _write(ctx, lambda: _record_version(ctx, e, "", None))
+        return "recorded", f"跳过 / skipped: {e.reason}"
+    except FileRejected as exc:
+        kind, reason = getattr(exc, "kind", None), str(exc)
+        _write(ctx, lambda: _reject_content(ctx, e, sha, size, kind, reason))
+        return "recorded", f"拒收 / rejected: {reason}"
+    except Exception as exc:  # noqa: BLE001 - one broken file must not stop the load; reason recorded
+        e = e.refused(f"读取时程序出错（{type(exc).__name__}: {str(exc)[:200]}），未载入；请联系系统管理员"
+                      "（下次运行会重新读取）")
+        _write(ctx, lambda: _record_version(ctx, e, "", size))
+        return "recorded", f"拒收 / rejected: {e.reason}"
+    ctx.known.add(sha)
+    return "recorded", "已读取 / parsed"
+
+
+def _reject_content(ctx: RunContext, e: Entry, sha: str, size: int | None, kind: str | None,
+                    reason: str) -> None:
+    _record_version(ctx, e, sha, size)
+    ctx.con.execute("DELETE FROM raw_history.contents WHERE file_sha256 = ?", [sha])
+    _record_content(ctx.con, sha, kind, "rejected", reason, None, None, ctx.run)
+    ctx.known.add(sha)

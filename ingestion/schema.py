@@ -1,0 +1,71 @@
+"""The DuckDB tables of ingestion: ``raw`` (the contract dbt reads, ARCHITECTURE.md "Raw layer")
+and ``raw_history`` (every file version and its parsed rows, from which ``raw`` is rebuilt)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ingestion.kinds import KINDS, LINEAGE_COLUMNS, Kind
+
+
+def _kind_ddl(kind: Kind, schema: str, table: str, lineage: bool) -> str:
+    cols = [f"{c.name} {c.sql_type}" for c in kind.columns]
+    if lineage:
+        cols += [f"{n} {t}" for n, t in LINEAGE_COLUMNS]
+    else:
+        cols = ["file_sha256 VARCHAR NOT NULL", "source_row INTEGER NOT NULL", *cols]
+    return f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({', '.join(cols)})"
+
+
+RAW_BOOKKEEPING = (
+    """CREATE TABLE IF NOT EXISTS raw.files (source_file VARCHAR, file_sha256 VARCHAR, size_bytes BIGINT,
+        kind VARCHAR, status VARCHAR, reason VARCHAR, rows_loaded INTEGER, rows_rejected INTEGER,
+        is_current BOOLEAN, load_run_id VARCHAR, loaded_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS raw.rejected_rows (source_file VARCHAR, source_row INTEGER,
+        file_sha256 VARCHAR, kind VARCHAR, reason VARCHAR, raw_values VARCHAR, load_run_id VARCHAR,
+        loaded_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS raw.total_mismatches (source_file VARCHAR, file_sha256 VARCHAR,
+        source_row INTEGER, column_name VARCHAR, stated_total DECIMAL(18,2), computed_total DECIMAL(18,2),
+        difference DECIMAL(18,2))""",
+)
+HISTORY = (
+    """CREATE TABLE IF NOT EXISTS raw_history.runs (run_seq INTEGER PRIMARY KEY, load_run_id VARCHAR,
+        loaded_at TIMESTAMP)""",
+    # entry_reason/entry_status: set when the entry itself was not read (a link out of the inbox, a
+    # name that is not UTF-8, a lock file ...); file_sha256 is '' when its bytes were never read.
+    """CREATE TABLE IF NOT EXISTS raw_history.file_versions (source_file VARCHAR, file_sha256 VARCHAR,
+        size_bytes BIGINT, entry_reason VARCHAR, run_seq INTEGER, load_run_id VARCHAR, loaded_at TIMESTAMP,
+        PRIMARY KEY (source_file, file_sha256))""",
+    """CREATE TABLE IF NOT EXISTS raw_history.path_state (source_file VARCHAR PRIMARY KEY,
+        file_sha256 VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS raw_history.contents (file_sha256 VARCHAR PRIMARY KEY, kind VARCHAR,
+        status VARCHAR, reason VARCHAR, header_row INTEGER, data_rows INTEGER, rows_valid INTEGER,
+        rows_rejected INTEGER, load_run_id VARCHAR, loaded_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS raw_history.row_rejects (file_sha256 VARCHAR, source_row INTEGER,
+        kind VARCHAR, reason VARCHAR, raw_values VARCHAR)""",
+    # every readable value of a 合计 line (computed_total: the sum over the file's valid rows, as
+    # parsed; the mismatch itself is judged at the rebuild, over the rows in force)
+    """CREATE TABLE IF NOT EXISTS raw_history.total_checks (file_sha256 VARCHAR, source_row INTEGER,
+        column_name VARCHAR, stated_total DECIMAL(18,2), computed_total DECIMAL(18,2))""",
+    "CREATE TABLE IF NOT EXISTS raw_history.state (needs_rebuild BOOLEAN)",
+)
+# Columns added after the first release: added to an existing warehouse in place.
+ADDED_COLUMNS = (
+    "ALTER TABLE raw_history.file_versions ADD COLUMN IF NOT EXISTS entry_status VARCHAR",
+    "ALTER TABLE raw_history.row_rejects ADD COLUMN IF NOT EXISTS column_name VARCHAR",
+)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw and raw_history schemas and tables if missing (idempotent)."""
+    con.execute("BEGIN")
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw_history")
+    for k in KINDS:
+        con.execute(_kind_ddl(k, "raw", k.table, lineage=True))
+        con.execute(_kind_ddl(k, "raw_history", f"rows_{k.table}", lineage=False))
+    for ddl in RAW_BOOKKEEPING + HISTORY + ADDED_COLUMNS:
+        con.execute(ddl)
+    if not con.execute("SELECT count(*) FROM raw_history.state").fetchone()[0]:  # type: ignore[index]
+        con.execute("INSERT INTO raw_history.state VALUES (false)")
+    con.execute("COMMIT")
