@@ -7,12 +7,14 @@ reason. Nothing outside the inbox is ever opened.
 
 Decisions (决定及理由):
 
-- 跳过（skipped：记录原因，不产生问题线索）：Office/WPS 的临时锁定文件（``~$x.xlsx``、
-  ``.~lock.x.csv#``，有人正打开该文件时产生，不是数据），以及本次运行中途消失或正在被改写的
-  新文件（下次运行再读）。
-- 拒收（rejected：产生 FILE_REJECTED）：名字不是 UTF-8 的文件或文件夹（常见于在 Linux 上解压
-  Windows 压缩包，名字是 GBK 编码；理由中给出按 GBK 读出的名字），指向收件箱之外、循环或
-  不存在的链接，管道和设备，打不开的文件夹和文件，以及不是 .xlsx/.csv 的文件。
+- 跳过（skipped：记录原因，不产生问题线索），正如 source-files.md "Delivery" 所列：Office/WPS 的
+  临时锁定文件（``~$x.xlsx``、``.~lock.x.csv#``，有人正打开该文件时产生，不是数据），指向收件箱
+  之外、循环或不存在的链接，名字不是 UTF-8 的文件或文件夹（常见于在 Linux 上解压 Windows
+  压缩包，名字是 GBK 编码；理由中给出按 GBK 读出的名字），以及本次运行中途消失或正在被改写的
+  新文件（下次运行再读）。跳过的条目及理由记在 ``raw.files``（status ``skipped``）并在入库摘要中
+  报出。
+- 拒收（rejected：产生 FILE_REJECTED）：管道和设备，打不开的文件夹和文件，以及不是
+  .xlsx/.csv 的文件。
 - 没有读取内容的条目（上面除格式不符以外的各项）只在它仍在收件箱中时有效：改名、删除链接后，
   对应的记录随下一次运行消失，不会永远挂着一条问题线索。
 - 指向收件箱之内的文件链接照常读取（内容与目标相同，按“重复文件”处理）；目录链接不跟随。
@@ -68,7 +70,7 @@ def classify(path: Path, rel: str, root: Path | None = None) -> Entry:
     shown = display_rel(rel)
     e = Entry(shown, path)
     if shown != rel:
-        return e.refused(_bad_name_reason(rel, "文件"))
+        return e.refused(_bad_name_reason(rel, "文件"), "skipped")
     if _is_lock_file(name):
         return e.refused("Office/WPS 临时锁定文件（有人正在打开对应的表格时产生），不是数据文件，已跳过",
                          "skipped")
@@ -84,12 +86,13 @@ def classify(path: Path, rel: str, root: Path | None = None) -> Entry:
             target = Path(os.path.realpath(path, strict=True))
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                return e.refused("这是一个循环链接（符号链接最终指回自身），未读取；请把文件本身放入收件箱")
-            return e.refused("链接（符号链接）指向的文件不存在，未读取；请把文件本身放入收件箱")
+                return e.refused("这是一个循环链接（符号链接最终指回自身），已跳过；请把文件本身放入收件箱",
+                                 "skipped")
+            return e.refused("链接（符号链接）指向的文件不存在，已跳过；请把文件本身放入收件箱", "skipped")
         except RuntimeError:  # pathlib's own loop detection, should it be reached
-            return e.refused("这是一个循环链接（符号链接最终指回自身），未读取；请把文件本身放入收件箱")
+            return e.refused("这是一个循环链接（符号链接最终指回自身），已跳过；请把文件本身放入收件箱", "skipped")
         if root is not None and not target.is_relative_to(root):
-            return e.refused("这是指向收件箱之外的链接（符号链接），未读取；请把文件本身放入收件箱")
+            return e.refused("这是指向收件箱之外的链接（符号链接），已跳过；请把文件本身放入收件箱", "skipped")
         try:
             st = os.stat(target)
         except OSError as exc:
@@ -136,17 +139,17 @@ def walk_inbox(inbox: Path) -> list[Entry]:
             rel = p.relative_to(root).as_posix()
             if display_rel(rel) != rel:
                 entries.append(Entry(display_rel(rel), None, _bad_name_reason(rel, "文件夹") + "；其中的文件未读取",
-                                     "rejected"))
+                                     "skipped"))
                 continue
             if p.is_symlink():
                 try:
                     inside = Path(os.path.realpath(p, strict=True)).is_relative_to(root)
                 except (OSError, RuntimeError):
-                    entries.append(Entry(rel, None, "这是一个循环或失效的目录链接（符号链接），未读取", "rejected"))
+                    entries.append(Entry(rel, None, "这是一个循环或失效的目录链接（符号链接），已跳过", "skipped"))
                     continue
                 if not inside:
-                    entries.append(Entry(rel, None, "这是指向收件箱之外的目录链接（符号链接），未读取；"
-                                                    "请把文件直接放入收件箱", "rejected"))
+                    entries.append(Entry(rel, None, "这是指向收件箱之外的目录链接（符号链接），已跳过；"
+                                                    "请把文件直接放入收件箱", "skipped"))
                 continue  # os.walk does not follow it; a link inside shows files walked anyway
             keep.append(name)
         dirnames[:] = keep

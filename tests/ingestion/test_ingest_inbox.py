@@ -38,20 +38,20 @@ def test_a_hostile_inbox_loads_the_rest_and_accounts_for_every_entry(wh: Warehou
     files = wh.files()
     bad_file = GBK_NAME.decode("utf-8", "backslashreplace")  # bytes that are not UTF-8 shown as \\xNN
     assert bad_file.startswith("\\xb3\\xa4")
-    assert files[bad_file][0] == "rejected"
+    assert files[bad_file][0] == "skipped"  # source-files.md "Delivery": skipped with a reason
     assert "文件名不是 UTF-8 编码" in files[bad_file][1] and "按 GBK 读作“长沙县发放明细.csv”" in files[bad_file][1]
     bad_dir = "备份".encode("gb18030").decode("utf-8", "backslashreplace")
-    assert files[bad_dir][0] == "rejected" and "文件夹名不是 UTF-8" in files[bad_dir][1]
+    assert files[bad_dir][0] == "skipped" and "文件夹名不是 UTF-8" in files[bad_dir][1]
     for name in ("loop1.csv", "loop2.csv"):
-        assert files[name][:2] == ("rejected", "这是一个循环链接（符号链接最终指回自身），未读取；"
+        assert files[name][:2] == ("skipped", "这是一个循环链接（符号链接最终指回自身），已跳过；"
                                                "请把文件本身放入收件箱")
-    assert files["dirloop"][0] == "rejected" and "循环链接" in files["dirloop"][1]
-    assert files["out.csv"][0] == "rejected" and "收件箱之外" in files["out.csv"][1]
-    assert files["dangling.csv"][0] == "rejected" and "指向的文件不存在" in files["dangling.csv"][1]
+    assert files["dirloop"][0] == "skipped" and "循环链接" in files["dirloop"][1]
+    assert files["out.csv"][0] == "skipped" and "收件箱之外" in files["out.csv"][1]
+    assert files["dangling.csv"][0] == "skipped" and "指向的文件不存在" in files["dangling.csv"][1]
     assert files["~$发放明细.xlsx"][0] == "skipped" and "临时锁定文件" in files["~$发放明细.xlsx"][1]
     assert all(reason for status, reason, *_ in files.values() if status != "loaded")
-    assert (report.files_loaded, report.files_rejected, report.files_skipped) == (2, 7, 1)
-    assert "跳过 1 个" in report.summary_zh()
+    assert (report.files_loaded, report.files_rejected, report.files_skipped) == (2, 0, 8)
+    assert "跳过 8 个" in report.summary_zh()
     assert wh.load().files_unchanged == report.files_seen  # a second run: nothing new, nothing breaks
 
 
@@ -74,11 +74,11 @@ def test_the_daily_ingest_stage_succeeds_on_a_hostile_inbox(inbox: Path, tmp_pat
     assert res.detail["files_loaded"] == 2 and res.detail["rows_loaded"] == 2
 
 
-def test_renaming_a_badly_named_file_takes_its_finding_away(wh: Warehouse, inbox: Path):
+def test_renaming_a_badly_named_file_takes_its_record_away(wh: Warehouse, inbox: Path):
     bad = os.fsencode(inbox) + b"/" + GBK_NAME
     write_csv(Path(os.fsdecode(bad)), [PAY_HEADER, pay_row("T1")])
     wh.load()
-    assert [s for s, *_ in wh.files().values()] == ["rejected"]
+    assert [s for s, *_ in wh.files().values()] == ["skipped"]
     os.rename(bad, inbox / "长沙县发放明细.csv")
     wh.load()
     assert {k: v[0] for k, v in wh.files().items()} == {"长沙县发放明细.csv": "loaded"}

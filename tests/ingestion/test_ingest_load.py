@@ -178,7 +178,7 @@ def test_nothing_outside_the_inbox_is_read(wh: Warehouse, inbox: Path, tmp_path:
         watching = False
     files = wh.files()
     for name in ("link.csv", "dotdot.csv", "linkdir"):
-        assert files[name][0] == "rejected" and "收件箱之外" in files[name][1]
+        assert files[name][0] == "skipped" and "收件箱之外" in files[name][1]
     assert files["pipe.csv"][0] == "rejected" and "不是普通文件" in files["pipe.csv"][1]
     assert {files["inner.csv"][0], files["real.csv"][0]} == {"loaded", "duplicate"}  # link inside: same bytes
     assert wh.q("SELECT txn_ref FROM raw.payments") == [("T1",)]
