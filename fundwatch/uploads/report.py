@@ -9,13 +9,14 @@ is the answer of ``POST /api/uploads`` (interface.md): ``kind``, ``rows_read``, 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
 from ingestion.kinds import KINDS_BY_TABLE
 from ingestion.parse import Rejected, parse_rows
-from ingestion.readers import FileRejected, Limits, iter_csv, iter_xlsx, scan_file
+from ingestion.readers import FileRejected, Limits, Row, iter_csv, iter_xlsx, scan_file
 
 LOADED, REJECTED = "loaded", "rejected"
 
@@ -100,16 +101,19 @@ def refused(reason: str) -> Report:
 _COLUMN_IN_REASON = re.compile(r"列“([^”]+)”")
 
 
+def read_rows(path: Path, relpath: str, limits: Limits | None = None) -> Iterator[Row]:
+    """The file's ``(row number, cells)`` as the daily load reads them (FileRejected if it cannot)."""
+    limits = limits or Limits()
+    if relpath.lower().endswith(".csv"):
+        return iter_csv(path, scan_file(path), limits)
+    return iter_xlsx(path.read_bytes(), limits)
+
+
 def check(path: Path, relpath: str, limits: Limits | None = None) -> Report:
     """Check one file exactly as the daily load reads it (readers, header, normalisers, 合计)."""
-    limits = limits or Limits()
-    scan = scan_file(path)
     problems: list[Rejected] = []
     try:
-        if relpath.lower().endswith(".csv"):
-            rows = iter_csv(path, scan, limits)
-        else:
-            rows = iter_xlsx(path.read_bytes(), limits)
+        rows = read_rows(path, relpath, limits)
         header, stats = parse_rows(rows, lambda _h: None, lambda _n, _v: None, problems.append)
     except FileRejected as exc:
         return refused(str(exc))
