@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
+import duckdb
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from fundwatch import scope
-from fundwatch.paths import REFERENCE_DIR
+from fundwatch.paths import REFERENCE_DIR, Home
 from fundwatch.review.data import divisions
 from ingestion.kinds import KINDS_BY_TABLE, Column, Kind, VType
 
@@ -140,6 +144,34 @@ def template_filename(kind: Kind) -> str:
     return f"{kind.label}报送模板.xlsx"
 
 
+def known_projects(home: Home) -> list[Project]:
+    """The projects the warehouse knows (``raw.projects``, opened read-only), for the drop-down.
+
+    While the daily run holds the warehouse (DuckDB allows one writer and no reader then) the last
+    list read is used, cached in ``HOME/uploads/projects.json``; with neither, there is no list.
+    """
+    cache = home.uploads_dir / "projects.json"
+    try:
+        con = duckdb.connect(str(home.warehouse), read_only=True)
+        try:
+            rows = con.execute("SELECT project_code, project_name, unit_code FROM raw.projects "
+                               "ORDER BY project_code").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        try:
+            return [Project(*p) for p in json.loads(cache.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError):
+            return []
+    projects = [Project(*r) for r in rows]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps([[p.code, p.name, p.unit_code] for p in projects], ensure_ascii=False),
+                   encoding="utf-8")
+    os.replace(tmp, cache)
+    return projects
+
+
 def units_in_scope(unit: str) -> list[tuple[str, str]]:
     """(code, name) of every 2020 division the person of ``unit`` may report for, by code."""
     return sorted((d.code, d.name) for d in divisions().values() if scope.covers(unit, d.code))
@@ -159,7 +191,7 @@ def _column_note(kind: Kind, col: Column) -> str:
 def template_xlsx(table: str, unit: str, projects: Sequence[Project] = ()) -> bytes:
     """The blank template of kind ``table`` for a person of ``unit`` (xlsx bytes).
 
-    ``projects`` are the known projects (e.g. ``store.known_projects``); those in the person's
+    ``projects`` are the known projects (``known_projects(home)``); those in the person's
     scope feed the 项目编码 drop-down.
     """
     kind = kind_of(table)
@@ -225,7 +257,7 @@ def template_xlsx(table: str, unit: str, projects: Sequence[Project] = ()) -> by
                       error_message=("只能填写下拉列表中的值" if closed else
                                      "该值不在下拉列表中；如确认无误可继续"))
         elif col.vtype is VType.DATE:
-            dv.update(validate="date", criteria="between", minimum=_date(1900), maximum=_date(2099),
+            dv.update(validate="date", criteria="between", minimum=date(1900, 1, 1), maximum=date(2099, 12, 31),
                       error_type="warning", error_message=FORMS[VType.DATE][:255])
         elif col.vtype is VType.MONEY:
             dv.update(validate="decimal", criteria=">=", value=0, error_type="warning",
@@ -242,12 +274,6 @@ def template_xlsx(table: str, unit: str, projects: Sequence[Project] = ()) -> by
     ws.activate()
     wb.close()
     return out.getvalue()
-
-
-def _date(year: int):
-    from datetime import date
-
-    return date(year, 1, 1) if year < 2000 else date(year, 12, 31)
 
 
 def _write_guide(wb, ws, kind: Kind, unit: str, project_codes: Sequence[str]) -> None:

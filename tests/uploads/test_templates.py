@@ -8,7 +8,14 @@ import pytest
 from openpyxl import load_workbook
 from upload_files import COUNTY, filled_template, headers, raw_query, valid_rows
 
-from fundwatch.uploads.templates import GUIDE_SHEET, LISTS_SHEET, Project, template_xlsx, units_in_scope
+from fundwatch.uploads.templates import (
+    GUIDE_SHEET,
+    LISTS_SHEET,
+    Project,
+    known_projects,
+    template_xlsx,
+    units_in_scope,
+)
 from ingestion import load_inbox
 from ingestion.kinds import KINDS, KINDS_BY_TABLE, VType
 
@@ -90,3 +97,21 @@ def test_closed_lists_stop_open_lists_warn():
              for dv in ws.data_validations.dataValidation if dv.type == "list"}
     assert style["上报单位代码"] in (None, "stop")
     assert style["人员类别"] == "information" and style["项目编码"] == "information"
+
+
+def test_project_codes_come_from_the_warehouse_and_survive_its_lock(home, tmp_path):
+    import duckdb
+
+    assert known_projects(home) == []  # no warehouse yet
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    rows = valid_rows("projects", 2)
+    (inbox / "projects.xlsx").write_bytes(filled_template("projects", rows))
+    load_inbox(inbox, home.warehouse, run_id="t")
+    expected = [Project(f"project_code-{i}", f"project_name-{i}", COUNTY) for i in (1, 2)]
+    assert known_projects(home) == expected
+    writer = duckdb.connect(str(home.warehouse))  # the daily run holds the warehouse
+    try:
+        assert known_projects(home) == expected  # from the cache
+    finally:
+        writer.close()
