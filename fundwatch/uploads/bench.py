@@ -1,7 +1,7 @@
 """Upload benchmark: the report for an N-row xlsx (default 5,000), end to end, as a clerk waits for it.
 
 ``python -m fundwatch.uploads.bench [--rows N] [--repeat K]`` builds a 发放明细 xlsx of N synthetic
-rows (1 % of them with a mistake, a 合计 line), then times ``fundwatch.uploads.receive`` (guard, zip
+rows (1 % of them with a mistake, a 合计 line), then times ``fundwatch.uploads.submit.receive`` (guard, zip
 inflation, the ingestion check, atomic placement, the log) and the annotated download, in a
 scratch home. The target is ≤ 5 s for 5,000 rows on the 2-core development machine.
 """
@@ -19,8 +19,9 @@ from pathlib import Path
 import xlsxwriter
 
 from fundwatch.paths import Home
-from fundwatch.uploads import receive, store
+from fundwatch.uploads import store
 from fundwatch.uploads.annotate import annotated_xlsx
+from fundwatch.uploads.submit import receive
 from ingestion.kinds import KINDS_BY_TABLE
 from ingestion.normalise import id_check_char
 

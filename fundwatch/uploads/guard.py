@@ -15,7 +15,9 @@ Every refusal raises :class:`UploadRefused` with a Chinese reason a clerk can ac
   (Unicode NFC) and refused when empty, ``.``/``..``, absolute, holding ``/``-lookalikes,
   a backslash, NUL, control or invisible format characters (bidi overrides, zero-width), characters
   Windows cannot store (``<>:"|?*``), a leading ``.`` or ``~$`` (hidden / office lock files, which
-  the daily run skips) or a trailing space or dot. Symlinks are refused where the file is placed
+  the daily run skips) or a trailing space or dot; a sub-folder may not be named like a unit (a
+  6-digit code or a division's name: the warehouse attributes a file to the deepest such folder).
+  Symlinks are refused where the file is placed
   (``store``), which opens every folder with ``O_NOFOLLOW``.
 """
 
@@ -29,7 +31,7 @@ import zlib
 from pathlib import PurePosixPath
 
 from fundwatch import scope
-from fundwatch.review.data import divisions
+from fundwatch.divisions import divisions
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_UNCOMPRESSED = 512 * 1024 * 1024  # the daily run's own limit (ingestion.readers.Limits)
@@ -55,14 +57,15 @@ _WINDOWS_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *
 
 
 def unit_folder(unit_code: str) -> str:
-    """The unit's own folder in the inbox: ``<code>_<2020 name>`` (``430121_长沙县``), else the code.
+    """The unit's own folder in the inbox: its 6-digit code (``430121``).
 
-    The code comes first so that anything reading the inbox finds the unit from the first 6 digits.
+    The code alone: it never changes with a renamed division, and the warehouse reads a file's
+    unit from the deepest folder named exactly like a division's code or name (marts.source_files).
+    For the same reason no sub-folder below it may be named like a division (``_check_part``).
     """
     if not scope.is_unit_code(unit_code):
         raise UploadRefused(f"单位代码“{unit_code}”不是 6 位数字，无法确定报送目录")
-    d = divisions().get(unit_code)
-    return f"{unit_code}_{d.name}" if d else unit_code
+    return unit_code
 
 
 def _check_part(part: str, what: str) -> str:
@@ -90,6 +93,15 @@ def _check_part(part: str, what: str) -> str:
     return part
 
 
+def _check_folder(part: str) -> str:
+    """A sub-folder must not look like a unit: the warehouse would take the file for that unit's."""
+    name = part.strip()
+    if (name.isdigit() and len(name) == 6) or any(d.name == name for d in divisions().values()):
+        raise UploadRefused(f"子文件夹不能以单位代码或行政区划名称命名（“{part}”），"
+                            "否则文件会被算作该单位报送；请换一个名称，如“2020年第二批”")
+    return part
+
+
 def target_path(unit_code: str, filename: str, path: str | None = None) -> PurePosixPath:
     """The file's path relative to the inbox: ``<unit folder>/[path/]<name>``.
 
@@ -106,6 +118,7 @@ def target_path(unit_code: str, filename: str, path: str | None = None) -> PureP
         parts = [_check_part(p, "报送路径") for p in raw.rstrip("/").split("/")]
         if parts and parts[-1].lower().endswith(tuple(SUFFIXES)):
             name = parts.pop()
+        parts = [_check_folder(p) for p in parts]
     if len(parts) + 1 > MAX_PARTS:
         raise UploadRefused(f"报送路径最多 {MAX_PARTS - 1} 层文件夹")
     suffix = PurePosixPath(name).suffix.lower()

@@ -25,14 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 
-import duckdb
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from fundwatch import scope
+from fundwatch.divisions import divisions
 from fundwatch.paths import REFERENCE_DIR, Home
-from fundwatch.review.data import divisions
 from ingestion.kinds import KINDS_BY_TABLE, Column, Kind, VType
 
 DATA_ROWS = 5_000  # rows below the header that carry the drop-downs and input hints
@@ -144,32 +144,27 @@ def template_filename(kind: Kind) -> str:
     return f"{kind.label}报送模板.xlsx"
 
 
-def known_projects(home: Home) -> list[Project]:
-    """The projects the warehouse knows (``raw.projects``, opened read-only), for the drop-down.
+def projects_file(home: Home) -> Path:
+    return home.uploads_dir / "projects.json"
 
-    While the daily run holds the warehouse (DuckDB allows one writer and no reader then) the last
-    list read is used, cached in ``HOME/uploads/projects.json``; with neither, there is no list.
-    """
-    cache = home.uploads_dir / "projects.json"
+
+def save_projects(home: Home, rows: Sequence[tuple[str, str | None, str | None]]) -> Path:
+    """Keep the warehouse's project list (code, name, unit) for the drop-down; written by the daily
+    run's export stage, so the review service never opens the warehouse."""
+    path = projects_file(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps([list(r) for r in rows], ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def known_projects(home: Home) -> list[Project]:
+    """The projects of the latest daily run (``save_projects``); none before the first run."""
     try:
-        con = duckdb.connect(str(home.warehouse), read_only=True)
-        try:
-            rows = con.execute("SELECT project_code, project_name, unit_code FROM raw.projects "
-                               "ORDER BY project_code").fetchall()
-        finally:
-            con.close()
-    except duckdb.Error:
-        try:
-            return [Project(*p) for p in json.loads(cache.read_text(encoding="utf-8"))]
-        except (OSError, ValueError, TypeError):
-            return []
-    projects = [Project(*r) for r in rows]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps([[p.code, p.name, p.unit_code] for p in projects], ensure_ascii=False),
-                   encoding="utf-8")
-    os.replace(tmp, cache)
-    return projects
+        return [Project(*p) for p in json.loads(projects_file(home).read_text(encoding="utf-8"))]
+    except FileNotFoundError:
+        return []
 
 
 def units_in_scope(unit: str) -> list[tuple[str, str]]:

@@ -7,8 +7,9 @@ import io
 from openpyxl import load_workbook
 from upload_files import COUNTY, csv_bytes, filled_template, headers, valid_rows
 
-from fundwatch.uploads import receive, store
+from fundwatch.uploads import store
 from fundwatch.uploads.annotate import BAD_FILL, PROBLEM_HEADER, SUMMARY_SHEET, TOTAL_FILL, annotated_xlsx
+from fundwatch.uploads.submit import receive
 
 
 def _annotated(home, up) -> bytes:

@@ -16,10 +16,11 @@ import pytest
 from upload_files import COUNTY, csv_bytes, filled_template, headers, raw_query, valid_rows
 
 from fundwatch import state
-from fundwatch.uploads import receive, store
+from fundwatch.uploads import store
+from fundwatch.uploads.submit import receive
 from ingestion import load_inbox
 
-UNIT_DIR = "430121_长沙县"
+UNIT_DIR = "430121"
 
 
 def _files(root: Path) -> list[str]:
@@ -135,7 +136,7 @@ _CHILD = textwrap.dedent("""
     from fundwatch.uploads import store
     data = bytes([int(sys.argv[3])]) * (int(sys.argv[2]) * 1024 * 1024)
     print("ready", flush=True)
-    store.place(Path(sys.argv[1]), PurePosixPath("430121_长沙县/名单.xlsx"), data)
+    store.place(Path(sys.argv[1]), PurePosixPath("430121/名单.xlsx"), data)
     print("done", flush=True)
 """)
 

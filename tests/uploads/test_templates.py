@@ -13,6 +13,7 @@ from fundwatch.uploads.templates import (
     LISTS_SHEET,
     Project,
     known_projects,
+    save_projects,
     template_xlsx,
     units_in_scope,
 )
@@ -99,19 +100,16 @@ def test_closed_lists_stop_open_lists_warn():
     assert style["人员类别"] == "information" and style["项目编码"] == "information"
 
 
-def test_project_codes_come_from_the_warehouse_and_survive_its_lock(home, tmp_path):
-    import duckdb
+def test_project_codes_are_kept_by_the_daily_export_for_the_templates(home, tmp_path):
+    from fundwatch.pipeline import project_list
 
-    assert known_projects(home) == []  # no warehouse yet
+    assert known_projects(home) == []  # before the first run
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    rows = valid_rows("projects", 2)
-    (inbox / "projects.xlsx").write_bytes(filled_template("projects", rows))
+    (inbox / "projects.xlsx").write_bytes(filled_template("projects", valid_rows("projects", 2)))
     load_inbox(inbox, home.warehouse, run_id="t")
+    save_projects(home, project_list(home.warehouse))
     expected = [Project(f"project_code-{i}", f"project_name-{i}", COUNTY) for i in (1, 2)]
     assert known_projects(home) == expected
-    writer = duckdb.connect(str(home.warehouse))  # the daily run holds the warehouse
-    try:
-        assert known_projects(home) == expected  # from the cache
-    finally:
-        writer.close()
+    lists = _validation_lists(load_workbook(io.BytesIO(template_xlsx("roster", COUNTY, known_projects(home)))))
+    assert lists["项目编码"] == ["project_code-1", "project_code-2"]
