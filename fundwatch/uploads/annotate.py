@@ -23,8 +23,9 @@ from pathlib import Path
 
 import xlsxwriter
 
-from fundwatch.uploads.report import LOADED, Report, read_rows
+from fundwatch.uploads.report import LOADED, Report, header_row, read_rows
 from ingestion.kinds import KINDS_BY_TABLE, VType, header_key
+from ingestion.parse import HEADER_SCAN_ROWS
 from ingestion.readers import FileRejected, Row
 
 PROBLEM_HEADER = "问题说明"
@@ -76,14 +77,14 @@ class _Formats:
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
 
 
-def _header_columns(report: Report, rows: Iterator[Row]) -> tuple[dict[str, int], set[int]]:
+def _header_columns(report: Report, rows: list[Row], head_row: int | None) -> tuple[dict[str, int], set[int]]:
     """header_key -> column index of the kind's columns, and the indices of its text columns."""
     kind = KINDS_BY_TABLE.get(report.kind or "")
     col_of: dict[str, int] = {}
     text_cols: set[int] = set()
-    if kind is None or not report.header_row:
+    if kind is None or head_row is None:
         return col_of, text_cols
-    cells = next((c for n, c in rows if n == report.header_row), [])
+    cells = next((c for n, c in rows if n == head_row), [])
     wanted = {header_key(c.header): c for c in kind.columns}
     for i, v in enumerate(cells):
         col = wanted.get(header_key(v))
@@ -95,12 +96,9 @@ def _header_columns(report: Report, rows: Iterator[Row]) -> tuple[dict[str, int]
 
 
 def _data_sheet(ws, fmt: _Formats, rows: Iterator[Row], width: int, report: Report) -> None:
-    head: list[Row] = []
-    for row in rows:
-        head.append(row)
-        if row[0] >= (report.header_row or 0):
-            break
-    col_of, text_cols = _header_columns(report, iter(head))
+    head = list(itertools.islice(rows, HEADER_SCAN_ROWS))  # rows, not lines: blank lines are not rows
+    head_row = header_row(report.kind, iter(head))
+    col_of, text_cols = _header_columns(report, head, head_row)
     rows = itertools.chain(head, rows)
     problems = {p.row: p for p in report.rows_rejected}
     totals: dict[int, list] = {}
@@ -110,8 +108,8 @@ def _data_sheet(ws, fmt: _Formats, rows: Iterator[Row], width: int, report: Repo
     for i in range(width):
         ws.set_column(i, i, 22 if i in text_cols else 14, fmt.text if i in text_cols else None)
     ws.set_column(note_col, note_col, 60)
-    if report.header_row:
-        ws.freeze_panes(report.header_row, 0)
+    if head_row:
+        ws.freeze_panes(head_row, 0)
     for row_no, cells in rows:
         r = row_no - 1
         bad: set[int] = set()
@@ -129,7 +127,7 @@ def _data_sheet(ws, fmt: _Formats, rows: Iterator[Row], width: int, report: Repo
         for c, v in enumerate(cells):
             is_bad = c in bad
             _write(ws, fmt, r, c, v, text=c in text_cols, bad=is_bad, override=cell_fmt if is_bad else None)
-        if row_no == report.header_row:
+        if row_no == head_row:
             ws.write_string(r, note_col, PROBLEM_HEADER, fmt.note_head)
         elif note:
             ws.write_string(r, note_col, note, fmt.note)
@@ -163,7 +161,7 @@ def _summary_sheet(ws, fmt: _Formats, relpath: str, report: Report, meta: dict[s
     if report.reason:
         lines.append(("原因", report.reason))
     if report.status == LOADED:
-        lines += [("表头所在行", str(report.header_row)), ("读取数据行", str(report.rows_read)),
+        lines += [("读取数据行", str(report.rows_read)),
                   ("可载入行", str(report.rows_loaded)), ("拒收行", str(len(report.rows_rejected))),
                   ("合计不符", str(len(report.total_mismatches)))]
     lines += [("说明", n) for n in report.notes]

@@ -1,7 +1,8 @@
 """The upload report: what the daily run will decide about one file, as the clerk sees it.
 
-The report is the ingestion's own check of one file (``check``): the same readers, header
-recognition, normalisers and 合计 rule as the daily load, never a second reader. ``Report.to_json``
+The report is the ingestion's own check of one file (``check`` = ``ingestion.check_file``): the
+daily load's readers, header recognition, normalisers, key deduplication and conflicts within the
+file and 合计 rule, never a second reader. ``Report.to_json``
 is the answer of ``POST /api/uploads`` (interface.md): ``kind``, ``rows_read``, ``rows_loaded``,
 ``rows_rejected`` (``row`` and ``reason`` each), ``total_mismatches``, ``status``; money as strings.
 """
@@ -14,9 +15,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from ingestion import RowProblem as RowProblemOfIngestion
+from ingestion import check_file
+from ingestion.history import open_rows
 from ingestion.kinds import KINDS_BY_TABLE
-from ingestion.parse import Rejected, parse_rows
-from ingestion.readers import FileRejected, Limits, Row, iter_csv, iter_xlsx, scan_file
+from ingestion.parse import HEADER_SCAN_ROWS, find_header
+from ingestion.readers import FileRejected, Limits, Row, scan_file
 
 LOADED, REJECTED = "loaded", "rejected"
 
@@ -49,7 +53,6 @@ class Report:
     status: str  # LOADED (the file loads, maybe with rejected rows) | REJECTED (nothing loads)
     kind: str | None = None  # raw table name, e.g. "payments"
     reason: str | None = None  # why the whole file is rejected (Chinese)
-    header_row: int | None = None
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: tuple[RowProblem, ...] = ()
@@ -64,13 +67,12 @@ class Report:
         return replace(self, notes=self.notes + tuple(n for n in notes if n))
 
     def to_json(self) -> dict:
-        """The report as interface.md's JSON (plus ``kind_label``, ``reason``, ``header_row``, ``notes``)."""
+        """The report as interface.md's JSON (plus ``kind_label``, ``reason``, ``notes``; ``columns`` per row)."""
         return {
             "status": self.status,
             "kind": self.kind,
             "kind_label": self.kind_label,
             "reason": self.reason,
-            "header_row": self.header_row,
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rows_rejected": [{"row": p.row, "reason": p.reason, "columns": list(p.columns)}
@@ -85,7 +87,7 @@ class Report:
     def from_json(cls, data: dict) -> Report:
         return cls(
             status=data["status"], kind=data.get("kind"), reason=data.get("reason"),
-            header_row=data.get("header_row"), rows_read=data.get("rows_read", 0),
+            rows_read=data.get("rows_read", 0),
             rows_loaded=data.get("rows_loaded", 0),
             rows_rejected=tuple(RowProblem(r["row"], r["reason"], tuple(r.get("columns", ())))
                                 for r in data.get("rows_rejected", ())),
@@ -94,33 +96,45 @@ class Report:
             notes=tuple(data.get("notes", ())))
 
 
-def refused(reason: str) -> Report:
-    return Report(status=REJECTED, reason=reason)
+def refused(reason: str, kind: str | None = None) -> Report:
+    return Report(status=REJECTED, kind=kind, reason=reason)
 
 
 _COLUMN_IN_REASON = re.compile(r"列“([^”]+)”")
 
 
-def read_rows(path: Path, relpath: str, limits: Limits | None = None) -> Iterator[Row]:
-    """The file's ``(row number, cells)`` as the daily load reads them (FileRejected if it cannot)."""
-    limits = limits or Limits()
-    if relpath.lower().endswith(".csv"):
-        return iter_csv(path, scan_file(path), limits)
-    return iter_xlsx(path.read_bytes(), limits)
+def _columns(problem: RowProblemOfIngestion) -> tuple[str, ...]:
+    """Every column the reason names (``列“金额（元）”``), the ingestion's first column at fault first;
+    for a key conflict the ingestion names the key's headers joined by 、."""
+    named = [*(problem.column.split("、") if problem.column else ()), *_COLUMN_IN_REASON.findall(problem.reason)]
+    return tuple(dict.fromkeys(named))
 
 
 def check(path: Path, relpath: str, limits: Limits | None = None) -> Report:
-    """Check one file exactly as the daily load reads it (readers, header, normalisers, 合计)."""
-    problems: list[Rejected] = []
-    try:
-        rows = read_rows(path, relpath, limits)
-        header, stats = parse_rows(rows, lambda _h: None, lambda _n, _v: None, problems.append)
-    except FileRejected as exc:
-        return refused(str(exc))
+    """The daily load's verdict on the file at ``path`` delivered as ``relpath`` (``ingestion.check_file``)."""
+    fc = check_file(path, relpath, limits=limits)
+    if fc.status != LOADED:
+        return refused(fc.reason or "", fc.kind)
     return Report(
-        status=LOADED, kind=header.kind.table, header_row=header.row, rows_read=stats.data_rows,
-        rows_loaded=stats.rows_valid,
-        rows_rejected=tuple(RowProblem(r.source_row, r.reason, tuple(dict.fromkeys(
-            _COLUMN_IN_REASON.findall(r.reason)))) for r in problems),
-        total_mismatches=tuple(Mismatch(m.source_row, m.column_name, m.stated_total, m.computed_total)
-                               for m in stats.mismatches))
+        status=LOADED, kind=fc.kind, rows_read=fc.rows_read, rows_loaded=fc.rows_loaded,
+        rows_rejected=tuple(RowProblem(p.row, p.reason, _columns(p)) for p in fc.rows_rejected),
+        total_mismatches=tuple(Mismatch(m.row, m.column, m.stated, m.computed) for m in fc.total_mismatches))
+
+
+def read_rows(path: Path, relpath: str, limits: Limits | None = None) -> Iterator[Row]:
+    """The file's ``(row number, cells)`` as the daily load reads them (FileRejected if it cannot)."""
+    return open_rows(path, relpath, scan_file(path), limits or Limits())
+
+
+def header_row(kind: str | None, rows: Iterator[Row]) -> int | None:
+    """The row holding ``kind``'s header among the first rows (the daily load's header recognition)."""
+    for row_no, cells in rows:
+        if row_no > HEADER_SCAN_ROWS:
+            return None
+        try:
+            h = find_header(cells, row_no)
+        except FileRejected:
+            return None
+        if h is not None:
+            return row_no if h.kind.table == kind else None
+    return None

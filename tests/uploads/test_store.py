@@ -12,7 +12,6 @@ import textwrap
 import time
 from pathlib import Path, PurePosixPath
 
-import pytest
 from upload_files import COUNTY, csv_bytes, filled_template, headers, raw_query, valid_rows
 
 from fundwatch import state
@@ -109,7 +108,7 @@ def test_two_uploads_of_the_same_name_at_once_leave_one_whole_file(home):
     a = filled_template("payments", rows)
     rows[0][10] = "更正"  # the same size and work, other bytes: the two race as closely as possible
     b = filled_template("payments", rows)
-    rounds = 10
+    rounds = 4
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(2)
     procs = [ctx.Process(target=_upload_many, args=(str(home.root), d, barrier, rounds)) for d in (a, b)]
@@ -215,7 +214,6 @@ def test_the_report_equals_what_the_daily_load_records(home, tmp_path):
     assert raw_query(wh2, "SELECT status, reason FROM raw.files") == [("rejected", refused.report.reason)]
 
 
-@pytest.mark.xfail(strict=True, reason="key conflicts inside one file: needs ingestion.check_file (ingest)")
 def test_the_report_names_key_conflicts_inside_the_file_like_the_daily_load(home):
     rows = valid_rows("payments", 3)
     rows[2][0] = rows[0][0]  # the same 交易流水号 with other values
