@@ -367,14 +367,8 @@ def api_openapi(w: World, unit: str) -> None:
 
 
 # ------------------------------------------------------------------ 报送 (uploads)
-# Whose uploads each unit sees (by hand, from interface.md): one upload per unit of SCOPE_UNITS.
-UPLOADS_VISIBLE = {
-    PROVINCE: set(SCOPE_UNITS),
-    CHANGSHA: {CHANGSHA, CHANGSHA_XIAN, LIUYANG},
-    ZHUZHOU: {ZHUZHOU},
-    CHANGSHA_XIAN: {CHANGSHA_XIAN},
-    LIUYANG: {LIUYANG},
-}
+# Whose uploads each unit sees: one upload per unit of SCOPE_UNITS, so the units it sees (by hand).
+UPLOADS_VISIBLE = PEOPLE_OF
 MISSING_UPLOAD = 999_999
 
 
