@@ -188,17 +188,16 @@ def place(inbox: Path, rel: PurePosixPath, data: bytes) -> str | None:
 def log_upload(conn: sqlite3.Connection, *, username: str, unit_code: str, file_name: str,
                inbox_path: str | None, sha256: str, size_bytes: int, file_type: str | None, report: Report,
                placed: bool, replaced_sha256: str | None) -> int:
-    """Append one upload to the log; returns its id."""
-    with state.transaction(conn):
-        cur = conn.execute(
-            """INSERT INTO uploads (uploaded_at, username, unit_code, file_name, inbox_path, sha256, size_bytes,
-                file_type, kind, status, placed, replaced_sha256, reason, rows_read, rows_loaded, rows_rejected,
-                total_mismatches, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (state.now_shanghai(), username, unit_code, file_name, inbox_path, sha256, size_bytes, file_type,
-             report.kind, report.status, int(placed), replaced_sha256, report.reason, report.rows_read,
-             report.rows_loaded, len(report.rows_rejected), len(report.total_mismatches),
-             json.dumps(report.to_json(), ensure_ascii=False)))
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+    """Append one upload to the log, inside the caller's transaction; returns its id."""
+    cur = conn.execute(
+        """INSERT INTO uploads (uploaded_at, username, unit_code, file_name, inbox_path, sha256, size_bytes,
+            file_type, kind, status, placed, replaced_sha256, reason, rows_read, rows_loaded, rows_rejected,
+            total_mismatches, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (state.now_shanghai(), username, unit_code, file_name, inbox_path, sha256, size_bytes, file_type,
+         report.kind, report.status, int(placed), replaced_sha256, report.reason, report.rows_read,
+         report.rows_loaded, len(report.rows_rejected), len(report.total_mismatches),
+         json.dumps(report.to_json(), ensure_ascii=False)))
+    return int(cur.lastrowid)  # type: ignore[arg-type]
 
 
 def _row(r: sqlite3.Row) -> Upload:

@@ -29,19 +29,23 @@ def receive(home: Home, *, username: str, unit_code: str, data: bytes, filename:
         store.keep(home, data, sha, None)  # refused bytes are kept too, for the record
     conn = state.connect(home.state_db)
     try:
-        placed, previous = False, None
-        if rel is not None and report.status == LOADED:
-            with store.path_lock(home, rel):
-                try:
+        if rel is None or report.status != LOADED:
+            with state.transaction(conn):
+                uid = _log(conn, username, unit_code, filename, rel, sha, data, file_type, report, False, None)
+            return store.get(conn, uid, unit_code)  # type: ignore[return-value]
+        with store.path_lock(home, rel):
+            try:
+                # The log's write lock is taken before the file is placed: when the state is busy
+                # (the daily run commits) nothing is placed; once placed, the log row commits with it.
+                with state.transaction(conn):
                     previous = store.place(home.inbox, rel, data)
-                    placed = True
                     report = report.with_notes(*_notes(conn, unit_code, rel, sha, previous))
-                except guard.UploadRefused as exc:
-                    report = refused(str(exc))
-                uid = _log(conn, username, unit_code, filename, rel, sha, data, file_type, report, placed,
-                           previous if previous != sha else None)
-        else:
-            uid = _log(conn, username, unit_code, filename, rel, sha, data, file_type, report, False, None)
+                    uid = _log(conn, username, unit_code, filename, rel, sha, data, file_type, report, True,
+                               previous if previous != sha else None)
+            except guard.UploadRefused as exc:  # a symlink or a non-folder on the way: nothing placed
+                with state.transaction(conn):
+                    uid = _log(conn, username, unit_code, filename, rel, sha, data, file_type, refused(str(exc)),
+                               False, None)
         return store.get(conn, uid, unit_code)  # type: ignore[return-value]
     finally:
         conn.close()

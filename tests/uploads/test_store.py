@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path, PurePosixPath
 
+import pytest
 from upload_files import COUNTY, csv_bytes, filled_template, headers, raw_query, valid_rows
 
 from fundwatch import state
@@ -92,6 +93,24 @@ def test_a_symlink_in_the_unit_folder_is_refused(home, tmp_path):
                  filename="d.xlsx")
     assert up.status == "rejected" and "符号链接" in up.report.reason
     assert list(outside.iterdir()) == []
+
+
+def test_while_the_state_is_busy_nothing_is_placed(home, monkeypatch):
+    """The daily run holds the state's write lock: the upload fails as a whole, the inbox untouched."""
+    import sqlite3
+
+    state.connect(home.state_db).close()
+    writer = sqlite3.connect(home.state_db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(state, "BUSY_TIMEOUT_MS", 200)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            receive(home, username="clerk", unit_code=COUNTY, data=filled_template("deaths", valid_rows("deaths")),
+                    filename="d.xlsx")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert not home.inbox.exists() or _files(home.inbox) == []
 
 
 # ---------------------------------------------------------------- concurrency and kills
