@@ -205,14 +205,23 @@ def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
                 yield dict(zip(names, row, strict=True))
 
 
+def project_list(warehouse: Path) -> list[tuple]:
+    """(code, name, unit) of every project in force, for the upload templates' drop-down."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT project_code, project_name, unit_code FROM raw.projects ORDER BY 1").fetchall()
+
+
 @_timed("export")
 def export(home: Home, run_id: str, run_date: date, out_dir: Path):
-    """Record the run's findings in the state store (ids, first_seen, history) and write the export."""
+    """Record the run's findings in the state store (ids, first_seen, history) and write the export;
+    keep the project list for the upload templates (the review service never opens the warehouse)."""
     from fundwatch import state
     from fundwatch.export import write_export
+    from fundwatch.uploads.templates import save_projects
 
     summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date,
                                findings=iter_findings(home.warehouse))
+    save_projects(home, project_list(home.warehouse))
     rows = state.export_rows(home.state_db)
     csv_path, xlsx_path = write_export(rows, out_dir)
     return (

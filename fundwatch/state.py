@@ -29,6 +29,10 @@ is_open, closed_on)``
     ``unit_code`` (6 digits) decides their scope (``fundwatch.scope``).
 ``schema_migrations(name PK, applied_at)``
     Which entries of ``MIGRATIONS`` this home has applied (schema changes after version 2).
+``uploads(id PK, uploaded_at, username, unit_code, file_name, inbox_path, sha256, size_bytes,
+file_type, kind, status, placed, replaced_sha256, reason, rows_read, rows_loaded, rows_rejected,
+total_mismatches, report)``
+    Every upload of ``fundwatch.uploads``, append-only: ``report`` is the JSON answer the clerk saw.
 ``audit_log(id PK, at, username, action, finding_id, detail, client)``
     Security-relevant events of the review page, append-only: every unmasking of personal data
     (``action='unmask'``), sign-ins, user management; ``client`` is the client's address.
@@ -190,6 +194,32 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             revoked_at TEXT
         );
         CREATE INDEX api_tokens_by_user ON api_tokens(username);
+    """),
+    ("0006_uploads_log", """
+        -- Every upload (fundwatch.uploads): who sent what, where it went and what the check said.
+        -- Append-only; the bytes are kept under HOME/uploads/files/<sha256[:2]>/<sha256>.<ext>.
+        CREATE TABLE uploads (
+            id INTEGER PRIMARY KEY,
+            uploaded_at TEXT NOT NULL,
+            username TEXT NOT NULL,
+            unit_code TEXT NOT NULL CHECK (length(unit_code) = 6 AND unit_code NOT GLOB '*[^0-9]*'),
+            file_name TEXT NOT NULL,
+            inbox_path TEXT,
+            sha256 TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            file_type TEXT CHECK (file_type IN ('xlsx', 'csv')),
+            kind TEXT,
+            status TEXT NOT NULL CHECK (status IN ('loaded', 'rejected')),
+            placed INTEGER NOT NULL CHECK (placed IN (0, 1)),
+            replaced_sha256 TEXT,
+            reason TEXT,
+            rows_read INTEGER NOT NULL,
+            rows_loaded INTEGER NOT NULL,
+            rows_rejected INTEGER NOT NULL,
+            total_mismatches INTEGER NOT NULL,
+            report TEXT NOT NULL
+        );
+        CREATE INDEX uploads_by_unit ON uploads(unit_code, id);
     """),
 )
 

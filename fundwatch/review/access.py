@@ -36,6 +36,8 @@ RIGHTS: dict[str, tuple[str, ...]] = {
     "manage_people": ("admin",),               # people of their scope, the audit log
     "answer_rectification": ("unit",),         # the finding's unit answers its rectification
     "verify_rectification": ("reviewer", "admin"),
+    "upload": ("unit",),                       # send files into the unit's own inbox folder (报送)
+    "download_upload": ("unit", "auditor", "admin"),  # an upload's bytes (full personal data), in scope
 }
 NOT_FOUND = "没有这个问题编号。"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -117,6 +119,10 @@ def _from_bearer(header: str) -> Person:
 def load_person():
     """before_request: authenticate, send the unsigned to sign in, check CSRF of cookie writes."""
     g.person = None
+    view = current_app.view_functions.get(request.endpoint or "")
+    # A view that receives files says how large its request may be (before the form is parsed here).
+    request.max_content_length = getattr(view, "max_content_length", None) or current_app.config[
+        "MAX_CONTENT_LENGTH"]
     header = request.headers.get("Authorization")
     if header and is_api():
         g.person = _from_bearer(header)

@@ -1,9 +1,10 @@
 """The review service's Flask app: configuration, blueprints, the one permission check, headers.
 
 Each concern is a blueprint in its own module (ARCHITECTURE.md "Review service"): ``signin``,
-``queue``, ``finding``, ``admin``, ``docs``, ``api``. Every request first passes
-``access.load_person`` (who asks; CSRF); views then use ``access.require``/``access.can`` for
-rights and ``access.finding_in_scope_or_404``/``access.filters``/``access.scope_sql`` for scope.
+``queue``, ``finding``, ``admin``, ``docs``, ``api``, ``submission`` (报送: uploads, templates).
+Every request first passes ``access.load_person`` (who asks; CSRF); views then use
+``access.require``/``access.can`` for rights and ``access.finding_in_scope_or_404``/
+``access.filters``/``access.scope_sql`` for scope.
 """
 
 from __future__ import annotations
@@ -16,9 +17,23 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fundwatch import state
 from fundwatch.paths import Home
-from fundwatch.review import access, admin, api, data, display, docs, errors, finding, queue, sessions, signin, users
+from fundwatch.review import (
+    access,
+    admin,
+    api,
+    data,
+    display,
+    docs,
+    errors,
+    finding,
+    queue,
+    sessions,
+    signin,
+    submission,
+    users,
+)
 
-BLUEPRINTS = (signin.bp, queue.bp, finding.bp, admin.bp, docs.bp, api.bp)
+BLUEPRINTS = (signin.bp, queue.bp, finding.bp, admin.bp, docs.bp, api.bp, submission.bp)
 
 
 def create_app(home: Home, *, trusted_proxies: int | None = None) -> Flask:

@@ -7,16 +7,15 @@ turned back into Decimal.
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 
 from expectations.catalog import Rule, by_id
-from fundwatch import paths, scope, state
+from fundwatch import scope, state
+from fundwatch.divisions import Division, divisions
 
 SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
 STATUS_LABELS = {"open": "待处理", "confirmed": "已确认", "dismissed": "已驳回", "resolved": "已整改"}
@@ -38,24 +37,6 @@ def cents_to_decimal(cents: int | None) -> Decimal:
 def rule_catalog() -> dict[str, Rule]:
     """rule_id -> Rule, from the one rule catalogue (``expectations.catalog``, the dbt seed)."""
     return by_id()
-
-
-@dataclass(frozen=True)
-class Division:
-    code: str
-    name: str
-    level: str
-    prefecture_code: str
-    prefecture_name: str
-
-
-@lru_cache(maxsize=1)
-def divisions() -> dict[str, Division]:
-    """Hunan's 2020 divisions (GB/T 2260) by code."""
-    path = paths.REFERENCE_DIR / "hunan_divisions_2020.csv"
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        return {r["code"]: Division(r["code"], r["name"], r["level"], r["prefecture_code"] or "",
-                                    r["prefecture_name"] or "") for r in csv.DictReader(fh)}
 
 
 def prefectures() -> list[Division]:

@@ -11,6 +11,7 @@ from fundwatch import state
 _ERR = {"$ref": "#/components/responses/Error"}
 _FID = {"name": "finding_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}
 _JSON = "application/json"
+_UID = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
 def _ok(schema_ref: str, description: str) -> dict:
@@ -53,6 +54,35 @@ DECISION = {
         "id": {"type": "integer"}, "finding_id": {"type": "string"},
         "action": {"type": "string", "enum": list(state.ACTIONS)}, "comment": {"type": ["string", "null"]},
         "username": {"type": "string"}, "decided_at": {"type": "string", "description": "北京时间 ISO"},
+    },
+}
+
+_MONEY = {"type": "string", "pattern": r"^\d+\.\d{2}$"}
+UPLOAD = {
+    "type": "object",
+    "required": ["kind", "rows_read", "rows_loaded", "rows_rejected", "total_mismatches", "status"],
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"type": "string", "enum": ["loaded", "rejected"],
+                   "description": "loaded：可以载入（可能有被拒收的行）；rejected：整个文件被拒收"},
+        "kind": {"type": ["string", "null"], "description": "识别出的文件类型（raw 表名，如 payments）"},
+        "kind_label": {"type": ["string", "null"], "description": "文件类型的中文名，如 发放明细"},
+        "reason": {"type": ["string", "null"], "description": "整个文件被拒收的原因"},
+        "rows_read": {"type": "integer"},
+        "rows_loaded": {"type": "integer"},
+        "rows_rejected": {"type": "array", "items": {"type": "object", "required": ["row", "reason"], "properties": {
+            "row": {"type": "integer", "description": "打开文件时看到的行号（CSV 为行号）"},
+            "reason": {"type": "string"},
+            "columns": {"type": "array", "items": {"type": "string"}, "description": "出错的列（表头）"}}}},
+        "total_mismatches": {"type": "array", "items": {"type": "object", "properties": {
+            "row": {"type": "integer"}, "column": {"type": "string"}, "stated": _MONEY, "computed": _MONEY,
+            "difference": _MONEY}}},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "file_name": {"type": "string"}, "inbox_path": {"type": ["string", "null"]},
+        "placed": {"type": "boolean", "description": "已放入收件箱"},
+        "sha256": {"type": "string"}, "size_bytes": {"type": "integer"}, "unit_code": {"type": "string"},
+        "username": {"type": "string"}, "uploaded_at": {"type": "string", "description": "北京时间 ISO"},
+        "annotated_url": {"type": "string"},
     },
 }
 
@@ -104,6 +134,40 @@ PATHS: dict[str, dict] = {
             "responses": {"200": _ok("FindingDetail", "未脱敏的问题详情"), **_errors(400, 401, 403, 404)},
         },
     },
+    "/api/uploads": {
+        "get": {
+            "summary": "报送记录（仅本人范围内，最新的在前，最多 200 条）",
+            "responses": {"200": _ok("UploadList", "报送记录"), **_errors(401)},
+        },
+        "post": {
+            "summary": "报送一个文件（单位经办人）：立即按每日运行的规则检查，可以载入的放入本单位收件箱目录",
+            "description": "multipart/form-data：file 为 .xlsx 或 .csv（不超过 50 MB）；path 可选，为本单位目录下的"
+                           "子文件夹（或以 .xlsx/.csv 结尾的相对路径）。同一路径再次报送即为更正版本。"
+                           "整个文件被拒收的（status 为 rejected）不放入收件箱；部分行被拒收的照常放入。",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"},
+                               "path": {"type": "string", "maxLength": 300}}}}}},
+            "responses": {"201": _ok("Upload", "检查结果（报送已记录）"), **_errors(400, 401, 403, 413)},
+        },
+    },
+    "/api/uploads/{upload_id}": {
+        "get": {
+            "summary": "一次报送的检查结果",
+            "parameters": [_UID],
+            "responses": {"200": _ok("Upload", "检查结果"), **_errors(401, 404)},
+        },
+    },
+    "/api/uploads/{upload_id}/annotated.xlsx": {
+        "get": {
+            "summary": "标注文件：被拒收的行加“问题说明”列、出错单元格标红，另有“检查结果”工作表"
+                       "（单位经办人、审计员、管理员；审计员与管理员的下载记入审计日志）",
+            "parameters": [_UID],
+            "responses": {"200": {"description": "xlsx", "content": {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
+                **_errors(401, 403, 404)},
+        },
+    },
     "/api/openapi.json": {
         "get": {"summary": "本说明", "responses": {"200": {"description": "OpenAPI 3.1"}, **_errors(401)}},
     },
@@ -139,6 +203,10 @@ SPEC: dict = {
                              "description": "每类记录一个键，各为带 source_file、source_row 的记录列表"},
                 "decisions": {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}}}}]},
             "Decision": DECISION,
+            "Upload": UPLOAD,
+            "UploadList": {"type": "object", "required": ["total", "uploads"], "properties": {
+                "total": {"type": "integer"},
+                "uploads": {"type": "array", "items": {"$ref": "#/components/schemas/Upload"}}}},
             "Error": {"type": "object", "properties": {
                 "error": {"type": "string"}, "message": {"type": "string"}, "status": {"type": "integer"}}},
         },

@@ -16,6 +16,8 @@ import pytest
 
 from fundwatch.compare import compare
 from fundwatch.generator import generate
+from fundwatch.paths import Home
+from fundwatch.uploads.templates import known_projects
 
 RUN_DATE = "2021-04-30"
 FUNDWATCH = str(Path(sys.executable).with_name("fundwatch"))
@@ -48,6 +50,8 @@ def test_the_run_reports_where_the_results_are(daily_run):
     assert (base / "home" / "docs" / "dbt" / "index.html").exists()
     assert (base / "home" / "docs" / "gx" / "index.html").exists()
     assert (base / "out" / "findings.xlsx").exists()
+    projects = known_projects(Home(base / "home"))  # the upload templates' 项目编码 drop-down
+    assert len(projects) > 10 and all(p.code and p.unit_code for p in projects)
 
 
 def test_findings_equal_the_generators_expected_findings(daily_run):

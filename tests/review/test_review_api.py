@@ -301,7 +301,8 @@ def _openapi_paths_of(app) -> set[tuple[str, str]]:
     out = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
-            path = re.sub(r"<(?:[^:>]+:)?fid>", "{finding_id}", rule.rule)
+            path = re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: "{finding_id}" if m[1] == "fid" else f"{{{m[1]}}}",
+                          rule.rule)
             out |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     return out
 

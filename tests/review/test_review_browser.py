@@ -1,4 +1,5 @@
-"""End to end in real headless Chromium: sign in, filter, open a finding, decide, export.
+"""End to end in real headless Chromium: sign in, filter, open a finding, decide, export; a county
+clerk's 报送 (template, upload with a mistake, the reason, the annotated copy, the corrected file).
 
 Needs Debian's ``chromium`` (/usr/bin/chromium) and the ``playwright`` Python package (no
 ``playwright install``). Screenshots go to ``test-artifacts/review/`` (git-ignored).
@@ -6,17 +7,20 @@ Needs Debian's ``chromium`` (/usr/bin/chromium) and the ``playwright`` Python pa
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from review_data import ID_LIU, PASSWORD, PAY_LATE, fid
+from review_data import CHANGSHA_XIAN, ID_LIU, PASSWORD, PAY_LATE, fid, person_name
 from werkzeug.serving import make_server
 
 from fundwatch import state
 from fundwatch.paths import REPO_ROOT
+from fundwatch.review import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "review"
@@ -28,8 +32,8 @@ if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is missing: apt-get install -y chromium", allow_module_level=True)
 
 
-@pytest.fixture
-def live_url(app):
+@contextlib.contextmanager
+def serving(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -38,6 +42,12 @@ def live_url(app):
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.fixture
+def live_url(app):
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -123,3 +133,67 @@ def test_auditor_unmasks_one_finding_in_the_browser(live_url, page):
     pg.wait_for_selector("text=本次查看已记入审计日志")
     assert ID_LIU in pg.inner_text("#evidence")
     shot(pg, "06-unmasked")
+
+
+def download(pg, selector: str, filename: str):
+    """Click a download link; the file must come with ``filename``; returns it opened by openpyxl."""
+    with pg.expect_download() as dl:
+        pg.click(selector)
+    assert dl.value.suggested_filename == filename
+    dl.value.save_as(ARTIFACTS / filename)
+    return load_workbook(ARTIFACTS / filename)
+
+
+def test_county_clerk_downloads_the_template_uploads_a_mistake_fixes_it_and_sends_it_again(page, scope_home,
+                                                                                           monkeypatch):
+    monkeypatch.delenv("FUNDWATCH_INBOX", raising=False)
+    app = create_app(scope_home)
+    with serving(app) as url:
+        pg = page
+        pg.goto(url + "/uploads")
+        pg.fill("input[name=username]", person_name("unit", CHANGSHA_XIAN))
+        pg.fill("input[name=password]", PASSWORD)
+        pg.click("button:has-text('登录')")
+        pg.wait_for_selector("#upload-form")
+        shot(pg, "11-uploads")
+
+        wb = download(pg, "#template-roster", "上报名单报送模板.xlsx")  # as a clerk downloads it
+        ws = wb.worksheets[0]
+        header = [c.value for c in ws[1]]
+        people = [("张　三", "430121199001011237", "1200.00"), ("李四", "43012119850315003X", "一千")]
+        for r, (name, pid, amount) in enumerate(people, start=2):  # typed like a clerk, the second wrongly
+            for col, value in (("项目编码", "P2020-CSX-01"), ("姓名", name), ("公民身份号码", pid),
+                               ("核定金额（元）", amount), ("上报单位代码", CHANGSHA_XIAN)):
+                ws.cell(r, header.index(col) + 1, value)
+        first = ARTIFACTS / "上报名单.xlsx"
+        wb.save(first)
+
+        pg.set_input_files("#upload-file", str(first))
+        pg.click("#upload-submit")
+        pg.wait_for_selector("#verdict")
+        verdict = pg.inner_text("#verdict")
+        assert "识别为“上报名单”" in verdict and "可载入 1 行" in verdict and "拒收 1 行" in verdict
+        problems = pg.inner_text("#problems")
+        assert "3" in problems and "核定金额（元）" in problems and "一千" in problems
+        shot(pg, "12-report")
+
+        annotated = download(pg, "#annotated", "上报名单（检查标注）.xlsx")
+        ws = annotated.worksheets[0]
+        header = [c.value for c in ws[1]]
+        assert "核定金额（元）" in ws.cell(3, header.index("问题说明") + 1).value
+        assert ws.cell(3, header.index("核定金额（元）") + 1).fill.fgColor.rgb.endswith("FFC7CE")
+        ws.cell(3, header.index("核定金额（元）") + 1).value = "1000.00"  # the fix
+        fixed = ARTIFACTS / "上报名单（已修改）.xlsx"
+        annotated.save(fixed)
+        data = io.BytesIO(fixed.read_bytes())
+
+        pg.set_input_files("#upload-file", files=[{"name": "上报名单.xlsx", "mimeType": "application/octet-stream",
+                                                   "buffer": data.getvalue()}])
+        pg.click("#upload-submit")
+        pg.wait_for_selector("#verdict")
+        verdict = pg.inner_text("#verdict")
+        assert "可载入 2 行" in verdict and "拒收" not in verdict
+        assert "本次为更正版本" in pg.inner_text("#report")
+        shot(pg, "13-corrected")
+        placed = scope_home.inbox / "430121" / "上报名单.xlsx"
+        assert placed.read_bytes() == data.getvalue()

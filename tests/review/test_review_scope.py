@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -35,6 +37,11 @@ from review_data import (
 from fundwatch import state
 from fundwatch.paths import Home
 from fundwatch.review import create_app, tokens
+from fundwatch.uploads.submit import receive
+from fundwatch.uploads.templates import LISTS_SHEET
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "uploads"))
+from upload_files import filled_template, valid_rows  # noqa: E402
 
 MISSING = "0000000000000000"
 # Whose people each unit's admin sees (by hand, from interface.md).
@@ -58,6 +65,7 @@ class World:
     app: object
     clients: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
+    upload_ids: dict = field(default_factory=dict)
 
     def client(self, role: str, unit: str):
         """A signed-in client of that person (kept for the module)."""
@@ -358,6 +366,136 @@ def api_openapi(w: World, unit: str) -> None:
     assert_holds_no_finding(resp.get_data(as_text=True))
 
 
+# ------------------------------------------------------------------ 报送 (uploads)
+# Whose uploads each unit sees: one upload per unit of SCOPE_UNITS, so the units it sees (by hand).
+UPLOADS_VISIBLE = PEOPLE_OF
+MISSING_UPLOAD = 999_999
+
+
+def upload_tag(unit: str) -> str:
+    return f"标签{unit}"  # in the file name and in a rejected row's reason: unique to that upload
+
+
+def uploads_of(w: World) -> dict[str, int]:
+    """One upload per scope unit by its clerk (made once per module): unit -> upload id."""
+    if not w.upload_ids:
+        for unit in SCOPE_UNITS:
+            rows = valid_rows("payments", 2)
+            rows[1][7] = upload_tag(unit)  # 金额 unreadable: the reason quotes the tag
+            up = receive(w.home, username=person_name("unit", unit), unit_code=unit,
+                         data=filled_template("payments", rows, unit), filename=f"{upload_tag(unit)}.xlsx")
+            assert up.placed
+            w.upload_ids[unit] = up.id
+    return w.upload_ids
+
+
+def assert_no_upload_leak(text: str, unit: str) -> None:
+    for other in set(SCOPE_UNITS) - UPLOADS_VISIBLE[unit]:
+        assert upload_tag(other) not in text, f"the upload of {other} leaks to {unit}"
+
+
+def per_upload(w: World, unit: str, call: Callable, ok: int) -> list:
+    """``call(id)`` answers ``ok`` for an upload in scope, and exactly what a missing one answers otherwise."""
+    answers = []
+    for owner, uid in uploads_of(w).items():
+        missing = call(MISSING_UPLOAD)
+        assert missing.status_code == 404
+        resp = call(uid)
+        if owner in UPLOADS_VISIBLE[unit]:
+            assert resp.status_code == ok, (owner, unit, resp.get_data(as_text=True)[:300])
+            answers.append((owner, resp))
+        else:
+            assert (resp.status_code, resp.data) == (404, missing.data), f"upload of {owner} out of scope for {unit}"
+            assert_no_upload_leak(resp.get_data(as_text=True), unit)
+    return answers
+
+
+def uploads_page(w: World, unit: str) -> None:
+    uploads_of(w)
+    for role in ALL_ROLES:
+        text = w.client(role, unit).get("/uploads").get_data(as_text=True)
+        for owner in UPLOADS_VISIBLE[unit]:
+            assert f"{upload_tag(owner)}.xlsx" in text, (role, owner, unit)
+        assert_no_upload_leak(text, unit)
+        assert ('id="upload-form"' in text) == (role == "unit")
+
+
+def upload_submit(w: World, unit: str) -> None:
+    """A clerk's file lands in its own unit folder only; a path out of it is refused; other roles 403."""
+    c = w.client("unit", unit)
+    name = f"死亡登记{unit}.xlsx"
+    data = filled_template("deaths", valid_rows("deaths"), unit)
+
+    def send(client, **extra):
+        return client.post("/uploads", data={"csrf_token": csrf_of(client), "file": (io.BytesIO(data), name),
+                                             **extra}, content_type="multipart/form-data")
+
+    resp = send(c, path="../430200")
+    assert resp.status_code == 303
+    assert "报送路径中不能有" in c.get(resp.headers["Location"]).get_data(as_text=True)
+    assert send(c).status_code == 303
+    placed = [p.relative_to(w.home.inbox).as_posix() for p in w.home.inbox.rglob(name)]
+    assert len(placed) == 1 and placed[0].split("/")[0] == unit, placed
+    assert send(w.client("reviewer", unit)).status_code == 403
+    assert send(w.client("admin", unit)).status_code == 403
+
+
+def upload_detail(w: World, unit: str) -> None:
+    c = w.client("auditor", unit)
+    for owner, resp in per_upload(w, unit, lambda u: c.get(f"/uploads/{u}"), 200):
+        assert upload_tag(owner) in resp.get_data(as_text=True)
+        assert_no_upload_leak(resp.get_data(as_text=True), unit)
+
+
+def upload_annotated(prefix: str) -> Callable[[World, str], None]:
+    def check(w: World, unit: str) -> None:
+        c = w.client("unit", unit)
+        for owner, resp in per_upload(w, unit, lambda u: c.get(f"{prefix}/uploads/{u}/annotated.xlsx"), 200):
+            ws = load_workbook(io.BytesIO(resp.data)).worksheets[0]
+            assert any(upload_tag(owner) in str(v) for row in ws.iter_rows(values_only=True) for v in row)
+        reviewer = w.client("reviewer", unit)  # may read reports, not the files' personal data
+        per_upload(w, unit, lambda u: reviewer.get(f"{prefix}/uploads/{u}/annotated.xlsx"), 403)
+    return check
+
+
+def upload_template(w: World, unit: str) -> None:
+    """The unit-code drop-down offers exactly the units in scope (the five scope units by hand)."""
+    resp = w.client("unit", unit).get("/templates/payments.xlsx")
+    lists = load_workbook(io.BytesIO(resp.data))[LISTS_SHEET]
+    col = next(c for c in range(1, lists.max_column + 1) if lists.cell(1, c).value == "发放单位代码")
+    codes = {v for (v,) in lists.iter_rows(min_col=col, max_col=col, min_row=2, values_only=True) if v}
+    assert {u for u in SCOPE_UNITS if u in codes} == UPLOADS_VISIBLE[unit]
+    assert all(c[:4] == unit[:4] for c in codes) if unit != PROVINCE else len(codes) == 137
+    assert w.client("unit", unit).get("/templates/nothing.xlsx").status_code == 404
+
+
+def api_upload(w: World, unit: str) -> None:
+    data = filled_template("deaths", valid_rows("deaths"), unit)
+    c = w.app.test_client()
+    resp = c.post("/api/uploads", headers=w.bearer("unit", unit), content_type="multipart/form-data",
+                  data={"file": (io.BytesIO(data), "死亡登记API.xlsx")})
+    body = resp.get_json()
+    assert resp.status_code == 201 and body["placed"] and body["inbox_path"].startswith(f"{unit}/")
+    resp = c.post("/api/uploads", headers=w.bearer("auditor", unit), content_type="multipart/form-data",
+                  data={"file": (io.BytesIO(data), "x.xlsx")})
+    assert resp.status_code == 403
+
+
+def api_uploads(w: World, unit: str) -> None:
+    ids = uploads_of(w)
+    body = w.app.test_client().get("/api/uploads", headers=w.bearer("reviewer", unit)).get_json()
+    listed = {u["id"] for u in body["uploads"]}
+    assert {ids[o] for o in UPLOADS_VISIBLE[unit]} <= listed
+    assert not {ids[o] for o in set(SCOPE_UNITS) - UPLOADS_VISIBLE[unit]} & listed
+    assert_no_upload_leak(str(body), unit)
+
+
+def api_upload_detail(w: World, unit: str) -> None:
+    c, headers = w.app.test_client(), w.bearer("reviewer", unit)
+    for owner, resp in per_upload(w, unit, lambda u: c.get(f"/api/uploads/{u}", headers=headers), 200):
+        assert resp.get_json()["unit_code"] == owner
+
+
 CASES: dict[str, Callable[[World, str], None]] = {
     "GET static": static_css,
     "GET signin.login": login_form,
@@ -384,6 +522,15 @@ CASES: dict[str, Callable[[World, str], None]] = {
     "POST api.decide": api_decide,
     "POST api.unmask": api_unmask,
     "GET api.openapi_json": api_openapi,
+    "GET submission.index": uploads_page,
+    "POST submission.submit": upload_submit,
+    "GET submission.detail": upload_detail,
+    "GET submission.annotated": upload_annotated(""),
+    "GET submission.template": upload_template,
+    "POST submission.api_upload": api_upload,
+    "GET submission.api_history": api_uploads,
+    "GET submission.api_detail": api_upload_detail,
+    "GET submission.api_annotated": upload_annotated("/api"),
 }
 
 
