@@ -262,3 +262,32 @@ def test_the_review_page_shows_every_kind_of_evidence(built_home, recorded):
     name_mismatch = client.get(f"/findings/{state.finding_id('PAY_NAME_MISMATCH', 'payment', 'P003')}")
     html = name_mismatch.get_data(as_text=True)
     assert 'id="comparison"' in html and "李肆" in html and "李四" in html, "paid name beside the roster name"
+
+
+@pytest.fixture(scope="module")
+def manifest(built_home) -> dict:
+    return json.loads((built_home.dbt_target_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_lineage_leads_from_the_raw_sources_to_the_evidence(manifest):
+    parents = manifest["parent_map"]["model.fundwatch.fct_finding_evidence"]
+    for kind in ("payments", "roster_entries", "deaths", "staff_members", "decisions", "postings",
+                 "final_reports", "rejected_rows", "files", "total_mismatches"):
+        stg = f"model.fundwatch.stg_raw__{kind}"
+        assert stg in parents, stg
+        assert any(p.startswith("source.fundwatch.raw.") for p in manifest["parent_map"][stg]), stg
+    assert "model.fundwatch.fct_findings" in parents
+
+
+def test_exposures_name_what_each_consumer_reads(manifest):
+    """The export reads exactly the marts its SQL names; the page reads no model; GX the subject marts."""
+    from expectations.catalog import rules
+    from fundwatch.pipeline import EVIDENCE_SQL
+
+    def models(name: str) -> set[str]:
+        nodes = manifest["exposures"][f"exposure.fundwatch.{name}"]["depends_on"]["nodes"]
+        return {n.split(".")[-1] for n in nodes if n.startswith("model.")}
+
+    assert models("findings_export") == set(re.findall(r"\bmarts\.(\w+)", EVIDENCE_SQL))
+    assert models("review_page") == set()
+    assert models("gx_suites") == {r.mart for r in rules()} | {"fct_findings"}
