@@ -242,7 +242,7 @@ def test_the_state_store_holds_one_object_per_finding_kind_to_list_money_exact(w
 
 def test_the_review_page_shows_every_kind_of_evidence(built_home, recorded):
     from fundwatch.review import create_app
-    from fundwatch.review.app import EVIDENCE_TITLES
+    from fundwatch.review.display import EVIDENCE_TITLES
     from fundwatch.review.users import add_user
 
     _, rows = recorded

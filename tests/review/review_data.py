@@ -35,7 +35,10 @@ PAY_LATE = _f(
                        "account_no": ACCOUNT_LIU, "approved_amount": "3000.00", "publicity_end": "2020-11-20"}],
      "project": [{"source_file": "项目文本.xlsx", "source_row": 3, "project_code": "JQZX-2020-430121",
                   "project_name": "长沙县2020年金秋助学", "pay_deadline": "2020-12-31",
-                  "standard_amount": "3000.00"}]},
+                  "standard_amount": "3000.00"}],
+     # a 文号 among the records, for the search by 文号 (the page shows any kind of record)
+     "matched_credits": [{"source_file": "到账.csv", "source_row": 4, "txn_ref": "CR001", "value_date": "2020-10-10",
+                          "amount": "150000.00", "doc_no": "湘财社指〔2020〕36号", "is_late": False}]},
 )
 ROSTER_SHORT = _f(
     "ROSTER_PUBLICITY_SHORT", "名单公示期不足", "error", "roster_entry", f"JQZX-2020-430121|{ID_LIU}",

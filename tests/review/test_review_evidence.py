@@ -12,7 +12,7 @@ from review_data import ACCOUNT_LIU, DAY2, ID_LIU, PASSWORD, fid, login
 from fundwatch import state
 from fundwatch.paths import Home
 from fundwatch.review import create_app
-from fundwatch.review.app import EVIDENCE_TITLES
+from fundwatch.review.display import EVIDENCE_TITLES
 from fundwatch.review.users import add_user
 
 PAY = "长沙县/发放/2020金秋助学发放明细.xlsx"
