@@ -21,10 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
+from fundwatch.divisions import divisions
 from fundwatch.generator.ids import id_is_valid
 from fundwatch.generator.schema import KEYS, field_index
 from fundwatch.generator.writer import FileInfo
-from fundwatch.paths import REFERENCE_DIR
 
 ZERO = Decimal("0.00")
 DEFAULT_DEADLINE_DAYS = 30
@@ -69,9 +69,7 @@ def six_digit_code(value: object) -> str | None:
 
 def _division_codes() -> dict[str, str]:
     """Folder names that name a division (its name or its code) -> its code."""
-    with open(REFERENCE_DIR / "hunan_divisions_2020.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {**{r["name"]: r["code"] for r in rows}, **{r["code"]: r["code"] for r in rows}}
+    return {name: d.code for d in divisions().values() for name in (d.name, d.code)}
 
 
 def folder_unit(path: str, divisions: dict[str, str]) -> str | None:
