@@ -1,7 +1,8 @@
 """Compare a findings export with an expected-findings file: recall, precision, amounts, lineage.
 
 The expected file has the columns ``rule_id, subject_type, subject_key, amount_at_risk, source_file,
-source_row`` (the generator writes one; other people's tools can too). Run it as
+source_row`` and, optionally, ``unit_code`` (the generator writes all seven; other people's tools can
+too). Where the expected file has ``unit_code``, every finding's unit is compared as well. Run it as
 ``fundwatch compare --expected expected_findings.csv --actual out/findings.csv``.
 """
 
@@ -25,6 +26,7 @@ def _unsafe(text: str | None) -> str:
 
 
 def read_findings(path: Path) -> dict[Key, dict]:
+    """Findings by (rule_id, subject_type, subject_key); ``unit_code`` is None when the file has no such column."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     out: dict[Key, dict] = {}
@@ -34,6 +36,7 @@ def read_findings(path: Path) -> dict[Key, dict]:
             "amount": Decimal(r.get("amount_at_risk") or "0").quantize(Decimal("0.01")),
             "source_file": _unsafe(r.get("source_file")),
             "source_row": (r.get("source_row") or "").strip(),
+            "unit_code": None if "unit_code" not in r else _unsafe(r["unit_code"]).strip(),
         }
     return out
 
@@ -45,10 +48,11 @@ class Comparison:
     unexpected: list[Key] = field(default_factory=list)
     amount_diffs: list[tuple[Key, Decimal, Decimal]] = field(default_factory=list)
     lineage_diffs: list[tuple[Key, str, str]] = field(default_factory=list)
+    unit_diffs: list[tuple[Key, str, str]] = field(default_factory=list)
 
     @property
     def exact(self) -> bool:
-        return not (self.missing or self.unexpected or self.amount_diffs or self.lineage_diffs)
+        return not (self.missing or self.unexpected or self.amount_diffs or self.lineage_diffs or self.unit_diffs)
 
     def report(self, limit: int = 15) -> str:
         lines = [f"{'rule_id':28} {'expected':>8} {'found':>8} {'recall':>7} {'precision':>9}"]
@@ -57,7 +61,8 @@ class Comparison:
                 f"{rule:28} {int(m['expected']):8d} {int(m['found']):8d} {m['recall']:7.3f} {m['precision']:9.3f}"
             )
         for title, items in (("missing", self.missing), ("unexpected", self.unexpected),
-                             ("amount differs", self.amount_diffs), ("lineage differs", self.lineage_diffs)):
+                             ("amount differs", self.amount_diffs), ("lineage differs", self.lineage_diffs),
+                             ("unit differs", self.unit_diffs)):
             if items:
                 lines.append(f"{title}: {len(items)}")
                 lines += [f"  {_masked(item)}" for item in items[:limit]]
@@ -95,6 +100,8 @@ def compare(expected_csv: Path, actual_csv: Path) -> Comparison:
             cmp.lineage_diffs.append(
                 (k, f"{e['source_file']}|{e['source_row']}", f"{a['source_file']}|{a['source_row']}")
             )
+        if e["unit_code"] is not None and e["unit_code"] != a["unit_code"]:
+            cmp.unit_diffs.append((k, e["unit_code"], a["unit_code"] or ""))
     for rule, c in counts.items():
         cmp.per_rule[rule] = {
             "expected": c["expected"],

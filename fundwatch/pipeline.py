@@ -92,104 +92,40 @@ def validate(home: Home, run_date: date):
     }
 
 
-# Evidence shown on a finding's page: the subject's own source row, the roster entry, the project
-# document and the matched credits. Stored unmasked in state.sqlite; the review page masks by role.
+# Each finding with its evidence (dbt model marts.fct_finding_evidence, one row per record) as one
+# JSON object: one key per evidence kind, each a list of records (source_file, source_row, fields;
+# money as 2-decimal text). The records are JSON text already: they are joined as text, never parsed,
+# so nothing turns an amount into a float. Stored unmasked in state.sqlite; the page masks by role.
 EVIDENCE_SQL = """
-with f as (
-    select * from marts.fct_findings
+with evidence_lists as (
+    select
+        rule_id, subject_type, subject_key, evidence_kind,
+        '[' || string_agg(record_json, ',' order by record_seq) || ']' as records
+    from marts.fct_finding_evidence
+    group by rule_id, subject_type, subject_key, evidence_kind
 ),
-refs as (
-    select distinct subject_type, source_file, source_row from f where source_file is not null
-),
--- Only the raw rows that findings point at are turned into JSON (a whole table would cost GBs).
-src as (
-    select 'allocation' as st, t.source_file, t.source_row, to_json(t) as j
-    from raw.allocations t semi join refs r
-        on r.subject_type = 'allocation' and r.source_file = t.source_file and r.source_row = t.source_row
-    union all
-    select 'transfer', t.source_file, t.source_row, to_json(t) from raw.credits t semi join refs r
-        on r.subject_type = 'transfer' and r.source_file = t.source_file and r.source_row = t.source_row
-    union all
-    select 'payment', t.source_file, t.source_row, to_json(t) from raw.payments t semi join refs r
-        on r.subject_type = 'payment' and r.source_file = t.source_file and r.source_row = t.source_row
-    union all
-    select 'roster_entry', t.source_file, t.source_row, to_json(t) from raw.roster t semi join refs r
-        on r.subject_type = 'roster_entry' and r.source_file = t.source_file and r.source_row = t.source_row
-    union all
-    select 'expenditure', t.source_file, t.source_row, to_json(t) from raw.expenditures t semi join refs r
-        on r.subject_type = 'expenditure' and r.source_file = t.source_file and r.source_row = t.source_row
-    union all
-    select 'row', t.source_file, t.source_row, to_json(t) from raw.rejected_rows t semi join f
-        on f.subject_type = 'row' and f.subject_key = t.source_file || '|' || t.source_row
-),
-files as (
-    select source_file, to_json(t) as j from raw.files t semi join f
-        on f.subject_type = 'file' and f.subject_key = t.source_file
-    where is_current
-),
-payer as (
-    select p.source_file, p.source_row, p.project_code, p.id_number from raw.payments p semi join refs r
-        on r.subject_type = 'payment' and r.source_file = p.source_file and r.source_row = p.source_row
-),
-roster_keys as (
-    select project_code, id_number from payer
-    union
-    select split_part(subject_key, '|', 1), split_part(subject_key, '|', 2) from f
-    where subject_type = 'roster_entry'
-),
-roster as (
-    select t.project_code, t.id_number, to_json(t) as j from raw.roster t semi join roster_keys k
-        on k.project_code = t.project_code and k.id_number = t.id_number
-),
-projects as (
-    select project_code, to_json(t) as j from raw.projects t
-),
-credits as (
-    select c.matched_allocation_key, c.matched_project_code, to_json(r) as j
-    from intermediate.int_credits_matched_to_allocations as c
-    inner join raw.credits as r on r.txn_ref = c.txn_ref
-),
-credits_by_allocation as (
-    select matched_allocation_key as k, list(j) as credits from credits
-    where matched_allocation_key is not null group by 1
-),
-credits_by_project as (
-    select matched_project_code as k, list(j) as credits from credits
-    where matched_project_code is not null group by 1
+evidence as (
+    select
+        rule_id, subject_type, subject_key,
+        '{' || string_agg(to_json(evidence_kind)::varchar || ':' || records, ',' order by evidence_kind) || '}'
+            as evidence_json
+    from evidence_lists
+    group by rule_id, subject_type, subject_key
 )
 select
     f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key, f.project_code, f.unit_code,
     f.amount_at_risk, f.source_file, f.source_row, f.detail,
-    json_object(
-        'source_row', coalesce(src.j, src_row.j, files.j),
-        'roster_entry', coalesce(roster_self.j, roster_of_payment.j),
-        'project', projects.j,
-        'credits', coalesce(ca.credits, cp.credits, []::json[])
-    )::varchar as evidence_json
-from f
-left join src
-    on src.st = f.subject_type and src.source_file = f.source_file and src.source_row = f.source_row
-left join src as src_row
-    on f.subject_type = 'row' and src_row.st = 'row'
-    and f.subject_key = src_row.source_file || '|' || src_row.source_row
-left join files on f.subject_type = 'file' and files.source_file = f.subject_key
-left join roster as roster_self
-    on f.subject_type = 'roster_entry' and f.subject_key = roster_self.project_code || '|' || roster_self.id_number
-left join payer
-    on f.subject_type = 'payment' and payer.source_file = f.source_file and payer.source_row = f.source_row
-left join roster as roster_of_payment
-    on roster_of_payment.project_code = payer.project_code and roster_of_payment.id_number = payer.id_number
-left join projects on projects.project_code = f.project_code
-left join credits_by_allocation as ca on f.subject_type = 'allocation' and ca.k = f.subject_key
-left join credits_by_project as cp on f.subject_type = 'project' and cp.k = f.subject_key
+    coalesce(evidence.evidence_json, '{}') as evidence_json
+from marts.fct_findings as f
+left join evidence using (rule_id, subject_type, subject_key)
 """
 
 
 def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
-    """fct_findings with each finding's evidence as JSON text (money exact), read-only, in batches.
+    """fct_findings with each finding's evidence (fct_finding_evidence) as JSON text, read-only, in batches.
 
     Streams, so that a day with hundreds of thousands of findings never holds them all as Python
-    objects; DuckDB's own memory is capped too.
+    objects (``state.record_run`` writes them batch by batch); DuckDB's own memory is capped too.
     """
     spill = warehouse.parent / "tmp"
     spill.mkdir(exist_ok=True)

@@ -11,7 +11,9 @@ Tables
 unit_code, amount_at_risk, source_file, source_row, detail, evidence, first_seen, last_seen,
 is_open, closed_on)``
     One row per finding ever seen; closed, never deleted. ``amount_at_risk`` is 2-place decimal
-    text; ``evidence`` is JSON (unmasked: mask on display). ``first_seen``/``last_seen`` are the
+    text; ``evidence`` is a JSON object, one key per kind of evidence record (dbt model
+    ``fct_finding_evidence``), each a list of records with their ``source_file`` and ``source_row``
+    (money as 2-decimal text; unmasked: mask on display). ``first_seen``/``last_seen`` are the
     earliest/latest run dates on which it fired (NULL if a corrected re-run removed its only date);
     ``is_open`` says whether it fires on the latest recorded run date; ``closed_on`` is the first
     run date after ``last_seen`` (NULL when open).
@@ -53,6 +55,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,6 +63,7 @@ from zoneinfo import ZoneInfo
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
+RECORD_BATCH = 2_000  # findings (with their evidence) held in memory at once by record_run
 
 ACTIONS = ("confirmed", "dismissed", "resolved", "reopened")
 STATUSES = ("open", "confirmed", "dismissed", "resolved")
@@ -221,6 +225,28 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         CREATE INDEX uploads_by_unit ON uploads(unit_code, id);
     """),
+    ("0007_evidence_by_kind", """
+        -- Evidence becomes one key per kind of record, each a list of records (interface.md,
+        -- dbt model fct_finding_evidence). Findings still firing get new evidence with the next
+        -- run; this reshapes what earlier runs stored ({source_row, roster_entry, project, credits}).
+        UPDATE findings SET evidence = (
+            SELECT json_group_object(kind, json(records)) FROM (
+                SELECT CASE findings.subject_type WHEN 'row' THEN 'rejected_row' WHEN 'file' THEN 'file'
+                       ELSE 'subject' END AS kind,
+                       json_array(json(json_extract(findings.evidence, '$.source_row'))) AS records
+                WHERE json_type(findings.evidence, '$.source_row') = 'object'
+                UNION ALL
+                SELECT 'roster_entry', json_array(json(json_extract(findings.evidence, '$.roster_entry')))
+                WHERE json_type(findings.evidence, '$.roster_entry') = 'object'
+                  AND findings.subject_type = 'payment'
+                UNION ALL
+                SELECT 'project', json_array(json(json_extract(findings.evidence, '$.project')))
+                WHERE json_type(findings.evidence, '$.project') = 'object'
+                UNION ALL
+                SELECT 'matched_credits', json_extract(findings.evidence, '$.credits')
+                WHERE json_array_length(findings.evidence, '$.credits') > 0))
+        WHERE json_valid(evidence) AND json_type(evidence, '$.credits') IS NOT NULL;
+    """),
 )
 
 # SQL expression: a finding's status from its latest decision (alias f for findings).
@@ -346,7 +372,7 @@ def _iso(d: date | str) -> str:
 
 
 def record_run(path: Path, *, run_id: str, run_date: date,
-               findings: Iterable[Mapping]) -> RunSummary:
+               findings: Iterable[Mapping], batch: int = RECORD_BATCH) -> RunSummary:
     """Record the findings that fire on ``run_date`` (all of them), in ONE transaction.
 
     Upserts the findings, replaces the run date's ``finding_history``, inserts/replaces the
@@ -356,27 +382,16 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     the open/closed state to the latest date. Readers see the previous complete run until commit.
     A finding's evidence comes as ``evidence`` (a JSON-able dict) or, from the pipeline, already
     serialised as ``evidence_json`` (text), which is stored as it is.
+
+    ``findings`` is consumed as a stream: ``batch`` findings at a time are written inside the one
+    transaction, so memory does not grow with the number of findings (a finding listed twice
+    raises ValueError and nothing is written).
     """
     day = date.fromisoformat(_iso(run_date)).isoformat()  # validated: it is inlined below
-    rows: dict[str, tuple] = {}
-    for f in findings:
-        fid = finding_id(f["rule_id"], f["subject_type"], f["subject_key"])
-        if fid in rows:
-            raise ValueError(f"finding listed twice in one run: {f['rule_id']} {f['subject_type']} "
-                             f"{f['subject_key']}")
-        source_row = f.get("source_row")
-        rows[fid] = (
-            fid, f["rule_id"], f.get("rule_name"), f.get("severity"), f["subject_type"],
-            f["subject_key"], f.get("project_code"), f.get("unit_code"),
-            money_text(f.get("amount_at_risk")), f.get("source_file"),
-            None if source_row is None else int(source_row), f.get("detail"),
-            f.get("evidence_json") or json.dumps(f.get("evidence") or {}, ensure_ascii=False,
-                                                 default=_json_default),
-        )
     conn = connect(path)
     try:
         with transaction(conn):
-            _record(conn, run_id, day, rows)
+            firing = _record(conn, run_id, day, findings, batch)
             new = conn.execute(
                 "SELECT count(*) FROM finding_history h JOIN findings f USING (finding_id) "
                 "WHERE h.run_date = ? AND f.first_seen = ?", (day, day)).fetchone()[0]
@@ -384,48 +399,88 @@ def record_run(path: Path, *, run_id: str, run_date: date,
                                   (day,)).fetchone()[0]
     finally:
         conn.close()
-    return RunSummary(run_date=date.fromisoformat(day), new=new, still_open=len(rows) - new,
+    return RunSummary(run_date=date.fromisoformat(day), new=new, still_open=firing - new,
                       closed=closed)
 
 
-def _record(conn: sqlite3.Connection, run_id: str, day: str, rows: dict[str, tuple]) -> None:
+def _finding_row(f: Mapping) -> tuple:
+    """A finding as the parameters of ``_UPSERT`` (finding_id first, amount_at_risk at index 8)."""
+    source_row = f.get("source_row")
+    return (
+        finding_id(f["rule_id"], f["subject_type"], f["subject_key"]), f["rule_id"], f.get("rule_name"),
+        f.get("severity"), f["subject_type"], f["subject_key"], f.get("project_code"), f.get("unit_code"),
+        money_text(f.get("amount_at_risk")), f.get("source_file"),
+        None if source_row is None else int(source_row), f.get("detail"),
+        f.get("evidence_json") or json.dumps(f.get("evidence") or {}, ensure_ascii=False, default=_json_default),
+    )
+
+
+# Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired;
+# in SET, every column reference is the row's value before this update. ``:d`` is the run date.
+_UPSERT = f"""
+    INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence,
+                          first_seen, last_seen, is_open, closed_on)
+    VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
+    ON CONFLICT (finding_id) DO UPDATE SET
+    {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
+               for c in (*_FINDING_COLUMNS, 'evidence'))},
+    first_seen = min(coalesce(first_seen, :d), :d),
+    last_seen = max(coalesce(last_seen, :d), :d)
+"""
+
+
+def _listed_twice(conn: sqlite3.Connection, rows: list[tuple]) -> str:
+    """The refusal of a run that lists a finding twice (in this batch or an earlier one)."""
+    seen: set[str] = set()
+    for r in rows:
+        if r[0] in seen or conn.execute("SELECT 1 FROM _fired WHERE finding_id = ?", (r[0],)).fetchone():
+            return f"finding listed twice in one run: {r[1]} {r[4]} {r[5]}"
+        seen.add(r[0])
+    return "finding listed twice in one run"
+
+
+def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[Mapping], batch: int) -> int:
+    """Write the run inside the caller's transaction; returns the number of findings firing."""
     for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT)", "_gone (finding_id TEXT PRIMARY KEY)",
                 "_affected (finding_id TEXT PRIMARY KEY)"):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
         conn.execute(f"DELETE FROM {ddl.split()[0]}")
-    conn.executemany("INSERT INTO _fired VALUES (?, ?)", ((fid, r[8]) for fid, r in rows.items()))
     d = {"d": day}
 
     latest_before = conn.execute("SELECT max(run_date) FROM runs").fetchone()[0]
     is_latest = latest_before is None or day >= latest_before
     latest = day if is_latest else latest_before
+    if not is_latest:
+        # An earlier date recorded late: closed findings whose closed_on may move back to it
+        # (read before the upserts below move last_seen).
+        conn.execute("""INSERT OR IGNORE INTO _affected SELECT finding_id FROM findings
+                        WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)""", d)
+
+    # The findings, a batch at a time: memory stays flat however many fire.
+    upsert = _UPSERT.replace(":d", f"'{day}'")
+    firing = 0
+    it = iter(findings)
+    while rows := [_finding_row(f) for f in islice(it, batch)]:
+        conn.execute("SAVEPOINT fired_batch")
+        try:
+            conn.executemany("INSERT INTO _fired VALUES (?, ?)", ((r[0], r[8]) for r in rows))
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO fired_batch")
+            raise ValueError(_listed_twice(conn, rows)) from None
+        conn.execute("RELEASE fired_batch")
+        conn.executemany(upsert, rows)
+        firing += len(rows)
 
     # Fired on this date when it was recorded before, and no longer does (a corrected re-run).
     conn.execute("""INSERT INTO _gone SELECT finding_id FROM finding_history
                     WHERE run_date = :d AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
-    conn.execute("INSERT INTO _affected SELECT finding_id FROM _gone")
+    conn.execute("INSERT OR IGNORE INTO _affected SELECT finding_id FROM _gone")
     if not is_latest:
-        # An earlier date recorded late: closed findings whose closed_on may move back to it,
-        # and findings firing on it that do not fire on the latest date (they stay closed).
-        conn.execute("""INSERT OR IGNORE INTO _affected SELECT finding_id FROM findings
-                        WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)""", d)
+        # Findings firing on the earlier date that do not fire on the latest date (they stay closed).
         conn.execute("""INSERT OR IGNORE INTO _affected SELECT x.finding_id FROM _fired x
                         WHERE NOT EXISTS (SELECT 1 FROM finding_history h
                                           WHERE h.finding_id = x.finding_id AND h.run_date = :latest)""",
                      {"latest": latest})
-
-    # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired;
-    # in SET, every column reference is the row's value before this update.
-    conn.executemany(f"""
-        INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence,
-                              first_seen, last_seen, is_open, closed_on)
-        VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
-        ON CONFLICT (finding_id) DO UPDATE SET
-        {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
-                   for c in (*_FINDING_COLUMNS, 'evidence'))},
-        first_seen = min(coalesce(first_seen, :d), :d),
-        last_seen = max(coalesce(last_seen, :d), :d)
-    """.replace(":d", f"'{day}'"), rows.values())
 
     conn.execute("DELETE FROM finding_history WHERE run_date = :d", d)
     conn.execute("INSERT INTO finding_history (run_date, finding_id, amount_at_risk) "
@@ -474,6 +529,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, rows: dict[str, tup
             END
         WHERE finding_id IN (SELECT finding_id FROM _affected)
     """, {"latest": latest, "d": day})
+    return firing
 
 
 def export_rows(path: Path) -> list[dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import tracemalloc
 from datetime import date
 from decimal import Decimal
 
@@ -20,8 +21,8 @@ def finding(rule_id="PAY_LATE", key="TX001", amount="100.00", **extra):
         "subject_key": key, "project_code": "P2020-001", "unit_code": "430121",
         "amount_at_risk": Decimal(amount), "source_file": "changsha/pay.xlsx", "source_row": 7,
         "detail": "应在2020-12-31前发放，实际2021-01-05发放。",
-        "evidence": {"source_row": {"id_number": "430102199001011234", "amount": Decimal(amount)},
-                     "roster_entry": None, "project": None, "credits": []},
+        "evidence": {"subject": [{"source_file": "changsha/pay.xlsx", "source_row": 7,
+                                  "id_number": "430102199001011234", "amount": Decimal(amount)}]},
     }
     base.update(extra)
     return base
@@ -240,3 +241,45 @@ def test_a_version_2_home_gains_units_for_its_people_once(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO users VALUES ('x', 'h', 'unit', '43012', 't', 't')")
     conn.execute("INSERT INTO users VALUES ('x', 'h', 'unit', '430121', 't', 't')")
+
+
+def test_a_finding_listed_twice_in_different_batches_is_refused_and_nothing_is_written(db):
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding(key="A")])
+    twice = iter([finding(key="B"), finding(key="C"), finding(key="D"), finding(key="B")])
+    with pytest.raises(ValueError, match="PAY_LATE payment B"):
+        state.record_run(db, run_id="r2", run_date=D2, findings=twice, batch=2)
+    assert [r["subject_key"] for r in state.export_rows(db)] == ["A"]
+    assert [r["run_id"] for r in state.connect(db).execute("SELECT run_id FROM runs")] == ["r1"]
+
+
+def _many_findings(n: int):
+    """n distinct findings, each with about 1 kB of evidence JSON (its own string), one at a time."""
+    pad = "说明" * 150
+    for i in range(n):
+        key = f"TX{i:09d}"
+        yield {"rule_id": "PAY_LATE", "rule_name": "超期发放", "severity": "error", "subject_type": "payment",
+               "subject_key": key, "project_code": "P2020-001", "unit_code": "430121",
+               "amount_at_risk": f"{i % 5000}.50", "source_file": "长沙县/发放.xlsx", "source_row": i + 3,
+               "detail": "超期发放。",
+               "evidence_json": f'{{"subject": [{{"source_file": "长沙县/发放.xlsx", "source_row": {i + 3}, '
+                                f'"txn_ref": "{key}", "amount": "{i % 5000}.50", "remark": "{pad}"}}]}}'}
+
+
+def test_record_run_streams_its_findings_in_bounded_memory(db):
+    """100,000 findings with evidence: record_run's peak stays far below holding them all."""
+    n, sample = 100_000, 2_000
+    tracemalloc.start()
+    held = list(_many_findings(sample))
+    per_finding = tracemalloc.get_traced_memory()[0] / sample
+    del held
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    summary = state.record_run(db, run_id="big", run_date=D1, findings=_many_findings(n))
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    assert summary.new == n
+    all_held = per_finding * n  # about 150 MB: what keeping every finding and its evidence would cost
+    assert peak < all_held / 20, f"peak {peak / 1e6:.1f} MB against {all_held / 1e6:.1f} MB for all"
+    conn = state.connect(db)
+    assert conn.execute("SELECT count(*) FROM findings WHERE is_open = 1").fetchone()[0] == n
+    conn.close()

@@ -18,6 +18,7 @@ mart_columns as (
     where
         table_schema = '{{ ref("payments").schema }}'
         and column_name like 'rule\_%' escape '\'
+        and column_name != 'rule_id'  -- fct_findings, fct_finding_evidence: the rule's id, not a rule
         and table_name != 'fct_findings'
 )
 

@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
-from fundwatch.generator.expected import Engine, Row, write_findings
+from fundwatch.generator.expected import UNIT_FIELDS, Engine, Row, six_digit_code, write_findings
 from fundwatch.generator.ids import check_char, make_id
 from fundwatch.generator.names import MINORITY_NAMES, make_name, misspell
+from fundwatch.generator.schema import field_index
 from fundwatch.generator.world import (
     DOC36,
     DOC36_DATE,
@@ -153,7 +154,11 @@ class Builder:
         reason: str | None = None,
     ) -> Row:
         row = w.add(rec, override, special)
-        return Row(w.kind, w.info.lineage, row, None if override else rec, reason)
+        if not override:
+            return Row(w.kind, w.info.lineage, row, rec, reason)
+        unit_field = UNIT_FIELDS.get(w.kind)  # a row that cannot be read still shows its 单位代码
+        unit = six_digit_code(override.get(unit_field, rec[field_index(w.kind)[unit_field]])) if unit_field else None
+        return Row(w.kind, w.info.lineage, row, None, reason, unit)
 
     def put_small(
         self, w: TableWriter, rec: tuple, override: dict[str, object] | None = None, special: bool = False

@@ -29,10 +29,21 @@ FIELD_LABELS = {
     "loaded_at": "载入时间", "kind": "文件类型", "status": "状态", "reason": "原因", "raw_values": "原始值",
     "size_bytes": "文件大小（字节）", "rows_loaded": "载入行数", "rows_rejected": "拒收行数",
     "is_current": "当前版本", "amount_at_risk": "涉及金额（元）",
+    "deadline_date": "拨付截止日期", "is_late": "晚于截止日期", "is_candidate": "文号、单位、项目均相符",
+    "is_cited": "凭证所引决策", "spending_kind": "支出来源", "record_count": "笔数",
+    "first_spent_on": "最早日期", "last_spent_on": "最晚日期", "is_allowed": "在允许支出类别内",
+    "column_name": "列", "stated_total": "所列合计（元）", "computed_total": "明细之和（元）",
+    "difference": "差额（元）", "evidence_kind": "证据类", "records_listed": "已列出条数",
+    "records_total": "共计条数",
 }
+# One title per evidence kind (dbt model fct_finding_evidence), in the order the page shows them.
 EVIDENCE_TITLES = {
-    "source_row": "原始数据行", "roster_entry": "上报名单记录", "project": "项目文本条款",
-    "credits": "到账记录",
+    "subject": "原始数据行", "rejected_row": "未能载入的行", "file": "文件", "roster_entry": "上报名单记录",
+    "project": "项目文本条款", "death_register": "死亡登记", "staff_register": "工作人员及亲属名册",
+    "other_payments": "其他相关发放", "person_payments": "该人员的发放记录", "decisions": "集体决策记录",
+    "category_spending": "按支出类别汇总的支出", "candidate_allocations": "候选资金指标",
+    "matched_credits": "到账记录", "postings": "公示记录", "final_reports": "终期报告",
+    "total_mismatches": "不符的合计行", "omitted": "未列出的记录",
 }
 
 
@@ -46,13 +57,15 @@ def money_fmt(value) -> str:
 
 
 MONEY_FIELDS = {"amount", "approved_amount", "budget", "standard_amount", "large_amount_threshold",
-                "actual_spent", "amount_at_risk"}
+                "actual_spent", "amount_at_risk", "stated_total", "computed_total", "difference"}
 
 
 def field_fmt(value, key: str = "") -> str:
     """An evidence value for display: money fields with 2 decimals (display only), None as blank."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
     if key in MONEY_FIELDS and isinstance(value, int | float | str) and not isinstance(value, bool):
         # JSON numbers from the warehouse: shown through their text, never computed with.
         return money_fmt(value)
@@ -66,7 +79,7 @@ _COMPARED = (("name", "name"), ("id_number", "id_number"), ("account_no", "accou
 
 def comparison(evidence: dict) -> list[tuple[str, str, object, object, bool]]:
     """(key, label, found in the subject's row, expected by the roster, differs) for shared fields."""
-    row, roster = evidence.get("source_row"), evidence.get("roster_entry")
+    row, roster = _first(evidence.get("subject")), _first(evidence.get("roster_entry"))
     if not isinstance(row, dict) or not isinstance(roster, dict):
         return []
     out = []
@@ -86,13 +99,20 @@ def _norm(value) -> str:
         return text
 
 
+def _first(records):
+    """The one record of a kind (a list of records), or None."""
+    return records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else None
+
+
 def evidence_items(evidence: dict) -> list[tuple[str, str, object]]:
-    """(title, kind, value) per evidence key: 'table' (dict), 'rows' (list of dicts), 'text'."""
+    """(title, kind, value) per evidence kind: 'table' (one record), 'rows' (several), 'text'."""
     items = []
     order = [k for k in EVIDENCE_TITLES if k in evidence] + [k for k in evidence if k not in EVIDENCE_TITLES]
     for key in order:
         value = evidence[key]
         title = EVIDENCE_TITLES.get(key, FIELD_LABELS.get(key, key))
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+            value = value[0]
         if value is None or value == [] or value == {}:
             items.append((title, "none", None))
         elif isinstance(value, dict):

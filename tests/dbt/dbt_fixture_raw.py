@@ -52,11 +52,16 @@ ID13 = make_id("43010219800101017")
 ID14 = make_id("43010219800101018")
 ID_X = make_id("43010219800101029")  # ends in X
 assert ID_X.endswith("X")
+ID15 = make_id("43010219800101030")
+SHARED_IDS = [make_id(f"43010219850101{n:03d}") for n in range(1, 53)]  # 52 payees of one account
+SHARED_ACCOUNT = "6228480000009999"
+BIG_AMOUNT = "98765432109876.54"  # 16 digits: a float cannot hold it
 
 F_ALLOC, F_CREDIT, F_PROJ = "funds/指标.xlsx", "funds/到账.csv", "docs/项目文本.xlsx"
 F_ROSTER, F_PAY, F_EXP = "roster/名单.xlsx", "pay/发放明细.xlsx", "exp/支出.xlsx"
 F_POST, F_REPORT, F_DEC = "docs/公示.xlsx", "docs/终期报告.xlsx", "docs/决策.xlsx"
 F_DEATH, F_STAFF = "reg/死亡.csv", "reg/名册.csv"
+F_UNIT_ROWS = "长沙县/发放/补发明细.csv"
 
 D = date.fromisoformat
 
@@ -142,6 +147,14 @@ PAYMENTS = _rows(F_PAY, [
     ("P014", "2", PA, "辛", ID13, "6228480000000099", "农业银行", "100.00", D("2020-06-02"), U1, None),  # row 16
     ("P015", "2", PA, "壬", ID14, "6228480000000099", "农业银行", "100.00", D("2020-06-02"), U1, None),  # row 17
     ("P016", "2", PA, "癸", ID_X, "6228480000000018", "农业银行", "100.00", D("2020-06-02"), U1, None),  # row 18
+    # 赵六 (ROSTER_UNPAID in PA) was paid under a project code that has no document
+    ("P017", "3", "PZ-NODOC", "赵六", ID4, "6228480000000019", "农业银行", "3000.00", D("2020-06-03"), U1,
+     None),  # row 19
+    ("P018", "3", "PZ-NODOC", "钱多", ID15, "6228480000000020", "农业银行", BIG_AMOUNT, D("2020-06-03"), U1,
+     None),  # row 20
+    # rows 21-72: one account, 52 payees (PAY_SHARED_ACCOUNT's evidence is cut at 50)
+    *((f"S{n:03d}", "4", "PZ-NODOC", "共" + "一二三四五六七八九十"[n % 10], idn, SHARED_ACCOUNT, "农业银行", "10.00",
+       D("2020-07-01"), U2, None) for n, idn in enumerate(SHARED_IDS, start=1)),
 ])
 
 EXPENDITURES = _rows(F_EXP, [
@@ -206,12 +219,24 @@ FILES = [
     ("inbox/未知.xlsx", "sha-u", 10, None, "rejected", "表头不属于任何一类文件", 0, 0, True, "run-1", None),
     ("inbox/旧.xlsx", "sha-o1", 10, None, "rejected", "表头不属于任何一类文件", 0, 0, False, "run-1", None),
     ("inbox/旧.xlsx", "sha-o2", 10, "payments", "loaded", None, 0, 0, True, "run-2", None),
+    # units of file findings come from the deepest folder named after a division (name or code)
+    ("长沙县/坏文件.xlsx", "sha-b1", 10, None, "rejected", "文件已损坏", 0, 0, True, "run-1", None),
+    ("430103/其他/坏.csv", "sha-b2", 10, None, "rejected", "文件已损坏", 0, 0, True, "run-1", None),
+    ("长沙市/长沙县/坏.csv", "sha-b3", 10, None, "rejected", "文件已损坏", 0, 0, True, "run-1", None),
+    (F_UNIT_ROWS, "sha-r", 10, "payments", "loaded", None, 0, 3, True, "run-1", None),
 ]
 
 REJECTED_ROWS = [
     # source_file, source_row, file_sha256, kind, reason, raw_values, load_run_id, loaded_at
     (F_PAY, 40, "sha-" + F_PAY, "payments", "金额（元）：“abc”不是金额", "{}", "run-1", None),
     (F_PAY, 41, "sha-" + F_PAY, "payments", f"交易流水号P001与 {F_PAY} 第3行冲突，身份号码{ID1}", "{}", "run-1", None),
+    # units of row findings: the row's own 单位代码 when it reads as 6 digits, else the folder's
+    (F_UNIT_ROWS, 3, "sha-r", "payments", "金额（元）：“abc”不是金额",
+     '{"交易流水号": "R1", "金额（元）": "abc", "发放单位代码": "430103"}', "run-1", None),
+    (F_UNIT_ROWS, 4, "sha-r", "payments", "发放单位代码：“43010”应为6位数字",
+     '{"交易流水号": "R2", "发放单位代码": "43010"}', "run-1", None),
+    (F_UNIT_ROWS, 5, "sha-r", "payments", "发放日期：“待定”不是日期",
+     '{"交易流水号": "R3", "发放 单位代码": "430102.0"}', "run-1", None),
 ]
 
 TOTAL_MISMATCHES = [

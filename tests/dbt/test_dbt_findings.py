@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 from dbt_fixture_raw import (
+    BIG_AMOUNT,
     F_ALLOC,
     F_CREDIT,
     F_EXP,
     F_PAY,
     F_ROSTER,
+    F_UNIT_ROWS,
     ID1,
     ID2,
     ID3,
@@ -69,6 +71,10 @@ EXPECTED = {
     _pay("PAY_STAFF_RELATED", "P012", "100.00", 14),
     _pay("PAY_SHARED_ACCOUNT", "P014", "100.00", 16),
     _pay("PAY_SHARED_ACCOUNT", "P015", "100.00", 17),
+    *(_pay(rule, "P017", "3000.00", 19) for rule in ("PAY_NO_PROJECT", "PAY_NOT_ON_ROSTER")),
+    *(_pay(rule, "P018", BIG_AMOUNT, 20) for rule in ("PAY_NO_PROJECT", "PAY_NOT_ON_ROSTER")),
+    *(_pay(rule, f"S{n:03d}", "10.00", 20 + n) for n in range(1, 53)
+      for rule in ("PAY_SHARED_ACCOUNT", "PAY_NO_PROJECT", "PAY_NOT_ON_ROSTER")),
     # roster
     _roster("ROSTER_PUBLICITY_SHORT", f"{PA}|{ID2}", "3000.00", 4),
     _roster("ROSTER_PUBLICITY_SHORT", f"{PA}|{ID3}", "2000.00", 5),
@@ -89,6 +95,9 @@ EXPECTED = {
     ("PROJ_FUNDS_IDLE", PE, "900.00", None, None),
     # files
     ("FILE_REJECTED", "inbox/未知.xlsx", "0.00", None, None),
+    *(("FILE_REJECTED", f, "0.00", None, None)
+      for f in ("长沙县/坏文件.xlsx", "430103/其他/坏.csv", "长沙市/长沙县/坏.csv")),
+    *(("ROW_REJECTED", f"{F_UNIT_ROWS}|{n}", "0.00", None, None) for n in (3, 4, 5)),
     ("FILE_TOTAL_MISMATCH", F_CREDIT, "15.50", None, None),
     ("ROW_REJECTED", f"{F_PAY}|40", "0.00", None, None),
     ("ROW_REJECTED", f"{F_PAY}|41", "0.00", None, None),

@@ -111,7 +111,8 @@ def test_every_rule_of_the_catalogue_has_expected_cases(demo) -> None:
 
 def test_expected_file_shape_and_lineage(demo) -> None:
     with open(demo.result.expected_findings, encoding="utf-8") as fh:
-        assert fh.readline().strip() == "rule_id,subject_type,subject_key,amount_at_risk,source_file,source_row"
+        header = fh.readline().strip()
+    assert header == "rule_id,subject_type,subject_key,amount_at_risk,source_file,source_row,unit_code"
     paths = {m["path"] for m in demo.manifest if m["status"] != "rejected"}
     lineage = {m["lineage"] for m in demo.manifest}
     for f in demo.findings:

@@ -20,21 +20,25 @@ def _f(rule_id, rule_name, severity, subject_type, key, unit, project, amount, d
         "rule_id": rule_id, "rule_name": rule_name, "severity": severity, "subject_type": subject_type,
         "subject_key": key, "project_code": project, "unit_code": unit, "amount_at_risk": Decimal(amount),
         "source_file": source_file, "source_row": source_row, "detail": detail,
-        "evidence": evidence or {"source_row": None, "roster_entry": None, "project": None, "credits": []},
+        "evidence": evidence or {},
     }
 
 
 PAY_LATE = _f(
     "PAY_LATE", "超期发放", "error", "payment", "TX20210105001", "430121", "JQZX-2020-430121", "3000.00",
     "应在2020-12-31（发放截止日期）前发放，实际于2021-01-05发放。",
-    {"source_row": {"txn_ref": "TX20210105001", "name": "刘建国", "id_number": ID_LIU,
-                    "account_no": ACCOUNT_LIU, "amount": "3000.00", "pay_date": "2021-01-05"},
-     "roster_entry": {"name": "刘建国", "id_number": ID_LIU, "account_no": ACCOUNT_LIU,
-                      "approved_amount": "3000.00", "publicity_end": "2020-11-20"},
-     "project": {"project_code": "JQZX-2020-430121", "project_name": "长沙县2020年金秋助学",
-                 "pay_deadline": "2020-12-31", "standard_amount": "3000.00"},
-     "credits": [{"txn_ref": "CR001", "value_date": "2020-10-10", "amount": "150000.00",
-                  "doc_no": "湘财社指〔2020〕36号"}]},
+    # The shape of fct_finding_evidence as the export stores it: one key per kind, lists of records.
+    {"subject": [{"source_file": "长沙县/2020金秋助学发放明细.xlsx", "source_row": 8, "txn_ref": "TX20210105001",
+                  "name": "刘建国", "id_number": ID_LIU, "account_no": ACCOUNT_LIU, "amount": "3000.00",
+                  "pay_date": "2021-01-05"}],
+     "roster_entry": [{"source_file": "长沙县/名单.xlsx", "source_row": 5, "name": "刘建国", "id_number": ID_LIU,
+                       "account_no": ACCOUNT_LIU, "approved_amount": "3000.00", "publicity_end": "2020-11-20"}],
+     "project": [{"source_file": "项目文本.xlsx", "source_row": 3, "project_code": "JQZX-2020-430121",
+                  "project_name": "长沙县2020年金秋助学", "pay_deadline": "2020-12-31",
+                  "standard_amount": "3000.00"}],
+     # a 文号 among the records, for the search by 文号 (the page shows any kind of record)
+     "matched_credits": [{"source_file": "到账.csv", "source_row": 4, "txn_ref": "CR001", "value_date": "2020-10-10",
+                          "amount": "150000.00", "doc_no": "湘财社指〔2020〕36号", "is_late": False}]},
 )
 ROSTER_SHORT = _f(
     "ROSTER_PUBLICITY_SHORT", "名单公示期不足", "error", "roster_entry", f"JQZX-2020-430121|{ID_LIU}",

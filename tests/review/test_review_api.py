@@ -122,8 +122,8 @@ def test_one_finding_with_evidence_masked_and_decisions_oldest_first(api, home, 
     resp = api.get(f"/api/findings/{fid(PAY_LATE)}", headers=token_of("auditor1"))
     assert resp.status_code == 200
     body = resp.get_json()
-    assert body["evidence"]["source_row"]["id_number"] == MASKED_ID
-    assert body["evidence"]["credits"][0]["doc_no"] == "湘财社指〔2020〕36号"
+    assert body["evidence"]["subject"][0]["id_number"] == MASKED_ID
+    assert body["evidence"]["matched_credits"][0]["doc_no"] == "湘财社指〔2020〕36号"
     assert ID_LIU not in resp.get_data(as_text=True) and ACCOUNT_LIU not in resp.get_data(as_text=True)
     assert [d["comment"] for d in body["decisions"]] == ["第一次", "第二次"]
     assert body["status"] == "open" and body["is_open"] is True and body["last_seen"] == "2021-04-30"
@@ -197,7 +197,7 @@ def test_auditor_unmasks_through_the_api_with_a_logged_reason(api, home, token_o
     resp = api.post(f"/api/findings/{fid(PAY_LATE)}/unmask", headers=token_of("auditor1"),
                     json={"reason": "核对身份"})
     assert resp.status_code == 200
-    assert resp.get_json()["evidence"]["source_row"]["id_number"] == ID_LIU
+    assert resp.get_json()["evidence"]["subject"][0]["id_number"] == ID_LIU
     conn = state.connect(home.state_db)
     rows = conn.execute("SELECT username, finding_id, detail FROM audit_log WHERE action = 'unmask'").fetchall()
     conn.close()

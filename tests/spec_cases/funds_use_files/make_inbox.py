@@ -638,12 +638,47 @@ def expected_day2() -> list[tuple]:
     ]
 
 
+# unit_code of each finding (README "Decisions where the spec is silent"): the association
+# responsible. Allocations and credits: 收款单位代码; expenditures and projects: the project's 实施单位代码
+# (none without a project document); files: the division its folder names; rejected rows: the row's own
+# 单位代码 cell where the kind has one and it reads as 6 digits, else the folder's division.
+UNIT_OF_PROJECT = {"XM2020-JQ-01": "430121", "XM2020-QC-02": "430181", "XM2020-HL-03": "430111",
+                   "XM2020-HZ-04": "430103", "XM2020-NX-05": "430121", "XM2020-QT-06": "430121",
+                   "XM2020-LD-10": "430182"}
+UNIT_OF_CREDIT = {"2020110516": "430104", "HN20200615005": "430121", "HN20200505009": "430121",
+                  "HN20200702011": "430181", "HN20200628012": "430121", "HN20200901014": "430111",
+                  "HN20200703019": "430121"}
+PROJECT_OF_VOUCHER = {"长记2020-0610": None, "20200611": None, "天记2020-0701": "XM2020-HZ-04"}  # 浏记: QC-02
+UNIT_OF_FOLDER = {"宁乡市": "430182", "浏阳市": "430181"}  # 其他/, 终期报告/, 财政厅指标/, 银行流水/: none
+UNIT_OF_ROW_CELL = {  # the rejected row's own 收款/实施单位代码 cell
+    "财政厅指标/湘财社指2020年36号37号资金分配表.xlsx": "430112",  # A_noref: 望城区, a number cell
+    "项目文本/宁乡市/宁乡市2020年项目文本.xlsx": "430182",  # PH
+    "银行流水/2020年到账流水.csv": "430111", "银行流水/补充/到账明细（补）.xlsx": "430111",  # C13a, C13b
+}
+
+
+def unit_of(rule: str, subject_type: str, key: str) -> str:
+    if subject_type == "allocation":
+        return key.split("|")[1]
+    if subject_type == "transfer":
+        return UNIT_OF_CREDIT[key]
+    if subject_type == "project":
+        return UNIT_OF_PROJECT[key]
+    if subject_type == "expenditure":
+        project = PROJECT_OF_VOUCHER.get(key, "XM2020-QC-02")
+        return UNIT_OF_PROJECT[project] if project else ""
+    path = key.rsplit("|", 1)[0]
+    folders = [UNIT_OF_FOLDER[f] for f in path.split("/")[:-1] if f in UNIT_OF_FOLDER]
+    return (UNIT_OF_ROW_CELL.get(path) if subject_type == "row" else None) or (folders[-1] if folders else "")
+
+
 def write_expected(name: str, findings: list[tuple]) -> None:
-    rows = sorted((r, st, k, a, f, n) for r, st, k, a, (f, n) in findings)
+    rows = sorted((r, st, k, a, f, n, unit_of(r, st, k)) for r, st, k, a, (f, n) in findings)
     assert len({r[:3] for r in rows}) == len(rows)
     with (HERE / name).open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["rule_id", "subject_type", "subject_key", "amount_at_risk", "source_file", "source_row"])
+        w.writerow(["rule_id", "subject_type", "subject_key", "amount_at_risk", "source_file", "source_row",
+                    "unit_code"])
         w.writerows(rows)
 
 

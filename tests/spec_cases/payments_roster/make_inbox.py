@@ -473,6 +473,8 @@ write_xlsx(F_REPORT, [
 ])
 
 # ---------------------------------------------------------------- expected findings (by hand, per rules.md)
+# unit_code: a payment's 发放单位代码 (浏阳市's file pays as 430181, every other as 430121), a roster
+# entry's 上报单位代码 (P3's rosters 430181, the others 430121), a rejected row's own 单位代码 cell.
 EXP: list[dict] = []
 pay_files = (F_PAY1, F_PAY2, F_PAY3, F_PAY4)
 
@@ -484,14 +486,15 @@ def pay(rule: str, ref: str, amount, note: str) -> None:
             row = hits[0]
             break
     EXP.append(dict(rule_id=rule, subject_type="payment", subject_key=ref, amount_at_risk=f"{Decimal(amount):.2f}",
-                    source_file=rel, source_row=row, case=note))
+                    source_file=rel, source_row=row, unit_code=LYS if rel == F_PAY3 else CSX, case=note))
 
 
 def roster(rule: str, project: str, k: str, amount, rel: str, note: str) -> None:
     raw_ids = {idn(k), idn(k).lower(), OLD_B1 if k == "B1" else None}
     row = rowno(rel, lambda r: len(r) > 2 and any(v in raw_ids for v in r if isinstance(v, str)))
     EXP.append(dict(rule_id=rule, subject_type="roster_entry", subject_key=f"{project}|{idn(k)}",
-                    amount_at_risk=f"{Decimal(amount):.2f}", source_file=rel, source_row=row, case=note))
+                    amount_at_risk=f"{Decimal(amount):.2f}", source_file=rel, source_row=row,
+                    unit_code=LYS if project == P3 else CSX, case=note))
 
 
 # P1 payments (paid by 430121; standard 3000; posting ends 2020-08-26; deadline 2020-10-31)
@@ -541,14 +544,15 @@ roster("ROSTER_UNPAID", P1, "A36", 3000, F_R1, "its only payment row was rejecte
 pay("PAY_INVALID_ID", "HL202103110001", 1200, "15-digit ID upgraded: 1951-02-29 does not exist")
 EXP.append(dict(rule_id="ROW_REJECTED", subject_type="row",
                 subject_key=f"{F_PAY1}|{rowno(F_PAY1, lambda r: 'CSJQ-34' in r)}", amount_at_risk="0.00",
-                source_file="", source_row="", case="payment row without 发放日期"))
+                source_file="", source_row="", unit_code=CSX,
+                case="payment row without 发放日期 (its 发放单位代码 430121)"))
 
 
 
 def write_expected(name: str) -> None:
     with (HERE / name).open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["rule_id", "subject_type", "subject_key", "amount_at_risk",
-                                           "source_file", "source_row", "case"])
+                                           "source_file", "source_row", "unit_code", "case"])
         w.writeheader()
         w.writerows(EXP)
 
@@ -605,7 +609,8 @@ write_xlsx(F_PAY5, [
 ])
 pay_files = (F_PAY5,)
 # expected_findings_account_number_cell.csv is written by hand (tests/spec_cases/payments_roster):
-# the two 19-digit rows are ROW_REJECTED and CS21JQ-2 is PAY_NOT_ON_ROSTER.
+# the two 19-digit rows are ROW_REJECTED and CS21JQ-2 is PAY_NOT_ON_ROSTER, all of unit 430121 (the rows'
+# own 发放/上报单位代码 number cells).
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ pivoted as (
         {{ money("max(case when parameter = 'default_large_amount_threshold' then value end)") }}
             as default_large_amount_threshold,
         cast(max(case when parameter = 'funds_idle_days' then value end) as integer)
-            as funds_idle_days
+            as funds_idle_days,
+        cast(max(case when parameter = 'evidence_list_limit' then value end) as integer)
+            as evidence_list_limit,
+        cast(max(case when parameter = 'evidence_decision_window_days' then value end) as integer)
+            as evidence_decision_window_days
     from rule_parameters
 )
 
