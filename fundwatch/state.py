@@ -563,6 +563,20 @@ def add_decision(path: Path | sqlite3.Connection, *, finding_id: str, action: st
     Raises ValueError (unknown action, missing reason or user) and KeyError (unknown finding).
     ``path`` may also be an open connection (the review page passes its own).
     """
+    own = not isinstance(path, sqlite3.Connection)
+    conn = connect(path) if own else path
+    try:
+        with transaction(conn):
+            return insert_decision(conn, finding_id=finding_id, action=action, comment=comment,
+                                   username=username)
+    finally:
+        if own:
+            conn.close()
+
+
+def insert_decision(conn: sqlite3.Connection, *, finding_id: str, action: str, comment: str | None,
+                    username: str) -> int:
+    """``add_decision`` inside the caller's transaction (a bulk decision writes many in one)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     comment = (comment or "").strip()
@@ -570,19 +584,12 @@ def add_decision(path: Path | sqlite3.Connection, *, finding_id: str, action: st
         raise ValueError("驳回（dismissed）必须填写理由 / a reason is required to dismiss")
     if not (username or "").strip():
         raise ValueError("a decision needs the signed-in user's name")
-    own = not isinstance(path, sqlite3.Connection)
-    conn = connect(path) if own else path
-    try:
-        with transaction(conn):
-            if conn.execute("SELECT 1 FROM findings WHERE finding_id = ?", (finding_id,)).fetchone() is None:
-                raise KeyError(finding_id)
-            cur = conn.execute(
-                "INSERT INTO decisions (finding_id, action, comment, username, decided_at) "
-                "VALUES (?, ?, ?, ?, ?)", (finding_id, action, comment, username.strip(), now_shanghai()))
-            return int(cur.lastrowid)
-    finally:
-        if own:
-            conn.close()
+    if conn.execute("SELECT 1 FROM findings WHERE finding_id = ?", (finding_id,)).fetchone() is None:
+        raise KeyError(finding_id)
+    cur = conn.execute(
+        "INSERT INTO decisions (finding_id, action, comment, username, decided_at) "
+        "VALUES (?, ?, ?, ?, ?)", (finding_id, action, comment, username.strip(), now_shanghai()))
+    return int(cur.lastrowid)
 
 
 def status_of(conn: sqlite3.Connection, finding_id: str) -> str:

@@ -209,10 +209,16 @@ def client_address() -> str:
 
 def audit(action: str, finding_id: str | None, detail: str, who: str | None = None) -> None:
     """Append to the security log, with the client's address."""
-    p = g.get("person")
     conn = db()
     with state.transaction(conn):
-        conn.execute("INSERT INTO audit_log (at, username, action, finding_id, detail, client) "
+        audit_within(conn, action, [(finding_id, detail)], who)
+
+
+def audit_within(conn: sqlite3.Connection, action: str, entries: list[tuple[str | None, str]],
+                 who: str | None = None) -> None:
+    """``audit`` for several entries (finding_id, detail), inside the caller's transaction."""
+    p = g.get("person")
+    at, name, client = state.now_shanghai(), who or (p.name if p else "-"), client_address()
+    conn.executemany("INSERT INTO audit_log (at, username, action, finding_id, detail, client) "
                      "VALUES (?, ?, ?, ?, ?, ?)",
-                     (state.now_shanghai(), who or (p.name if p else "-"), action, finding_id, detail,
-                      client_address()))
+                     [(at, name, action, fid, detail, client) for fid, detail in entries])

@@ -24,6 +24,7 @@ AUDIT_ACTIONS = {
     "export": "导出", "user_add": "添加账号", "user_remove": "删除账号", "user_passwd": "修改密码",
     "passwd_failed": "修改密码失败", "user_set_role": "修改角色", "user_set_unit": "修改单位",
     "token_add": "创建 API 令牌", "token_revoke": "撤销 API 令牌", "upload_download": "下载报送文件",
+    "bulk_decide": "批量处理",
 }
 MESSAGES = {  # users.UserError texts are for operators (English); the page says it in Chinese
     "user name": "用户名：1–64 个字母、数字、汉字或 . - _ @。",

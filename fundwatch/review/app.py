@@ -63,13 +63,14 @@ def create_app(home: Home, *, trusted_proxies: int | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     app.json.ensure_ascii = False
     app.json.sort_keys = False  # the export's column order
-    app.jinja_env.filters.update(money=display.money_fmt, unit=data.unit_label, field=display.field_fmt,
+    app.jinja_env.filters.update(money=display.money_fmt, yuan=display.yuan, sentence=display.money_sentence,
+                                 unit=data.unit_label, field=display.field_fmt,
                                  ts=lambda v: (v or "").replace("T", " "))
     app.jinja_env.globals.update(
         SEVERITY_LABELS=data.SEVERITY_LABELS, STATUS_LABELS=data.STATUS_LABELS,
         ACTION_LABELS=data.ACTION_LABELS, SUBJECT_LABELS=data.SUBJECT_LABELS,
         ROLE_LABELS=users.ROLE_LABELS, FIELD_LABELS=display.FIELD_LABELS,
-        EVIDENCE_TITLES=display.EVIDENCE_TITLES, csrf_token=access.csrf_token, can=access.can,
+        csrf_token=access.csrf_token, can=access.can,
         full_scope=access.has_full_scope,
     )
     app.before_request(access.load_person)

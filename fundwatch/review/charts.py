@@ -1,4 +1,8 @@
-"""Server-side inline SVG chart: findings per run date, stacked by rule (no JavaScript, no CDN)."""
+"""Server-side inline SVG chart: findings per run date, stacked by rule, and a trend line of all
+findings per date (no JavaScript, no CDN).
+
+Drawn at its own pixel size (never scaled down), so its text stays at 13 px.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,18 @@ OTHER_COLOUR = "#b3bcc6"
 OTHER = "其他规则"
 
 
+LINE_COLOUR = "#1d2733"
+
+
 def stacked_bars(dates: list[str], counts: dict[str, dict[str, int]], names: dict[str, str],
-                 *, top: int = 8, width: int = 760, height: int = 260) -> Markup:
-    """Stacked bars: one per run date, one colour per rule (the ``top`` largest; the rest grouped)."""
+                 *, totals: dict[str, int] | None = None, line_label: str = "", top: int = 8,
+                 width: int = 1000, height: int = 280) -> Markup:
+    """Stacked bars: one per run date, one colour per rule (the ``top`` largest; the rest grouped);
+    ``totals`` (findings per date) as a line with dots, labelled ``line_label`` in the legend."""
     if not dates:
         return Markup('<p class="muted">尚无运行记录，暂无趋势图。</p>')
-    totals = {r: sum(v.values()) for r, v in counts.items()}
-    ranked = sorted(totals, key=lambda r: (-totals[r], r))
+    rule_totals = {r: sum(v.values()) for r, v in counts.items()}
+    ranked = sorted(rule_totals, key=lambda r: (-rule_totals[r], r))
     shown = ranked[:top]
     series: list[tuple[str, str, dict[str, int]]] = [
         (r, f"{names.get(r, r)}（{r}）", counts[r]) for r in shown]
@@ -27,17 +36,18 @@ def stacked_bars(dates: list[str], counts: dict[str, dict[str, int]], names: dic
                 merged[d] = merged.get(d, 0) + n
         series.append((OTHER, f"{OTHER}（{len(rest)}项）", merged))
 
-    left, right, top_pad, bottom = 48, 12, 14, 46
+    left, right, top_pad, bottom = 56, 16, 16, 50
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     day_totals = [sum(s[2].get(d, 0) for s in series) for d in dates]
-    peak = max(day_totals) or 1
+    peak = max(day_totals + [(totals or {}).get(d, 0) for d in dates]) or 1
     step = _nice_step(peak)
     ymax = step * -(-peak // step)
     slot = plot_w / len(dates)
     bar_w = max(2.0, min(36.0, slot * 0.7))
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-             f'viewBox="0 0 {width} {height}" width="100%" aria-label="每日问题数量（按规则）">']
+             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'aria-label="每日问题数量（按规则）及趋势">']
     for i in range(0, ymax + 1, step):
         y = top_pad + plot_h - plot_h * i / ymax
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
@@ -57,17 +67,30 @@ def stacked_bars(dates: list[str], counts: dict[str, dict[str, int]], names: dic
                          f'<title>{escape(d)} {escape(label)}：{n}</title></rect>')
         if di % label_every == 0 or di == len(dates) - 1:
             cx = left + slot * di + slot / 2
-            parts.append(f'<text x="{cx:.1f}" y="{top_pad + plot_h + 16}" class="axis" '
+            parts.append(f'<text x="{cx:.1f}" y="{top_pad + plot_h + 18}" class="axis" '
                          f'text-anchor="middle">{escape(d[5:])}</text>')
-    parts.append(f'<text x="{left}" y="{height - 6}" class="axis">运行日期（{escape(dates[0])} 至 '
+    if totals is not None:
+        points = [(left + slot * di + slot / 2, top_pad + plot_h - plot_h * totals.get(d, 0) / ymax)
+                  for di, d in enumerate(dates)]
+        parts.append(f'<polyline class="trend" fill="none" stroke="{LINE_COLOUR}" stroke-width="2" '
+                     f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}"/>')
+        parts += [f'<circle class="trend-dot" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{LINE_COLOUR}">'
+                  f'<title>{escape(d)} {escape(line_label)}：{totals.get(d, 0)}</title></circle>'
+                  for (x, y), d in zip(points, dates, strict=True)]
+    parts.append(f'<text x="{left}" y="{height - 8}" class="axis">运行日期（{escape(dates[0])} 至 '
                  f'{escape(dates[-1])}），纵轴：当日存在的问题数</text>')
     parts.append("</svg>")
     legend = "".join(
         f'<li><svg class="swatch" width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
         f'fill="{_colour(i, _k)}"/></svg>{escape(label)}</li>'
         for i, (_k, label, _v) in enumerate(series))
+    if totals is not None:
+        legend += (f'<li class="trend"><svg class="swatch" width="18" height="12" aria-hidden="true">'
+                   f'<line x1="0" x2="18" y1="6" y2="6" stroke="{LINE_COLOUR}" stroke-width="2"/></svg>'
+                   f'{escape(line_label)}</li>')
     # Every interpolated text above went through escape(); the rest is numbers and constants.
-    return Markup("".join(parts) + f'<ul class="legend">{legend}</ul>')  # noqa: S704
+    return Markup('<div class="chart-scroll">' + "".join(parts)  # noqa: S704
+                  + f'</div><ul class="legend">{legend}</ul>')
 
 
 def _nice_step(peak: int) -> int:

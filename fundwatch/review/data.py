@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from expectations.catalog import Rule, by_id
-from fundwatch import scope, state
+from fundwatch import masking, scope, state
 from fundwatch.divisions import Division, divisions
 
 SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
 STATUS_LABELS = {"open": "待处理", "confirmed": "已确认", "dismissed": "已驳回", "resolved": "已整改"}
+ALL_STATUSES = "all"  # the queue's explicit 全部 (no ``status`` at all means 待处理)
+NO_UNIT = "none"      # the 市州 filter's 无单位: findings whose unit is not known
 ACTION_LABELS = {"confirmed": "确认", "dismissed": "驳回", "resolved": "标记已整改", "reopened": "重新打开"}
 SUBJECT_LABELS = {
     "allocation": "资金指标", "transfer": "到账资金", "project": "项目", "roster_entry": "名单人员",
@@ -52,7 +54,7 @@ def counties_by_prefecture() -> OrderedDict[str, list[Division]]:
 
 
 def unit_label(code: str | None) -> str:
-    """'长沙市 · 芙蓉区' for a county, '长沙市（市本级）' for a 市州, the code when unknown."""
+    """'长沙市 · 芙蓉区' for a county, '长沙市（市州本级）' for a 市州's own association, the code when unknown."""
     if not code:
         return "（未知单位）"
     d = divisions().get(code)
@@ -63,6 +65,14 @@ def unit_label(code: str | None) -> str:
     if d.level == "prefecture":
         return f"{d.name}（市州本级）"
     return f"{d.prefecture_name} · {d.name}"
+
+
+def area_label(code: str) -> str:
+    """A 市州 as a filter: the whole 市州 with its counties, '长沙市（全市）'."""
+    if code == NO_UNIT:
+        return "无单位"
+    d = divisions().get(code)
+    return f"{d.name}（全市）" if d is not None else f"未知单位 {code}"
 
 
 def prefecture_of(code: str | None) -> str | None:
@@ -80,7 +90,10 @@ class Filters:
     """The queue's filters, always inside a person's scope (``scope_unit``: their unit code).
 
     ``unit`` filters by a unit with scope semantics (a 市州 code: the 市州 and its counties);
-    ``q`` searches (see ``search_sql``). Build them through ``access.filters`` on a request.
+    ``prefecture`` is a whole 市州 too, or ``NO_UNIT`` for findings without a known unit;
+    ``status`` empty means every status; ``q`` searches (see ``search_sql``). Build them through
+    ``access.filters`` on a request: there a missing ``status`` means 待处理 (the queue opens on
+    what is left to do) and ``status=all`` is the explicit 全部.
     """
 
     scope_unit: str
@@ -106,7 +119,10 @@ class Filters:
         f.county = (args.get("county") or "").strip()
         f.unit = (args.get("unit") or "").strip()
         f.project = (args.get("project") or "").strip()[:64]
-        f.status = (args.get("status") or "").strip()
+        raw_status = args.get("status")
+        f.status = "open" if raw_status is None else raw_status.strip()
+        if f.status == ALL_STATUSES:
+            f.status = ""
         f.q = (args.get("q") or "").strip()[:MAX_Q]
         try:
             f.page = min(max(1, int(args.get("page") or 1)), MAX_PAGE)
@@ -120,6 +136,8 @@ class Filters:
             f.status = ""
         for name in ("prefecture", "county", "unit"):
             value = getattr(f, name)
+            if name == "prefecture" and value == NO_UNIT:
+                continue
             if value and not scope.is_unit_code(value):
                 f.errors.append("单位代码应为6位数字，已忽略。")
                 setattr(f, name, "")
@@ -129,10 +147,30 @@ class Filters:
         return f
 
     def args(self, **override) -> dict[str, str]:
-        """Query-string arguments (non-empty) of these filters, with overrides."""
+        """Query-string arguments (non-empty) of these filters, with overrides.
+
+        Every status is written out (``status=all``), so a link never falls back to 待处理.
+        """
         out = {k: getattr(self, k) for k in self.KEYS}
         out.update(override)
+        if not out.get("status"):
+            out["status"] = ALL_STATUSES
         return {k: str(v) for k, v in out.items() if v not in ("", None)}
+
+    def describe(self) -> str:
+        """The filters in words (above the queue, on a finding's breadcrumb, in the export's title)."""
+        rule = rule_catalog().get(self.rule) if self.rule else None
+        parts = [
+            (self.rule, lambda: f"规则：{rule.rule_name if rule else ''}（{self.rule}）"),
+            (self.severity, lambda: f"严重程度：{SEVERITY_LABELS[self.severity]}"),
+            (self.prefecture, lambda: f"市州：{area_label(self.prefecture)}"),
+            (self.county, lambda: f"县市区：{unit_label(self.county)}"),
+            (self.unit, lambda: f"单位：{unit_label(self.unit)}"),
+            (self.project, lambda: f"项目：{self.project}"),
+            (True, lambda: f"状态：{STATUS_LABELS[self.status] if self.status else '全部'}"),
+            (self.q, lambda: f"搜索：{masking.mask_text(self.q)}"),
+        ]
+        return "；".join(text() for value, text in parts if value)
 
     def where(self, *, with_status: bool = True, with_search: bool = True) -> tuple[str, list]:
         """SQL condition over ``findings f`` (or ``history_daily f``): the scope, then the filters."""
@@ -148,6 +186,8 @@ class Filters:
         if self.county:
             clauses.append("f.unit_code = ?")
             params.append(self.county)
+        elif self.prefecture == NO_UNIT:
+            clauses.append("f.unit_code IS NULL")
         elif self.prefecture:
             clauses.append("substr(f.unit_code, 1, 4) = ?")
             params.append(self.prefecture[:4])
@@ -198,21 +238,69 @@ def latest_run(conn: sqlite3.Connection) -> sqlite3.Row | None:
     ).fetchone()
 
 
+# The queue's order as one ascending key (newest first, then errors, then larger amounts, then id):
+# ORDER BY uses it, and "the next finding" / "its position" compare row values against it.
+ORDER_BY = f"-julianday(f.first_seen), -(f.severity = 'error'), -{CENTS_SQL}, f.finding_id"
+ORDER_KEY = f"({ORDER_BY})"
+# The latest decision of a finding (the one its status comes from), for the office's export.
+LATEST_DECISION_SQL = """LEFT JOIN decisions ld ON ld.id = (
+    SELECT max(d.id) FROM decisions d WHERE d.finding_id = f.finding_id)"""
+
+
 def queue_rows(conn: sqlite3.Connection, flt: Filters, *, limit: int | None = PAGE_SIZE,
-               offset: int = 0) -> list[dict]:
-    """Current findings matching the filters: newest first, then errors, then larger amounts."""
+               offset: int = 0, with_decision: bool = False) -> list[dict]:
+    """Current findings matching the filters: newest first, then errors, then larger amounts.
+
+    ``with_decision`` adds the latest decision: ``decided_by``, ``decision_comment``, ``decided_at``.
+    """
     where, params = flt.where()
+    decision_cols = (", ld.username AS decided_by, ld.comment AS decision_comment, ld.decided_at"
+                     if with_decision else "")
     sql = f"""
         SELECT f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key,
                f.project_code, f.unit_code, f.amount_at_risk, f.source_file, f.source_row, f.detail,
-               f.first_seen, {state.STATUS_SQL} AS status
-        FROM findings f WHERE f.is_open = 1 AND {where}
-        ORDER BY f.first_seen DESC, (f.severity = 'error') DESC, {CENTS_SQL} DESC, f.finding_id
+               f.first_seen, {state.STATUS_SQL} AS status{decision_cols}
+        FROM findings f {LATEST_DECISION_SQL if with_decision else ""}
+        WHERE f.is_open = 1 AND {where}
+        ORDER BY {ORDER_BY}
     """
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params = [*params, limit, offset]
     return [dict(r) for r in conn.execute(sql, params)]
+
+
+def _order_key_of(conn: sqlite3.Connection, fid: str) -> list | None:
+    row = conn.execute(f"SELECT {ORDER_BY} FROM findings f WHERE f.finding_id = ?", (fid,)).fetchone()
+    return None if row is None else list(row)
+
+
+def next_in_queue(conn: sqlite3.Connection, flt: Filters, fid: str) -> str | None:
+    """The finding after ``fid`` in the filtered queue's order (``fid`` itself need not match the
+    filters any more, e.g. just decided under 待处理); None when it was the last."""
+    key = _order_key_of(conn, fid)
+    if key is None:
+        return None
+    where, params = flt.where()
+    row = conn.execute(f"""SELECT f.finding_id FROM findings f
+                           WHERE f.is_open = 1 AND {where} AND {ORDER_KEY} > (?, ?, ?, ?)
+                           ORDER BY {ORDER_BY} LIMIT 1""", [*params, *key]).fetchone()
+    return None if row is None else row[0]
+
+
+def position_in_queue(conn: sqlite3.Connection, flt: Filters, fid: str) -> int | None:
+    """1-based position of ``fid`` in the filtered queue, None when it is not in it."""
+    key = _order_key_of(conn, fid)
+    if key is None:
+        return None
+    where, params = flt.where()
+    inside = conn.execute(f"SELECT 1 FROM findings f WHERE f.finding_id = ? AND f.is_open = 1 AND {where}",
+                          [fid, *params]).fetchone()
+    if inside is None:
+        return None
+    before = conn.execute(f"SELECT count(*) FROM findings f WHERE f.is_open = 1 AND {where} "
+                          f"AND {ORDER_KEY} < (?, ?, ?, ?)", [*params, *key]).fetchone()[0]
+    return before + 1
 
 
 def count(conn: sqlite3.Connection, flt: Filters) -> int:
@@ -222,7 +310,8 @@ def count(conn: sqlite3.Connection, flt: Filters) -> int:
 
 
 def summary(conn: sqlite3.Connection, flt: Filters) -> dict:
-    """Counts and amounts at risk of the filtered queue, per rule, per status and per unit."""
+    """Counts and amounts at risk of the filtered queue, per rule and per unit; per status under the
+    other filters (so the tiles show what each status holds)."""
     where, params = flt.where()
     base = f"FROM findings f WHERE f.is_open = 1 AND {where}"
     total = conn.execute(f"SELECT count(*), sum({CENTS_SQL}) {base}", params).fetchone()
@@ -233,8 +322,10 @@ def summary(conn: sqlite3.Connection, flt: Filters) -> dict:
                                   sum({CENTS_SQL}) {base} GROUP BY f.rule_id
                                   ORDER BY count(*) DESC, f.rule_id""", params)
     ]
+    any_where, any_params = flt.where(with_status=False)  # each status tile counts its own status
     per_status = {r[0]: r[1] for r in conn.execute(
-        f"SELECT {state.STATUS_SQL} AS s, count(*) {base} GROUP BY s", params)}
+        f"SELECT {state.STATUS_SQL} AS s, count(*) FROM findings f WHERE f.is_open = 1 AND {any_where} "
+        "GROUP BY s", any_params)}
     units = [(r[0], r[1], r[2]) for r in conn.execute(
         f"SELECT f.unit_code, count(*), sum({CENTS_SQL}) {base} GROUP BY f.unit_code", params)]
     run = latest_run(conn)
@@ -249,44 +340,109 @@ def summary(conn: sqlite3.Connection, flt: Filters) -> dict:
 
 
 def _by_area(units: list[tuple[str | None, int, int | None]]) -> list[dict]:
-    """Group unit totals by 市州, each with its counties (sorted by code)."""
+    """Group unit totals by 市州, each with its counties (sorted by code), and the filter each row
+    links to (``link``: query arguments): a 市州 as a whole, a county or a 市州's own association
+    exactly, findings without a unit; an unknown code by its exact code."""
     groups: dict[str, dict] = {}
     for code, count, cents in units:
         pref = prefecture_of(code) or "其他"
-        g = groups.setdefault(pref, {"code": pref, "name": divisions()[pref].name
-                                     if pref in divisions() else "其他/未知单位",
-                                     "count": 0, "cents": 0, "units": []})
+        known = pref in divisions()
+        g = groups.setdefault(pref, {
+            "code": pref, "name": area_label(pref) if known else "其他/未知单位", "count": 0, "cents": 0,
+            "units": [], "link": {"prefecture": pref, "county": ""} if known else None})
         g["count"] += count
         g["cents"] += cents or 0
         d = divisions().get(code or "")
         short = d.name + ("本级" if d.level != "county" else "") if d else unit_label(code)
+        if code is None:
+            short, link = "无单位", {"prefecture": NO_UNIT, "county": ""}
+        else:
+            link = {"county": code, "prefecture": ""} if scope.is_unit_code(code) else None
         g["units"].append({"code": code or "", "label": unit_label(code), "short": short, "count": count,
-                           "amount": cents_to_decimal(cents)})
+                           "amount": cents_to_decimal(cents), "link": link})
     out = sorted(groups.values(), key=lambda g: g["code"])
     top = max((u["count"] for g in out for u in g["units"]), default=0)
     for g in out:
         g["amount"] = cents_to_decimal(g.pop("cents"))
         g["units"].sort(key=lambda u: u["code"])
+        if g["link"] is None and all(u["code"] == "" for u in g["units"]):
+            g["link"] = {"prefecture": NO_UNIT, "county": ""}
         for u in g["units"]:
             u["heat"] = round(u["count"] / top, 3) if top else 0
     return out
 
 
-def history_by_day(conn: sqlite3.Connection, flt: Filters, days: int = 30) -> tuple[list[str], dict]:
-    """Findings firing per run date and rule (last ``days`` run dates), from history_daily."""
-    where, params = flt.where(with_status=False, with_search=False)  # history has no evidence to search
+@dataclass
+class History:
+    """The chart's data: run dates, findings per rule and date under every filter (status too),
+    and all findings per date under the same filters but any status (the trend line)."""
+
+    dates: list[str]
+    counts: dict[str, dict[str, int]]
+    totals: dict[str, int]
+
+
+def history_by_day(conn: sqlite3.Connection, flt: Filters, days: int = 30) -> History:
+    """Findings firing per run date and rule (last ``days`` run dates).
+
+    Without a search, from ``history_daily`` (one row per date, rule and unit: never millions of
+    history rows); a status is the findings' current status, so 待处理 is everything less the few
+    findings someone decided, which are looked up one by one in ``finding_history``. A search
+    (``q``) reads the matching findings' own history.
+    """
     dates = [r[0] for r in conn.execute(
         "SELECT DISTINCT run_date FROM runs ORDER BY run_date DESC LIMIT ?", (days,))]
     dates.reverse()
     if not dates:
-        return [], {}
-    counts: dict[str, dict[str, int]] = {}
-    # history_daily has the filter columns under the same names, so the same WHERE applies.
-    for run_date, rule_id, n in conn.execute(f"""
+        return History([], {}, {})
+    if flt.q:
+        every = _history_of_findings(conn, flt, dates, with_status=False)
+    else:
+        where, params = flt.where(with_status=False, with_search=False)
+        # history_daily has the filter columns under the same names, so the same WHERE applies.
+        every = _grouped(conn.execute(f"""
             SELECT f.run_date, f.rule_id, sum(f.n) FROM history_daily f
-            WHERE f.run_date >= ? AND {where} GROUP BY f.run_date, f.rule_id""", [dates[0], *params]):
-        counts.setdefault(rule_id, {})[run_date] = n
-    return dates, counts
+            WHERE f.run_date >= ? AND {where} GROUP BY f.run_date, f.rule_id""", [dates[0], *params]))
+    if not flt.status:
+        counts = every
+    elif flt.q:
+        counts = _history_of_findings(conn, flt, dates, with_status=True)
+    elif flt.status == "open":
+        counts = _minus(every, _history_of_findings(conn, flt, dates, with_status=False, decided_not_open=True))
+    else:
+        counts = _history_of_findings(conn, flt, dates, with_status=True, decided_only=True)
+    totals = {d: sum(per_rule.get(d, 0) for per_rule in every.values()) for d in dates}
+    return History(dates, counts, totals)
+
+
+def _grouped(rows) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for run_date, rule_id, n in rows:
+        out.setdefault(rule_id, {})[run_date] = n
+    return out
+
+
+def _minus(a: dict[str, dict[str, int]], b: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    out = {rule: dict(days) for rule, days in a.items()}
+    for rule, days in b.items():
+        for d, n in days.items():
+            out.setdefault(rule, {})[d] = out.get(rule, {}).get(d, 0) - n
+    return {rule: {d: n for d, n in days.items() if n} for rule, days in out.items() if any(days.values())}
+
+
+def _history_of_findings(conn: sqlite3.Connection, flt: Filters, dates: list[str], *, with_status: bool,
+                         decided_only: bool = False, decided_not_open: bool = False) -> dict:
+    """Per date and rule, the findings matching the filters that fired that date (their history)."""
+    where, params = flt.where(with_status=with_status)
+    if decided_only or decided_not_open:
+        where += " AND f.finding_id IN (SELECT finding_id FROM decisions)"
+    if decided_not_open:
+        where += f" AND {state.STATUS_SQL} <> 'open'"
+    marks = ", ".join("?" for _ in dates)
+    return _grouped(conn.execute(f"""
+        SELECT h.run_date, f.rule_id, count(*) FROM findings f
+        JOIN finding_history h ON h.finding_id = f.finding_id AND h.run_date IN ({marks})
+        WHERE {where} GROUP BY h.run_date, f.rule_id""", [*dates, *params]))
 
 
 def projects(conn: sqlite3.Connection, scope_unit: str) -> list[str]:

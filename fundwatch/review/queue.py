@@ -1,7 +1,13 @@
-"""Blueprint ``queue``: the findings queue (counts, chart, area table) and its xlsx download.
+"""Blueprint ``queue``: the findings queue (counts, chart, area table), bulk decisions, the xlsx download.
 
 Everything here is read through ``access.filters``, so every count, row and chart bar is inside
-the person's scope.
+the person's scope. The queue opens on 待处理 (``status=all`` is the explicit 全部); the filters
+travel in the query string of every link (to a finding, back from it, after a decision).
+
+Bulk decisions (``POST /bulk-decide``): the findings ticked, those of this page, or every finding
+matching the filters; each is recorded as its own append-only decision with its own audit entry,
+all in one transaction. A ticked id that does not exist or is out of scope refuses the whole
+request with 404 (nothing is recorded), exactly as one finding out of scope would.
 """
 
 from __future__ import annotations
@@ -10,14 +16,15 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from fundwatch import masking, scope, state
-from fundwatch.export import write_xlsx
-from fundwatch.review import access, charts, data
+from fundwatch.review import access, charts, data, queue_export
 
 bp = Blueprint("queue", __name__)
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BULK_ACTIONS = ("confirmed", "dismissed")
+BULK_MAX = 5000  # findings in one bulk decision (a larger set: narrow the filters first)
 
 
 def filter_options(flt: data.Filters) -> dict:
@@ -34,25 +41,8 @@ def filter_options(flt: data.Filters) -> dict:
     }
 
 
-def describe(flt: data.Filters) -> str:
-    """The filters in words (shown above the queue, logged with an export)."""
-    rule = data.rule_catalog().get(flt.rule) if flt.rule else None
-    parts = [
-        (flt.rule, lambda: f"规则：{rule.rule_name if rule else ''}（{flt.rule}）"),
-        (flt.severity, lambda: f"严重程度：{data.SEVERITY_LABELS[flt.severity]}"),
-        (flt.prefecture, lambda: f"市州：{data.unit_label(flt.prefecture)}"),
-        (flt.county, lambda: f"县市区：{data.unit_label(flt.county)}"),
-        (flt.unit, lambda: f"单位：{data.unit_label(flt.unit)}"),
-        (flt.project, lambda: f"项目：{flt.project}"),
-        (flt.status, lambda: f"状态：{data.STATUS_LABELS[flt.status]}"),
-        (flt.q, lambda: f"搜索：{masking.mask_text(flt.q)}"),
-    ]
-    return "；".join(text() for value, text in parts if value)
-
-
-@bp.get("/")
-def index():
-    flt = access.filters(request.args)
+def render_queue(flt: data.Filters, *, error: str | None = None, status: int = 200,
+                 bulk: dict | None = None):
     conn = access.db()
     summ = data.summary(conn, flt)
     pages = max(1, -(-summ["count"] // data.PAGE_SIZE))
@@ -61,27 +51,74 @@ def index():
     for r in rows:
         r["subject_display"] = masking.mask_subject_key(r["subject_type"], r["subject_key"])
         r["detail"] = masking.mask_text(r["detail"])
-    dates, counts = data.history_by_day(conn, flt)
+    history = data.history_by_day(conn, flt)
     names = {k: v.rule_name for k, v in data.rule_catalog().items()}
-    return render_template(
+    shown = data.STATUS_LABELS[flt.status] if flt.status else "全部"
+    chart = charts.stacked_bars(history.dates, history.counts, names, totals=history.totals,
+                                line_label="当日存在的问题（不论处理状态）")
+    body = render_template(
         "queue.html", flt=flt, rows=rows, summary=summ, pages=pages, run=data.latest_run(conn),
-        chart=charts.stacked_bars(dates, counts, names), options=filter_options(flt),
-        filter_text=describe(flt), qs=lambda **kw: urlencode(flt.args(**kw)),
+        chart=chart, chart_status=shown, options=filter_options(flt), error=error, bulk=bulk or {},
+        filter_text=flt.describe(), qs=lambda **kw: urlencode(flt.args(**kw)), NO_UNIT=data.NO_UNIT,
+        area_label=data.area_label,
     )
+    return body, status
+
+
+@bp.get("/")
+def index():
+    return render_queue(access.filters(request.args))
+
+
+@bp.post("/bulk-decide")
+@access.require("decide")
+def bulk_decide():
+    flt = access.filters(request.args)
+    form = request.form
+    action, comment, target = form.get("action") or "", (form.get("comment") or "").strip()[:2000], form.get("target")
+    kept = {"action": action, "comment": comment}
+    if action not in BULK_ACTIONS:
+        return render_queue(flt, error="批量处理：请选择确认或驳回。", status=400, bulk=kept)
+    if not comment:
+        return render_queue(flt, error="批量处理须填写理由（每条问题记录同一理由）。", status=400, bulk=kept)
+    conn = access.db()
+    if target == "filter":
+        total = data.count(conn, flt)
+        if str(total) != (form.get("expected") or ""):
+            return render_queue(flt, error=f"筛选结果已变化（现为 {total} 条），请核对后再提交。", status=409,
+                                bulk=kept)
+        if total > BULK_MAX:
+            return render_queue(flt, error=f"一次最多批量处理 {BULK_MAX} 条，请缩小筛选范围。", status=400,
+                                bulk=kept)
+        ids = [r["finding_id"] for r in data.queue_rows(conn, flt, limit=None)]
+    else:
+        ids = list(dict.fromkeys(form.getlist("page_fid" if target == "page" else "fid")))[:BULK_MAX]
+        for fid in ids:
+            access.finding_in_scope_or_404(fid)  # one out of scope refuses the whole request
+    if not ids:
+        return render_queue(flt, error="批量处理：请先勾选要处理的问题。", status=400, bulk=kept)
+    label = data.ACTION_LABELS[action]
+    detail = f"批量{label}（共 {len(ids)} 条）：{comment}"
+    name = access.person().name
+    with state.transaction(conn):
+        for fid in ids:
+            state.insert_decision(conn, finding_id=fid, action=action, comment=comment, username=name)
+        access.audit_within(conn, "bulk_decide", [(fid, detail) for fid in ids])
+    flash(f"已批量{label} {len(ids)} 条问题，每条各记一条处理记录。")
+    return redirect(url_for("queue.index") + "?" + urlencode(flt.args(page="")))
 
 
 @bp.get("/export.xlsx")
 def export_xlsx():
     flt = access.filters(request.args)
-    rows = data.queue_rows(access.db(), flt, limit=None)
-    for r in rows:
-        r["subject_key"] = masking.mask_subject_key(r["subject_type"], r["subject_key"])
-        r["detail"] = masking.mask_text(r["detail"])
-        r["amount_at_risk"] = state.money(r["amount_at_risk"])
-    # The pipeline's own writer: the same columns and the same formula safety as findings.xlsx.
+    rows = data.queue_rows(access.db(), flt, limit=None, with_decision=True)
+    filter_text = flt.describe()
+    now = state.now_shanghai().replace("T", " ")[:16]
+    title = f"项目资金监督问题清单（导出于 {now}，导出人 {access.person().name}）"
     with tempfile.TemporaryDirectory(prefix="fundwatch-export-") as tmp:
-        body = write_xlsx(rows, Path(tmp) / "queue.xlsx").read_bytes()
-    access.audit("export", None, f"{len(rows)} rows; {describe(flt) or '全部'}")
+        body = queue_export.write(rows, Path(tmp) / "queue.xlsx", title=title, filter_text=filter_text).read_bytes()
+    access.audit("export", None, f"{len(rows)} rows; {filter_text}")
     stamp = state.now_shanghai()[:10].replace("-", "")
     disposition = f'attachment; filename="fundwatch-queue-{stamp}.xlsx"'
     return Response(body, mimetype=XLSX_MIME, headers={"Content-Disposition": disposition})
+

@@ -1,4 +1,5 @@
-"""Fixtures for the review page: a home with two recorded runs and one user per role."""
+"""Fixtures for the review page: a home with two recorded runs and one user per role (synthetic
+findings), a home per scope, and the state of one real pipeline run (``real_run``)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from review_data import (
     person_name,
 )
 
-from fundwatch import state
+from fundwatch import pipeline, state
+from fundwatch.generator import generate
 from fundwatch.paths import Home
 from fundwatch.review import create_app
 from fundwatch.review.users import add_user
@@ -93,3 +95,25 @@ def scope_template(tmp_path_factory) -> Home:
 @pytest.fixture
 def scope_home(scope_template, tmp_path) -> Home:
     return _copy(scope_template, tmp_path / "scope-home")
+
+
+REAL_RUN_DATE = DAY2
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory) -> Home:
+    """The state of one real run of the pipeline over the demo province (400 payments, every rule
+    fires): generated inbox -> ingest -> dbt build -> export into state.sqlite, in-process, once
+    per test session (about 45 s). GX validation is left out: it writes nothing the page reads.
+    Read-only for the tests: one that writes copies it (``review_data.copy_state``).
+    """
+    base = tmp_path_factory.mktemp("review-real-run")
+    generate(base / "generated", payments=400)
+    home = Home(base / "home").ensure()
+    pipeline.ingest(home, base / "generated" / "inbox", "scheduled__2021-04-30", REAL_RUN_DATE)
+    pipeline.build(home, REAL_RUN_DATE)
+    pipeline.export(home, "scheduled__2021-04-30", REAL_RUN_DATE, base / "out")
+    for name, role in (("reviewer1", "reviewer"), ("auditor1", "auditor")):
+        add_user(home.state_db, name, PASSWORD, role)
+    return home
+

@@ -61,6 +61,19 @@ DAY1_FINDINGS = [PAY_LATE, ROSTER_SHORT, ACCOUNT_SHARED]
 DAY2_FINDINGS = [PAY_LATE, ROSTER_SHORT, FILE_BAD, OVER_BUDGET]  # ACCOUNT_SHARED closed on DAY2
 
 
+def copy_state(home, root):
+    """A home holding a copy of ``home``'s state.sqlite (all the review page reads)."""
+    from fundwatch.paths import Home
+
+    copy = Home(root).ensure()
+    conn = state.connect(home.state_db)
+    try:
+        conn.execute("VACUUM INTO ?", (str(copy.state_db),))
+    finally:
+        conn.close()
+    return copy
+
+
 def fid(f: dict) -> str:
     return state.finding_id(f["rule_id"], f["subject_type"], f["subject_key"])
 
@@ -91,7 +104,8 @@ def _scoped(unit: str | None, tag: str) -> dict:
     """A finding of ``unit`` whose rule, key, project and name are unique to it (to spot leaks)."""
     return _f(f"SCOPE_{tag}", f"范围检查{tag}", "error", "payment", f"SCOPE-KEY-{tag}", unit, f"P-{tag}",
               "100.00", f"范围检查{tag}的说明。",
-              {"source_row": {"txn_ref": f"SCOPE-KEY-{tag}", "name": f"姓名{tag}", "id_number": ID_LIU}},
+              {"subject": [{"source_file": f"scope/{tag}.xlsx", "source_row": 8, "txn_ref": f"SCOPE-KEY-{tag}",
+                            "name": f"姓名{tag}", "id_number": ID_LIU}]},
               source_file=f"scope/{tag}.xlsx")
 
 

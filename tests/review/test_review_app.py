@@ -28,6 +28,7 @@ from review_data import (
 )
 
 from fundwatch import state
+from fundwatch.review import queue_export
 from fundwatch.review.users import set_password
 
 MASKED_ID = "430121********1236"
@@ -36,6 +37,11 @@ MASKED_ID = "430121********1236"
 def post(client, url, **form):
     form.setdefault("csrf_token", csrf_of(client))
     return client.post(url, data=form)
+
+
+def shown_ids(html: str) -> list[str]:
+    """Finding ids linked from a page, in order (a link carries the queue's filters after ``?``)."""
+    return re.findall(r'/findings/([0-9a-f]{16})[?"]', html)
 
 
 def audit_rows(home, action=None):
@@ -160,7 +166,7 @@ def test_session_cookie_is_http_only_and_holds_only_a_random_id_kept_hashed(app,
 @pytest.mark.parametrize("role", ["reviewer", "auditor", "admin"])
 def test_every_role_sees_the_queue_new_findings_first_and_masked(as_role, role):
     html = as_role(role).get("/").get_data(as_text=True)
-    order = [m for m in re.findall(r'/findings/([0-9a-f]{16})"', html)]
+    order = [m for m in shown_ids(html)]
     assert order[:2] == [fid(OVER_BUDGET), fid(FILE_BAD)], "findings first seen on the latest run come first"
     assert set(order) == {fid(f) for f in DAY2_FINDINGS}
     assert fid(ACCOUNT_SHARED) not in order, "a finding that no longer fires leaves the queue"
@@ -186,7 +192,7 @@ def test_every_role_sees_the_queue_new_findings_first_and_masked(as_role, role):
 def test_queue_filters(as_role, query, api_query, expected):
     client = as_role("auditor")
     html = client.get(f"/?{query}").get_data(as_text=True)
-    shown = set(re.findall(r'/findings/([0-9a-f]{16})"', html))
+    shown = set(shown_ids(html))
     assert shown == {fid(f) for f in expected}
     api = client.get(f"/api/findings?{api_query}").get_json()
     assert {f["finding_id"] for f in api["findings"]} == {fid(f) for f in expected}
@@ -204,7 +210,7 @@ def test_status_filter_follows_decisions(as_role):
 def test_bad_filter_values_are_ignored_with_a_notice(as_role):
     html = as_role("reviewer").get("/?severity=fatal&county=abc").get_data(as_text=True)
     assert "未知的严重程度" in html and "单位代码应为6位数字" in html
-    assert len(set(re.findall(r'/findings/([0-9a-f]{16})"', html))) == 4
+    assert len(set(shown_ids(html))) == 4
 
 
 def test_queue_shows_totals_per_rule_and_area_and_a_chart(as_role):
@@ -229,7 +235,8 @@ def test_finding_page_shows_requirement_detail_evidence_masked_and_dbt_link(as_r
     assert "严格按照规定时间发放" in html, "the requirement from the rule catalogue"
     assert "应在2020-12-31（发放截止日期）前发放" in html
     assert "长沙县/2020金秋助学发放明细.xlsx 第 8 行" in html
-    assert "上报名单记录" in html and "项目文本条款" in html and "长沙县2020年金秋助学" in html
+    assert "上报名单中的对应条目" in html and "项目文本" in html and "长沙县2020年金秋助学" in html
+    assert "长沙县/名单.xlsx 第 5 行" in html, "each evidence record with its file and row"
     assert ID_LIU not in html and ACCOUNT_LIU not in html
     assert MASKED_ID in html and "***************8901" in html
     assert "/docs/dbt/index.html#!/model/model.fundwatch.payments" in html
@@ -309,7 +316,7 @@ def test_decisions_survive_a_rerun_of_the_same_day(as_role, home):
     post(client, f"/findings/{fid(PAY_LATE)}/decide", action="confirmed", comment="属实")
     state.record_run(home.state_db, run_id="manual__rerun", run_date=DAY2, findings=DAY2_FINDINGS)
     html = client.get("/?status=confirmed").get_data(as_text=True)
-    assert set(re.findall(r'/findings/([0-9a-f]{16})"', html)) == {fid(PAY_LATE)}
+    assert set(shown_ids(html)) == {fid(PAY_LATE)}
 
 
 # ------------------------------------------------------------------ unmasking
@@ -344,10 +351,12 @@ def test_unmask_needs_a_reason_and_csrf(as_role, home):
 # ------------------------------------------------------------------ export
 
 def read_xlsx(data: bytes) -> tuple[list[dict], object]:
+    """The office's download: title, filter line, then the Chinese header row (row 3) and its rows."""
     wb = load_workbook(io.BytesIO(data))
     ws = wb.worksheets[0]
-    header = [c.value for c in ws[1]]
-    return [dict(zip(header, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)], ws
+    header = [c.value for c in ws[3]]
+    rows = [dict(zip(header, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=4)]
+    return [r for r in rows if r["问题编号"]], ws
 
 
 @pytest.mark.parametrize("role", ["reviewer", "auditor", "admin"])
@@ -357,24 +366,52 @@ def test_export_downloads_the_filtered_queue_as_xlsx(as_role, home, role):
     assert resp.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     assert "attachment" in resp.headers["Content-Disposition"]
     rows, ws = read_xlsx(resp.data)
-    assert [c.value for c in ws[1]] == list(state.EXPORT_COLUMNS)
-    assert {r["finding_id"] for r in rows} == {fid(PAY_LATE), fid(ROSTER_SHORT)}
-    assert all(r["status"] == "open" and r["first_seen"] == "2021-04-29" for r in rows)
-    assert {r["amount_at_risk"] for r in rows} == {3000}
+    assert [c.value for c in ws[3]] == list(queue_export.HEADERS)
+    assert "问题编号" in queue_export.HEADERS and "处理人" in queue_export.HEADERS
+    assert {r["问题编号"] for r in rows} == {fid(PAY_LATE), fid(ROSTER_SHORT)}
+    assert all(r["处理状态"] == "待处理" and r["首次发现"] == "2021-04-29" for r in rows)
+    assert all(r["责任单位"] == "长沙市 · 长沙县" for r in rows), "unit names, not codes"
+    assert {r["涉及金额（元）"] for r in rows} == {3000}
     assert ID_LIU.encode() not in resp.data
-    assert any(r["subject_key"] == f"JQZX-2020-430121|{MASKED_ID}" for r in rows)
+    assert any(r["对象"] == f"名单人员：JQZX-2020-430121|{MASKED_ID}" for r in rows)
     assert [r["action"] for r in audit_rows(home, "export")] == ["export"]
+
+
+def test_export_says_the_filter_carries_the_latest_decision_and_is_laid_out_to_print(as_role):
+    client = as_role("reviewer")
+    post(client, f"/findings/{fid(PAY_LATE)}/decide", action="dismissed", comment="先驳回")
+    post(client, f"/findings/{fid(PAY_LATE)}/decide", action="confirmed", comment="经核实，确属超期发放")
+    rows, ws = read_xlsx(client.get("/export.xlsx?rule=PAY_LATE&status=all").data)
+    assert "导出人 reviewer1" in ws["A1"].value
+    assert ws["A2"].value.startswith("筛选条件：规则：超期发放（PAY_LATE）；状态：全部；共 1 条")
+    (row,) = rows
+    assert (row["处理状态"], row["处理人"], row["处理意见"]) == ("已确认", "reviewer1", "经核实，确属超期发放")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", row["处理时间"])
+    assert row["规则"] == "超期发放（PAY_LATE）" and row["说明"].startswith("应在2020-12-31")
+    # printing: A4 landscape, one page wide, title and header on every page, header frozen
+    assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9  # A4
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and (ws.page_setup.fitToWidth or 1) == 1  # OOXML default 1
+    assert ws.page_setup.fitToHeight == 0, "as many pages tall as it needs"
+    assert ws.print_title_rows == "$1:$3" and ws.freeze_panes == "A4"
+    assert ws.auto_filter.ref.startswith("A3:")
+    total = [r for r in ws.iter_rows(min_row=4, values_only=True) if r[0] == "合计"]
+    assert total and total[0][list(queue_export.HEADERS).index("涉及金额（元）")] == 3000
+
+
+def test_queue_export_is_not_the_contract_export(as_role, home):
+    """The pipeline's findings.xlsx (rules.md) keeps its English columns; the office's download is apart."""
+    from fundwatch.export import write_xlsx
+    path = write_xlsx(state.export_rows(home.state_db), home.root / "findings.xlsx")
+    assert [c.value for c in load_workbook(path).worksheets[0][1]] == list(state.EXPORT_COLUMNS)
 
 
 def test_export_is_formula_safe(as_role):
     rows, ws = read_xlsx(as_role("reviewer").get("/export.xlsx?rule=FILE_REJECTED").data)
     assert len(rows) == 1
-    keys = {c.value: c for c in ws[2]}
-    for value in (FILE_BAD["subject_key"], FILE_BAD["detail"]):
-        cell = keys["'" + value]
-        assert cell.data_type == "s", "stored as text, never as a formula"
-    assert rows[0]["source_file"] is None
-    assert not any(isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@")) for c in ws[2])
+    cells = {c.value: c for c in ws[4]}
+    assert cells["'" + FILE_BAD["detail"]].data_type == "s", "stored as text, never as a formula"
+    assert rows[0]["来源（文件 · 行）"] is None
+    assert not any(isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@")) for c in ws[4])
 
 
 # ------------------------------------------------------------------ docs, API, admin
@@ -424,7 +461,7 @@ def test_page_keeps_serving_the_last_complete_run_while_a_run_writes(app, as_rol
         resp = client.get("/")  # a read that waited for the writer would answer 503 after 300 ms
         assert resp.status_code == 200, "reading never waits for the run"
         html = resp.get_data(as_text=True)
-        assert len(set(re.findall(r'/findings/([0-9a-f]{16})"', html))) == 4, "the previous complete run"
+        assert len(set(shown_ids(html))) == 4, "the previous complete run"
         resp = post(client, f"/findings/{fid(PAY_LATE)}/decide", action="confirmed", comment="属实")
         assert resp.status_code == 503 and "请稍等几秒后重试" in resp.get_data(as_text=True)
     finally:
@@ -443,7 +480,7 @@ def test_queue_pages_through_many_findings(as_role, home):
     many = [dict(PAY_LATE, subject_key=f"TX-MANY-{i:03d}") for i in range(120)]
     state.record_run(home.state_db, run_id="many", run_date=DAY2, findings=[*DAY2_FINDINGS, *many])
     client = as_role("auditor")
-    pages = [set(re.findall(r'/findings/([0-9a-f]{16})"', client.get(f"/?page={n}").get_data(as_text=True)))
+    pages = [set(shown_ids(client.get(f"/?page={n}").get_data(as_text=True)))
              for n in (1, 2, 3)]
     assert [len(p) for p in pages] == [50, 50, 24]
     assert set.union(*pages) == {fid(f) for f in [*DAY2_FINDINGS, *many]}

@@ -204,10 +204,42 @@ def queue_page(w: World, unit: str) -> None:
 
 
 def queue_export(w: World, unit: str) -> None:
-    resp = w.client("reviewer", unit).get("/export.xlsx")
+    resp = w.client("reviewer", unit).get("/export.xlsx?status=all")
     ws = load_workbook(io.BytesIO(resp.data)).worksheets[0]
-    ids = {r[0].value for r in ws.iter_rows(min_row=2)}
+    column = [c.value for c in ws[3]].index("问题编号")
+    ids = {r[column].value for r in ws.iter_rows(min_row=4) if r[column].value}
     assert ids == visible_ids(unit)
+    assert_no_leak(" ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None), unit)
+
+
+def queue_bulk_decide(w: World, unit: str) -> None:
+    """Ticked findings: one out of scope refuses the whole request with 404 (like a missing one),
+    nothing recorded; the whole filtered queue holds only findings in scope."""
+    c = w.client("reviewer", unit)
+
+    def bulk(*fids, target="selected", query="status=all", expected=""):
+        return c.post(f"/bulk-decide?{query}", data={"csrf_token": csrf_of(c), "action": "confirmed",
+                                                      "comment": "批量范围测试", "target": target,
+                                                      "fid": list(fids), "expected": expected})
+
+    counts = "SELECT finding_id, count(*) FROM decisions GROUP BY finding_id"
+    before = dict(w.rows(counts))
+    per_finding(w, unit, lambda f: bulk(f), 302)
+    inside = next(iter(visible_ids(unit)))
+    for key in SCOPE_FINDINGS.keys() - VISIBLE[unit]:
+        mixed = bulk(inside, fid(SCOPE_FINDINGS[key]))
+        assert (mixed.status_code, mixed.data) == (404, bulk(MISSING).data)
+    after = dict(w.rows(counts))
+    for key, f in SCOPE_FINDINGS.items():
+        grew = after.get(fid(f), 0) - before.get(fid(f), 0)
+        assert grew == (1 if key in VISIBLE[unit] else 0), (key, unit)
+    whole = bulk(target="filter", expected=str(len(VISIBLE[unit])))
+    assert whole.status_code == 302
+    final = dict(w.rows(counts))
+    assert {f for f in final if final[f] != after.get(f)} == visible_ids(unit)
+    logged = {r[0] for r in w.rows("SELECT finding_id FROM audit_log WHERE action = 'bulk_decide' AND username = ?",
+                                   person_name("reviewer", unit))}
+    assert logged == visible_ids(unit)
 
 
 def finding_page(w: World, unit: str) -> None:
@@ -506,6 +538,7 @@ CASES: dict[str, Callable[[World, str], None]] = {
     "POST signin.password": password_post,
     "GET queue.index": queue_page,
     "GET queue.export_xlsx": queue_export,
+    "POST queue.bulk_decide": queue_bulk_decide,
     "GET finding.page": finding_page,
     "POST finding.decide": finding_decide,
     "POST finding.unmask": finding_unmask,
