@@ -2,7 +2,8 @@
 
 What a digest holds, for one run date: the **new findings** (first seen on that date), the
 **overdue rectifications** (not verified, due before the run date) and the **data_fixed** ones
-(not verified, the finding no longer fires: 数据已整改，待核销). One digest per unit *scope*
+(not verified, the finding no longer fires: 数据已整改，待核销; listed there only, even when past
+due, since it waits for the office, not the unit). One digest per unit *scope*
 (``fundwatch.scope``): a county's holds its own items; a 市州's its own and its counties'; the
 province's holds everything and is written every day, even when empty (the office sees the run
 happened). Other units get a digest only on a day that has something for them.
@@ -107,7 +108,7 @@ def build(conn: sqlite3.Connection, run_date: date | str) -> list[Digest]:
            FROM findings WHERE first_seen = ? ORDER BY severity = 'error' DESC, unit_code, rule_id, finding_id""",
         (day,))]
     running = rectification.in_scope(conn, scope.PROVINCE, include_verified=False, run_date=day)
-    sections = {"new": new, "overdue": [r for r in running if r["overdue"]],
+    sections = {"new": new, "overdue": [r for r in running if r["overdue"] and not r["data_fixed"]],
                 "data_fixed": [r for r in running if r["data_fixed"]]}
     digests: dict[str, Digest] = {scope.PROVINCE: Digest(day, scope.PROVINCE)}
     for key, rows in sections.items():
