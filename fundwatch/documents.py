@@ -33,6 +33,7 @@ NOTICE_PREFIX = "湘计协监整"
 LEDGER_COLUMNS = ("序号", "问题描述", "责任单位", "涉及金额", "整改时限", "整改措施", "整改进展", "销号情况")
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NO_SUCH_UNIT = "没有这个单位。"  # out of scope answers exactly like a unit that does not exist
 
 
 def money_text(value: str | Decimal | None) -> str:
@@ -76,7 +77,7 @@ def notice_docx(conn: sqlite3.Connection, unit_code: str, *, viewer_unit: str,
     put right.
     """
     if not scope.is_unit_code(unit_code) or not scope.covers(viewer_unit, unit_code):
-        raise rectification.NotFound("没有这个单位。")
+        raise rectification.NotFound(NO_SUCH_UNIT)
     rows = rectification.in_scope(conn, viewer_unit, unit=unit_code, include_verified=False)
     if not rows:
         raise rectification.NotFound(f"{divisions.association_name(unit_code)}目前没有待整改的问题。")
@@ -202,7 +203,7 @@ def ledger_rows(conn: sqlite3.Connection, viewer_unit: str, *, unit: str | None 
 def ledger_xlsx(conn: sqlite3.Connection, viewer_unit: str, *, unit: str | None = None) -> bytes:
     """The 整改台账 of the viewer's scope (or of one unit in it) as an xlsx file."""
     if unit is not None and (not scope.is_unit_code(unit) or not scope.covers(viewer_unit, unit)):
-        raise rectification.NotFound("没有这个单位。")
+        raise rectification.NotFound(NO_SUCH_UNIT)
     rows = ledger_rows(conn, viewer_unit, unit=unit)
     import xlsxwriter
 

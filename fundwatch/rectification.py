@@ -272,8 +272,8 @@ _SELECT = f"""
             WHERE o.finding_id = s.finding_id AND o.action = 'notify') AS opened_at,
            {state.STATUS_SQL} AS status
     FROM rectification_steps s
-    JOIN (SELECT finding_id, max(id) AS id FROM rectification_steps GROUP BY finding_id) m ON m.id = s.id
     JOIN findings f ON f.finding_id = s.finding_id
+    WHERE s.id = (SELECT max(m.id) FROM rectification_steps m WHERE m.finding_id = s.finding_id)
 """
 
 
@@ -301,7 +301,7 @@ def _latest_step(conn: sqlite3.Connection, finding_id: str) -> sqlite3.Row | Non
 
 
 def _current(conn: sqlite3.Connection, finding_id: str) -> dict | None:
-    row = conn.execute(_SELECT + " WHERE s.finding_id = ?", (finding_id,)).fetchone()
+    row = conn.execute(_SELECT + " AND s.finding_id = ?", (finding_id,)).fetchone()
     return None if row is None else _decorate(row, latest_run_date(conn))
 
 
@@ -350,7 +350,7 @@ def summaries(conn: sqlite3.Connection, finding_ids: Iterable[str]) -> dict[str,
     out: dict[str, dict] = {}
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        for row in conn.execute(_SELECT + f" WHERE s.finding_id IN ({', '.join('?' * len(chunk))})", chunk):
+        for row in conn.execute(_SELECT + f" AND s.finding_id IN ({', '.join('?' * len(chunk))})", chunk):
             r = _decorate(row, run_date)
             out[r["finding_id"]] = as_api(r, with_steps=False)
     return out
@@ -367,7 +367,7 @@ def in_scope(conn: sqlite3.Connection, viewer_unit: str, *, unit: str | None = N
         where += " AND f.unit_code = ?"
         params = [*params, unit]
     run_date = run_date or latest_run_date(conn)
-    rows = [_decorate(r, run_date) for r in conn.execute(_SELECT + f" WHERE {where}", params)]
+    rows = [_decorate(r, run_date) for r in conn.execute(_SELECT + f" AND {where}", params)]
     rows = [r for r in rows if not r["withdrawn"] and (include_verified or r["state"] != "verified")]
     rows.sort(key=lambda r: (not r["overdue"], r["state"] == "verified", r["due"], r["finding_id"]))
     return rows
