@@ -51,13 +51,18 @@ class DeliveryError(RuntimeError):
 
 @dataclass
 class Digest:
+    """One unit scope's digest of a run date: the count per section and the rows it lists (at most
+    ``LIST_LIMIT`` per section, in the order they are listed)."""
+
     run_date: str
     unit_code: str
+    counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _ in SECTIONS})
     items: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k, _ in SECTIONS})
 
-    @property
-    def counts(self) -> dict[str, int]:
-        return {k: len(v) for k, v in self.items.items()}
+    def add(self, key: str, row: dict) -> None:
+        self.counts[key] += 1
+        if len(self.items[key]) < LIST_LIMIT:
+            self.items[key].append(row)
 
     @property
     def title(self) -> str:
@@ -72,14 +77,13 @@ class Digest:
             lines.append(f"{self.run_date} 的每日核查没有新增问题线索，也没有逾期或待核销的整改。")
         numerals = "一二三"
         for i, (key, label) in enumerate(SECTIONS):
-            rows = self.items[key]
-            if not rows:
+            if not c[key]:
                 continue
-            lines.append(f"{numerals[i]}、{label}（{len(rows)} 条）")
-            for n, r in enumerate(rows[:LIST_LIMIT], start=1):
+            lines.append(f"{numerals[i]}、{label}（{c[key]} 条）")
+            for n, r in enumerate(self.items[key], start=1):
                 lines.append(f"{n}. {_line(key, r, self.unit_code)}")
-            if len(rows) > LIST_LIMIT:
-                lines.append(f"……另有 {len(rows) - LIST_LIMIT} 条，请在监督系统中查看。")
+            if c[key] > len(self.items[key]):
+                lines.append(f"……另有 {c[key] - len(self.items[key])} 条，请在监督系统中查看。")
             lines.append("")
         base = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
         if base:
@@ -100,26 +104,41 @@ def _line(key: str, r: dict, digest_unit: str) -> str:
     return f"{head}：数据已不再触发该规则，整改时限 {r['due']}（{r['state_label']}），请核查销号"
 
 
+_NEW_SQL = """SELECT finding_id, rule_id, rule_name, severity, subject_type, subject_key, unit_code, amount_at_risk
+              FROM findings f WHERE first_seen = ? AND {where}
+              ORDER BY severity = 'error' DESC, unit_code, rule_id, finding_id LIMIT ?"""
+
+
+def _scopes_of(unit: str | None) -> list[str]:
+    """The unit scopes that see a record of ``unit``: the province, its 市州, itself."""
+    candidates = [scope.PROVINCE] + ([unit[:4] + "00", unit] if scope.is_unit_code(unit) else [])
+    return [v for v in dict.fromkeys(candidates) if scope.covers(v, unit)]
+
+
 def build(conn: sqlite3.Connection, run_date: date | str) -> list[Digest]:
-    """Every digest of a run date: the province's, and one per unit scope that has an item."""
+    """Every digest of a run date: the province's, and one per unit scope that has an item.
+
+    New findings are counted per unit in SQL and only the listed ones are read (a first run can
+    have hundreds of thousands); rectifications are few (confirmed findings only).
+    """
     day = run_date if isinstance(run_date, str) else run_date.isoformat()
-    new = [dict(r) for r in conn.execute(
-        """SELECT finding_id, rule_id, rule_name, severity, subject_type, subject_key, unit_code, amount_at_risk
-           FROM findings WHERE first_seen = ? ORDER BY severity = 'error' DESC, unit_code, rule_id, finding_id""",
-        (day,))]
+    new_per_unit = dict(conn.execute("SELECT unit_code, count(*) FROM findings WHERE first_seen = ? "
+                                     "GROUP BY unit_code", (day,)).fetchall())
     running = rectification.in_scope(conn, scope.PROVINCE, include_verified=False, run_date=day)
-    sections = {"new": new, "overdue": [r for r in running if r["overdue"] and not r["data_fixed"]],
-                "data_fixed": [r for r in running if r["data_fixed"]]}
     digests: dict[str, Digest] = {scope.PROVINCE: Digest(day, scope.PROVINCE)}
-    for key, rows in sections.items():
-        for r in rows:
-            unit = r["unit_code"]
-            candidates = [scope.PROVINCE]
-            if scope.is_unit_code(unit):
-                candidates += [unit[:4] + "00", unit]
-            for viewer in dict.fromkeys(candidates):  # the scopes that see this item
-                if scope.covers(viewer, unit):
-                    digests.setdefault(viewer, Digest(day, viewer)).items[key].append(r)
+    for unit, n in new_per_unit.items():
+        for viewer in _scopes_of(unit):
+            digests.setdefault(viewer, Digest(day, viewer)).counts["new"] += n
+    for r in running:  # overdue first, as in_scope orders them; data_fixed ones wait for the office
+        key = "data_fixed" if r["data_fixed"] else "overdue" if r["overdue"] else None
+        if key:
+            for viewer in _scopes_of(r["unit_code"]):
+                digests.setdefault(viewer, Digest(day, viewer)).add(key, r)
+    for viewer, d in digests.items():
+        if d.counts["new"]:
+            where, params = scope.sql_filter(viewer, "f.unit_code")
+            d.items["new"] = [dict(r) for r in conn.execute(_NEW_SQL.format(where=where),
+                                                            [day, *params, LIST_LIMIT])]
     return [digests[k] for k in sorted(digests)]
 
 

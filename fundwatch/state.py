@@ -303,6 +303,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             sent_at TEXT,
             PRIMARY KEY (run_date, unit_code)
         );
+        CREATE INDEX IF NOT EXISTS findings_by_first_seen ON findings(first_seen, unit_code);
         -- Findings confirmed before this migration get their rectification now, as if opened by
         -- their latest confirmation (due dates: DUE_DAYS of fundwatch.rectification).
         INSERT INTO rectification_steps (finding_id, action, state, due, comment, username, at, decision_id)

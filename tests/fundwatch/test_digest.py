@@ -69,6 +69,14 @@ def test_a_quiet_day_writes_only_the_provinces(conn, rhome):
     assert [d.unit_code for d in out] == ["430000"] and "没有新增问题线索" in out[0].body()
 
 
+def test_a_long_day_lists_twenty_and_counts_all(rhome, conn):
+    many = [dict(CS_LATE, subject_key=f"TX-MANY-{i:03d}") for i in range(digest.LIST_LIMIT + 5)]
+    state.record_run(rhome.state_db, run_id="r1", run_date=day(1), findings=ALL + many)
+    county = {d.unit_code: d for d in digest.build(conn, day(1))}["430121"]
+    assert county.counts["new"] == 25 and len(county.items["new"]) == 20
+    assert "新增问题线索（25 条）" in county.body() and "另有 5 条" in county.body()
+
+
 def test_personal_data_is_masked(conn):
     d = {x.unit_code: x for x in digest.build(conn, today())}["430121"]
     assert fid(CS_ROSTER) in d.body() and ID_CS not in d.body() and "430121********1236" in d.body()
