@@ -104,9 +104,16 @@ def _line(key: str, r: dict, digest_unit: str) -> str:
     return f"{head}：数据已不再触发该规则，整改时限 {r['due']}（{r['state_label']}），请核查销号"
 
 
-_NEW_SQL = """SELECT finding_id, rule_id, rule_name, severity, subject_type, subject_key, unit_code, amount_at_risk
-              FROM findings f WHERE first_seen = ? AND {where}
-              ORDER BY severity = 'error' DESC, unit_code, rule_id, finding_id LIMIT ?"""
+# The first LIST_LIMIT new findings of each unit, in the order a digest lists them; the first of a
+# 市州 or of the province are among these (the order is total), so one scan serves every scope.
+_NEW_SQL = """SELECT * FROM (
+    SELECT finding_id, rule_id, rule_name, severity, subject_type, subject_key, unit_code, amount_at_risk,
+           row_number() OVER (PARTITION BY unit_code ORDER BY severity = 'error' DESC, rule_id, finding_id) AS n
+    FROM findings WHERE first_seen = ?) WHERE n <= ?"""
+
+
+def _listing_order(r: dict) -> tuple:
+    return (r["severity"] != "error", r["unit_code"] or "", r["rule_id"], r["finding_id"])
 
 
 def _scopes_of(unit: str | None) -> list[str]:
@@ -118,8 +125,8 @@ def _scopes_of(unit: str | None) -> list[str]:
 def build(conn: sqlite3.Connection, run_date: date | str) -> list[Digest]:
     """Every digest of a run date: the province's, and one per unit scope that has an item.
 
-    New findings are counted per unit in SQL and only the listed ones are read (a first run can
-    have hundreds of thousands); rectifications are few (confirmed findings only).
+    New findings are counted per unit in SQL and only each unit's first twenty are read (a first
+    run can have hundreds of thousands); rectifications are few (confirmed findings only).
     """
     day = run_date if isinstance(run_date, str) else run_date.isoformat()
     new_per_unit = dict(conn.execute("SELECT unit_code, count(*) FROM findings WHERE first_seen = ? "
@@ -134,11 +141,13 @@ def build(conn: sqlite3.Connection, run_date: date | str) -> list[Digest]:
         if key:
             for viewer in _scopes_of(r["unit_code"]):
                 digests.setdefault(viewer, Digest(day, viewer)).add(key, r)
-    for viewer, d in digests.items():
-        if d.counts["new"]:
-            where, params = scope.sql_filter(viewer, "f.unit_code")
-            d.items["new"] = [dict(r) for r in conn.execute(_NEW_SQL.format(where=where),
-                                                            [day, *params, LIST_LIMIT])]
+    candidates: dict[str, list[dict]] = {}
+    for row in conn.execute(_NEW_SQL, (day, LIST_LIMIT)):
+        r = dict(row)
+        for viewer in _scopes_of(r["unit_code"]):
+            candidates.setdefault(viewer, []).append(r)
+    for viewer, rows in candidates.items():
+        digests[viewer].items["new"] = sorted(rows, key=_listing_order)[:LIST_LIMIT]
     return [digests[k] for k in sorted(digests)]
 
 
