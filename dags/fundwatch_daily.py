@@ -10,7 +10,7 @@ death and staff registers) and checks every rule of the provincial requirements:
 | `ingest` | 入库: new and corrected files → raw layer; rejected files/rows kept with a Chinese reason |
 | `dbt_build` | 建模: staging → intermediate → marts, dbt tests, as of the run date |
 | `validate` | 校验: Great Expectations suites over the marts, GX Data Docs; an erroring check fails the run |
-| `export` | 导出: findings recorded (stable `finding_id`, `first_seen`, history); `findings.csv`/`.xlsx` |
+| `export` | 导出: findings recorded (`finding_id`, `first_seen`, history); `findings.csv`/`.xlsx`; 监督日报 per unit |
 | `docs` | 文档: regenerates the dbt docs auditors browse |
 
 The **logical date is the run date** everywhere: deadlines are judged as of that date, never the

@@ -150,8 +150,11 @@ def project_list(warehouse: Path) -> list[tuple]:
 @_timed("export")
 def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     """Record the run's findings in the state store (ids, first_seen, history) and write the export;
-    keep the project list for the upload templates (the review service never opens the warehouse)."""
-    from fundwatch import state
+    keep the project list for the upload templates (the review service never opens the warehouse);
+    then the daily digest per unit (``fundwatch.digest.after_run``: stored, sent where configured;
+    a configured channel that fails fails this stage after every unit was tried, and a retry sends
+    only what was not delivered)."""
+    from fundwatch import digest, state
     from fundwatch.export import write_export
     from fundwatch.uploads.templates import save_projects
 
@@ -160,10 +163,12 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     save_projects(home, project_list(home.warehouse))
     rows = state.export_rows(home.state_db)
     csv_path, xlsx_path = write_export(rows, out_dir)
+    sent = digest.after_run(home, run_date)
     return (
-        f"导出 {len(rows)} 条问题线索（新增 {summary.new}，关闭 {summary.closed}）→ {csv_path}",
+        f"导出 {len(rows)} 条问题线索（新增 {summary.new}，关闭 {summary.closed}）→ {csv_path}；"
+        f"监督日报 {sent['digests']} 份，推送 {sent['sent']} 份",
         {"findings": len(rows), "new": summary.new, "closed": summary.closed,
-         "csv": str(csv_path), "xlsx": str(xlsx_path)},
+         "csv": str(csv_path), "xlsx": str(xlsx_path), "digests": sent["digests"], "digests_sent": sent["sent"]},
     )
 
 

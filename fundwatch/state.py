@@ -29,6 +29,12 @@ is_open, closed_on)``
     People who may sign in to the review page (``fundwatch users ...``). ``password_hash`` is a
     werkzeug scrypt hash, never the password. ``role`` in reviewer/auditor/admin/unit;
     ``unit_code`` (6 digits) decides their scope (``fundwatch.scope``).
+``rectification_steps(id PK, finding_id, action, state, due, comment, username, at, decision_id)``,
+``rectification_attachments(id PK, step_id, finding_id, sha256, original_name, media_type, size_bytes)``
+    Append-only rectification of confirmed findings (``fundwatch.rectification``): each step
+    holds the state and due date in force after it; a rectification's state is its latest step.
+``digests(run_date, unit_code, new_findings, overdue, data_fixed, title, body, items, ...)``
+    The daily digest per unit (``fundwatch.digest``), replaced when a day is re-run.
 ``schema_migrations(name PK, applied_at)``
     Which entries of ``MIGRATIONS`` this home has applied (schema changes after version 2).
 ``uploads(id PK, uploaded_at, username, unit_code, file_name, inbox_path, sha256, size_bytes,
@@ -246,6 +252,67 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
                 SELECT 'matched_credits', json_extract(findings.evidence, '$.credits')
                 WHERE json_array_length(findings.evidence, '$.credits') > 0))
         WHERE json_valid(evidence) AND json_type(evidence, '$.credits') IS NOT NULL;
+    """),
+    ("0005_rectify_tables", """
+        -- Rectification (../shared/spec/rectification.md), written by fundwatch.rectification:
+        -- append-only steps (the state and due date in force after each), their attachments (files
+        -- under HOME/attachments by content hash), and the daily digest per unit (fundwatch.digest).
+        CREATE TABLE rectification_steps (
+            id INTEGER PRIMARY KEY,
+            finding_id TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('notify', 'respond', 'verify', 'return', 'reopen')),
+            state TEXT NOT NULL CHECK (state IN ('notified', 'responded', 'returned', 'verified')),
+            due TEXT NOT NULL CHECK (due GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            comment TEXT,
+            username TEXT NOT NULL,
+            at TEXT NOT NULL,
+            decision_id INTEGER
+        );
+        CREATE INDEX rectification_steps_by_finding ON rectification_steps(finding_id, id);
+        CREATE TRIGGER rectification_steps_no_update BEFORE UPDATE ON rectification_steps
+            BEGIN SELECT RAISE(ABORT, 'rectification steps are append-only'); END;
+        CREATE TRIGGER rectification_steps_no_delete BEFORE DELETE ON rectification_steps
+            BEGIN SELECT RAISE(ABORT, 'rectification steps are append-only'); END;
+        CREATE TABLE rectification_attachments (
+            id INTEGER PRIMARY KEY,
+            step_id INTEGER NOT NULL REFERENCES rectification_steps(id),
+            finding_id TEXT NOT NULL,
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+            original_name TEXT NOT NULL,
+            media_type TEXT NOT NULL CHECK (media_type IN ('application/pdf', 'image/png', 'image/jpeg')),
+            size_bytes INTEGER NOT NULL
+        );
+        CREATE INDEX rectification_attachments_by_step ON rectification_attachments(step_id);
+        CREATE TRIGGER rectification_attachments_no_update BEFORE UPDATE ON rectification_attachments
+            BEGIN SELECT RAISE(ABORT, 'rectification attachments are append-only'); END;
+        CREATE TRIGGER rectification_attachments_no_delete BEFORE DELETE ON rectification_attachments
+            BEGIN SELECT RAISE(ABORT, 'rectification attachments are append-only'); END;
+        CREATE TABLE digests (
+            run_date TEXT NOT NULL,
+            unit_code TEXT NOT NULL,
+            new_findings INTEGER NOT NULL,
+            overdue INTEGER NOT NULL,
+            data_fixed INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            items TEXT NOT NULL,
+            content_sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            channels INTEGER NOT NULL DEFAULT 0,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            sent_at TEXT,
+            PRIMARY KEY (run_date, unit_code)
+        );
+        CREATE INDEX IF NOT EXISTS findings_by_first_seen ON findings(first_seen, unit_code);
+        -- Findings confirmed before this migration get their rectification now, as if opened by
+        -- their latest confirmation (due dates: DUE_DAYS of fundwatch.rectification).
+        INSERT INTO rectification_steps (finding_id, action, state, due, comment, username, at, decision_id)
+        SELECT d.finding_id, 'notify', 'notified',
+               date(substr(d.decided_at, 1, 10), CASE f.severity WHEN 'warning' THEN '+60 days' ELSE '+30 days' END),
+               NULL, d.username, d.decided_at, d.id
+        FROM decisions d JOIN findings f ON f.finding_id = d.finding_id
+        WHERE d.action = 'confirmed'
+          AND d.id = (SELECT max(x.id) FROM decisions x WHERE x.finding_id = d.finding_id);
     """),
 )
 
@@ -557,26 +624,30 @@ def export_rows(path: Path) -> list[dict]:
 
 
 def add_decision(path: Path | sqlite3.Connection, *, finding_id: str, action: str,
-                 comment: str | None, username: str) -> int:
+                 comment: str | None, username: str, due: date | str | None = None) -> int:
     """Append a reviewer's decision (its id is returned). ``dismissed`` requires a reason (comment).
 
-    Raises ValueError (unknown action, missing reason or user) and KeyError (unknown finding).
-    ``path`` may also be an open connection (the review page passes its own).
+    A ``confirmed`` decision opens the finding's rectification in the same transaction
+    (``fundwatch.rectification.open_on_confirm``), due ``due`` if given, else 30/60 days after the
+    decision by severity. Raises ValueError (unknown action, missing reason or user, a bad due
+    date), KeyError (unknown finding) and ``rectification.Conflict``. ``path`` may also be an
+    open connection (the review page passes its own).
     """
     own = not isinstance(path, sqlite3.Connection)
     conn = connect(path) if own else path
     try:
         with transaction(conn):
             return insert_decision(conn, finding_id=finding_id, action=action, comment=comment,
-                                   username=username)
+                                   username=username, due=due)
     finally:
         if own:
             conn.close()
 
 
 def insert_decision(conn: sqlite3.Connection, *, finding_id: str, action: str, comment: str | None,
-                    username: str) -> int:
-    """``add_decision`` inside the caller's transaction (a bulk decision writes many in one)."""
+                    username: str, due: date | str | None = None) -> int:
+    """``add_decision`` inside the caller's transaction (a bulk decision writes many in one; a
+    bulk confirmation opens each rectification with its default due date)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     comment = (comment or "").strip()
@@ -584,11 +655,19 @@ def insert_decision(conn: sqlite3.Connection, *, finding_id: str, action: str, c
         raise ValueError("驳回（dismissed）必须填写理由 / a reason is required to dismiss")
     if not (username or "").strip():
         raise ValueError("a decision needs the signed-in user's name")
+    if due not in (None, "") and action != "confirmed":
+        raise ValueError("整改时限只能在确认问题时设定 / a due date goes with a confirmation only")
+    from fundwatch import rectification  # it builds on this module
+
     if conn.execute("SELECT 1 FROM findings WHERE finding_id = ?", (finding_id,)).fetchone() is None:
         raise KeyError(finding_id)
+    stamp = now_shanghai()
     cur = conn.execute(
         "INSERT INTO decisions (finding_id, action, comment, username, decided_at) "
-        "VALUES (?, ?, ?, ?, ?)", (finding_id, action, comment, username.strip(), now_shanghai()))
+        "VALUES (?, ?, ?, ?, ?)", (finding_id, action, comment, username.strip(), stamp))
+    if action == "confirmed":
+        rectification.open_on_confirm(conn, finding_id=finding_id, decision_id=cur.lastrowid,
+                                      username=username.strip(), at=stamp, due=due or None)
     return int(cur.lastrowid)
 
 

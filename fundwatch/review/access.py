@@ -24,7 +24,7 @@ from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
-from fundwatch import scope, state
+from fundwatch import rectification, scope, state
 from fundwatch.review import data, tokens
 from fundwatch.review.users import ROLE_LABELS, ROLES
 
@@ -34,8 +34,9 @@ RIGHTS: dict[str, tuple[str, ...]] = {
     "decide": ("reviewer", "admin"),           # confirm / dismiss / resolve / reopen a finding
     "unmask": ("auditor", "admin"),            # see personal numbers of one finding, with a logged reason
     "manage_people": ("admin",),               # people of their scope, the audit log
-    "answer_rectification": ("unit",),         # the finding's unit answers its rectification
-    "verify_rectification": ("reviewer", "admin"),
+    # Rectification: the roles are fundwatch.rectification's (its state machine checks them too).
+    "answer_rectification": (rectification.UNIT_ROLE,),   # the finding's own unit answers
+    "verify_rectification": rectification.REVIEWER_ROLES,  # verify, return, reopen (in scope)
     "upload": ("unit",),                       # send files into the unit's own inbox folder (报送)
     "download_upload": ("unit", "auditor", "admin"),  # an upload's bytes (full personal data), in scope
 }

@@ -13,19 +13,18 @@ import sqlite3
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
-from fundwatch import masking, scope, state
+from fundwatch import masking, rectification, scope, state
 from fundwatch.review import access, data, openapi
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_COMMENT = 2000
 
 
-def rectification_of(conn: sqlite3.Connection, finding_id: str) -> dict | None:
-    """The finding's rectification as the API shows it (rectification.md), None when it has none.
-
-    Hook for the rectification module (it replaces this body; callers have checked scope).
-    """
-    return None
+def rectification_of(conn: sqlite3.Connection, finding_id: str, *, steps: bool = False) -> dict | None:
+    """The finding's rectification as the API shows it (rectification.md), None when it has none:
+    ``state``, ``due``, ``overdue``, ``data_fixed`` ... and, with ``steps``, its steps (oldest
+    first). Callers have checked scope."""
+    return rectification.as_api(rectification.get(conn, finding_id), with_steps=steps)
 
 
 def finding_json(f: dict, *, unmasked: bool = False) -> dict:
@@ -45,6 +44,7 @@ def finding_detail(f: dict, *, unmasked: bool = False) -> dict:
     out.update(last_seen=f.get("last_seen"), is_open=bool(f.get("is_open")), closed_on=f.get("closed_on"))
     out["evidence"] = f["evidence"] if unmasked else masking.mask_evidence(f["evidence"])
     out["decisions"] = data.decisions(access.db(), f["finding_id"], newest_first=False)
+    out["rectification"] = rectification_of(access.db(), f["finding_id"], steps=True)
     return out
 
 
@@ -104,14 +104,23 @@ def decide(fid: str):
         _bad(f"comment 应为不超过 {MAX_COMMENT} 个字符的文本。")
     if action == "dismissed" and not comment.strip():
         _bad("驳回（dismissed）必须填写理由（comment）。")
+    due = body.get("due")
+    if due is not None and not isinstance(due, str):
+        _bad("due 应为 YYYY-MM-DD 格式的日期文本（仅在确认时给出，作为整改时限）。")
     try:
         decision_id = state.add_decision(access.db(), finding_id=fid, action=action, comment=comment,
-                                         username=access.person().name)
+                                         username=access.person().name, due=due or None)
     except KeyError:
         abort(404, description=access.NOT_FOUND)
+    except rectification.RectificationError as exc:
+        abort(exc.status, description=exc.message)
+    except ValueError as exc:
+        _bad(str(exc))
     row = access.db().execute("SELECT id, finding_id, action, comment, username, decided_at FROM decisions "
                               "WHERE id = ?", (decision_id,)).fetchone()
-    return jsonify(dict(row)), 201, {"Location": url_for("api.finding", fid=fid)}
+    out = dict(row)
+    out["rectification"] = rectification_of(access.db(), fid)
+    return jsonify(out), 201, {"Location": url_for("api.finding", fid=fid)}
 
 
 @bp.post("/findings/<fid>/unmask")

@@ -27,13 +27,14 @@ from fundwatch.review import (
     errors,
     finding,
     queue,
+    rectify,
     sessions,
     signin,
     submission,
     users,
 )
 
-BLUEPRINTS = (signin.bp, queue.bp, finding.bp, admin.bp, docs.bp, api.bp, submission.bp)
+BLUEPRINTS = (signin.bp, queue.bp, finding.bp, admin.bp, docs.bp, api.bp, submission.bp, rectify.bp)
 
 
 def create_app(home: Home, *, trusted_proxies: int | None = None) -> Flask:

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from fundwatch import masking, state
-from fundwatch.review import access, data, evidence
+from fundwatch import masking, rectification, state
+from fundwatch.review import access, data, evidence, rectify
 
 bp = Blueprint("finding", __name__)
 DECIDE_ACTIONS = state.ACTIONS
@@ -61,6 +61,7 @@ def render_finding(fid: str, *, unmasked: bool = False, error: str | None = None
         dbt_built=docs_open and (home.dbt_docs_dir / "index.html").exists(),
         gx_built=docs_open and (home.gx_docs_dir / "index.html").exists(),
         chosen=chosen, comment=comment, **queue_nav(conn, access.filters(request.args), fid),
+        **rectify.panel(conn, fid),
     )
     return body, status
 
@@ -82,9 +83,13 @@ def decide(fid: str):
         return render_finding(fid, error="驳回必须填写理由。", status=400, chosen=action)
     try:
         state.add_decision(access.db(), finding_id=fid, action=action, comment=comment,
-                           username=access.person().name)
+                           username=access.person().name, due=request.form.get("due") or None)
     except KeyError:
         abort(404, description=access.NOT_FOUND)
+    except rectification.RectificationError as exc:
+        return render_finding(fid, error=exc.message, status=exc.status, chosen=action, comment=comment)
+    except ValueError as exc:
+        return render_finding(fid, error=str(exc), status=400, chosen=action, comment=comment)
     flt = access.filters(request.args)
     said = f"已记录：{data.ACTION_LABELS[action]}（问题 {fid}）。"
     if request.form.get("next"):

@@ -44,8 +44,44 @@ FINDING_PROPERTIES: dict[str, dict] = {
     "first_seen": {"type": "string", "format": "date"},
     "status": {"type": "string", "enum": ["open", "confirmed", "dismissed", "resolved"]},
     "unit_name": {"type": ["string", "null"]},
-    "rectification": {"type": ["object", "null"],
-                      "description": "整改（rectification.md）：state、due 等；无则为 null"},
+    "rectification": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Rectification"}],
+                      "description": "整改（rectification.md）：state、due、overdue、data_fixed 等；无则为 null；"
+                                     "单条问题的详情另含 steps"},
+}
+
+RECTIFICATION_ACTIONS = ["respond", "verify", "return", "reopen"]
+RECTIFICATION = {
+    "type": "object",
+    "properties": {
+        "state": {"type": "string", "enum": ["notified", "responded", "returned", "verified"]},
+        "state_label": {"type": "string", "description": "已下发 / 已反馈 / 已退回 / 已销号"},
+        "due": {"type": "string", "format": "date", "description": "整改时限"},
+        "overdue": {"type": "boolean", "description": "未销号且最近一次运行日期已过整改时限"},
+        "overdue_days": {"type": "integer"},
+        "data_fixed": {"type": "boolean", "description": "未销号且该问题已不再触发：数据已整改，待核销"},
+        "withdrawn": {"type": "boolean", "description": "问题的确认已撤回（驳回或重新打开）：整改已撤销"},
+        "unit_code": {"type": ["string", "null"], "description": "责任单位"},
+        "opened_at": {"type": "string", "description": "下发时间（北京时间 ISO）"},
+        "updated_at": {"type": "string"},
+        "steps": {"type": "array", "description": "整改记录，最早的在前（只增不改）", "items": {
+            "type": "object", "properties": {
+                "id": {"type": "integer"},
+                "action": {"type": "string", "enum": ["notify", *RECTIFICATION_ACTIONS]},
+                "action_label": {"type": "string"},
+                "state": {"type": "string"}, "due": {"type": "string", "format": "date"},
+                "comment": {"type": ["string", "null"], "description": "号码已脱敏"},
+                "username": {"type": "string"}, "at": {"type": "string"},
+                "attachments": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "integer", "description": "下载：/api/rectifications/attachments/{id}"},
+                    "name": {"type": "string"}, "media_type": {"type": "string"},
+                    "size_bytes": {"type": "integer"}}}}}}},
+    },
+}
+_RECT_FIELDS = {
+    "action": {"type": "string", "enum": RECTIFICATION_ACTIONS,
+               "description": "respond：问题所属单位反馈；verify / return / reopen：范围内的审核人员"},
+    "comment": {"type": "string", "maxLength": 4000, "description": "反馈、退回、重新打开时必填"},
+    "due": {"type": "string", "format": "date", "description": "新的整改时限：退回时必填，重新打开时可选"},
 }
 
 DECISION = {
@@ -54,6 +90,8 @@ DECISION = {
         "id": {"type": "integer"}, "finding_id": {"type": "string"},
         "action": {"type": "string", "enum": list(state.ACTIONS)}, "comment": {"type": ["string", "null"]},
         "username": {"type": "string"}, "decided_at": {"type": "string", "description": "北京时间 ISO"},
+        "rectification": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Rectification"}],
+                          "description": "确认后打开的整改（不含 steps）"},
     },
 }
 
@@ -120,8 +158,11 @@ PATHS: dict[str, dict] = {
             "requestBody": {"required": True, "content": {_JSON: {"schema": {
                 "type": "object", "required": ["action"],
                 "properties": {"action": {"type": "string", "enum": list(state.ACTIONS)},
-                               "comment": {"type": "string", "maxLength": 2000, "description": "驳回时必填"}}}}}},
-            "responses": {"201": _ok("Decision", "已记录的决定"), **_errors(400, 401, 403, 404)},
+                               "comment": {"type": "string", "maxLength": 2000, "description": "驳回时必填"},
+                               "due": {"type": "string", "format": "date",
+                                       "description": "确认时可选：整改时限（默认错误 30 天、警告 60 天）"}}}}}},
+            "responses": {"201": _ok("Decision", "已记录的决定（确认时含 rectification）"),
+                          **_errors(400, 401, 403, 404, 409)},
         },
     },
     "/api/findings/{finding_id}/unmask": {
@@ -168,6 +209,31 @@ PATHS: dict[str, dict] = {
                 **_errors(401, 403, 404)},
         },
     },
+    "/api/findings/{finding_id}/rectification": {
+        "post": {
+            "summary": "整改的一步（只增不改）：反馈、核查销号、退回、重新打开",
+            "description": "状态不允许该操作时返回 409（中文说明）。附件（PDF、JPG、PNG，按内容识别，"
+                           "每个不超过 10 MB，最多 5 个）用 multipart/form-data 的 attachments 字段上传。",
+            "parameters": [_FID],
+            "requestBody": {"required": True, "content": {
+                _JSON: {"schema": {"type": "object", "required": ["action"], "properties": _RECT_FIELDS}},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["action"], "properties": {
+                    **_RECT_FIELDS, "attachments": {"type": "array", "items": {
+                        "type": "string", "format": "binary"}}}}}}},
+            "responses": {"201": _ok("Rectification", "这一步之后的整改"),
+                          **_errors(400, 401, 403, 404, 409, 413)},
+        },
+    },
+    "/api/rectifications/attachments/{attachment_id}": {
+        "get": {
+            "summary": "下载整改附件（仅本人范围内的问题）",
+            "parameters": [{"name": "attachment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "附件原文件（PDF、JPG 或 PNG），文件名为上传时的名称",
+                                  "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                              for t in ("application/pdf", "image/jpeg", "image/png")}},
+                          **_errors(401, 404)},
+        },
+    },
     "/api/openapi.json": {
         "get": {"summary": "本说明", "responses": {"200": {"description": "OpenAPI 3.1"}, **_errors(401)}},
     },
@@ -207,6 +273,7 @@ SPEC: dict = {
             "UploadList": {"type": "object", "required": ["total", "uploads"], "properties": {
                 "total": {"type": "integer"},
                 "uploads": {"type": "array", "items": {"$ref": "#/components/schemas/Upload"}}}},
+            "Rectification": RECTIFICATION,
             "Error": {"type": "object", "properties": {
                 "error": {"type": "string"}, "message": {"type": "string"}, "status": {"type": "integer"}}},
         },

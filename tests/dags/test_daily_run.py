@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fundwatch import scope, state
 from fundwatch.compare import compare
 from fundwatch.generator import generate
 from fundwatch.paths import Home
@@ -52,6 +53,15 @@ def test_the_run_reports_where_the_results_are(daily_run):
     assert (base / "out" / "findings.xlsx").exists()
     projects = known_projects(Home(base / "home"))  # the upload templates' 项目编码 drop-down
     assert len(projects) > 10 and all(p.code and p.unit_code for p in projects)
+    # The daily digest of the day: the province's counts every new finding; the units' add up to it.
+    conn = state.connect(Home(base / "home").state_db)
+    digests = {r["unit_code"]: r["new_findings"] for r in conn.execute(
+        "SELECT unit_code, new_findings FROM digests WHERE run_date = ?", (RUN_DATE,))}
+    conn.close()
+    new = len(_rows(base / "out" / "findings.csv"))  # the first run: every finding is new
+    assert digests["430000"] == new > 0
+    assert sum(n for u, n in digests.items() if scope.level(u) is scope.Level.prefecture) <= new
+    assert len(digests) > 2
 
 
 def test_findings_equal_the_generators_expected_findings(daily_run):

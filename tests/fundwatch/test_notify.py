@@ -2,52 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import time
-from email import message_from_bytes, policy
-
 import pytest
-from aiosmtpd.controller import Controller
+from fw_testdata import free_port, mail_url
 
 from fundwatch import notify
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def smtp():
-    handler = _Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
-
-
 def test_a_message_arrives_by_mail(smtp):
     controller, handler = smtp
-    url = f"mailto://127.0.0.1:{controller.port}?from=fundwatch@example.org&to=office@example.org&mode=insecure"
+    url = mail_url(controller.port, "office@example.org")
     delivery = notify.send("监督日报 2021-04-30", "新增问题线索 3 条", urls=url)
     assert delivery.sent and delivery.channels == 1
-    for _ in range(50):
-        if handler.messages:
-            break
-        time.sleep(0.1)
-    rcpts, msg = handler.messages[0]
+    rcpts, msg = handler.wait()[0]
     assert rcpts == ["office@example.org"]
     assert msg["Subject"] == "监督日报 2021-04-30"
     assert "新增问题线索 3 条" in msg.get_body(("plain", "html")).get_content()
@@ -59,8 +25,7 @@ def test_nothing_configured_sends_nothing(monkeypatch):
 
 
 def test_a_channel_that_refuses_is_reported_not_hidden():
-    port = _free_port()  # nothing listens there
-    delivery = notify.send("t", "b", urls=f"mailto://127.0.0.1:{port}?from=a@example.org&to=b@example.org&mode=insecure")
+    delivery = notify.send("t", "b", urls=mail_url(free_port(), "b@example.org"))  # nothing listens there
     assert delivery.configured and not delivery.sent
 
 

@@ -29,7 +29,7 @@ from review_data import (
 from fundwatch import pipeline, state
 from fundwatch.generator import generate
 from fundwatch.paths import Home
-from fundwatch.review import create_app
+from fundwatch.review import create_app, tokens
 from fundwatch.review.users import add_user
 
 
@@ -59,6 +59,14 @@ def app(home):
     app = create_app(home)
     app.config["TESTING"] = True
     return app
+
+
+@pytest.fixture
+def token_of(home):
+    """token_of('reviewer1') -> the Authorization header of a new API token of that person."""
+    def make(name: str) -> dict:
+        return {"Authorization": f"Bearer {tokens.create(home.state_db, name)[1]}"}
+    return make
 
 
 @pytest.fixture

@@ -28,13 +28,6 @@ MASKED_ID = "430121********1236"
 
 
 @pytest.fixture
-def token_of(home):
-    def make(name: str) -> dict:
-        return {"Authorization": f"Bearer {tokens.create(home.state_db, name)[1]}"}
-    return make
-
-
-@pytest.fixture
 def api(app):
     return app.test_client()
 

@@ -1,6 +1,8 @@
 """End to end in real headless Chromium: sign in, filter, open a finding, decide, export; a morning
 of the office's work on a real run (twenty findings, clicks counted); a county clerk's 报送
-(template, upload with a mistake, the reason, the annotated copy, the corrected file).
+(template, upload with a mistake, the reason, the annotated copy, the corrected file); the
+rectification loop (a province reviewer confirms, a county clerk answers with an attachment, the
+reviewer verifies).
 
 Needs Debian's ``chromium`` (/usr/bin/chromium) and the ``playwright`` Python package (no
 ``playwright install``). Screenshots and the clicks measured go to ``test-artifacts/review/``
@@ -23,9 +25,10 @@ from openpyxl import load_workbook
 from review_data import CHANGSHA_XIAN, ID_LIU, PASSWORD, PAY_LATE, copy_state, fid, person_name
 from werkzeug.serving import make_server
 
-from fundwatch import state
+from fundwatch import rectification, state
 from fundwatch.paths import REPO_ROOT
 from fundwatch.review import create_app
+from fundwatch.review.users import add_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "review"
@@ -384,3 +387,58 @@ def test_county_clerk_downloads_the_template_uploads_a_mistake_fixes_it_and_send
         shot(pg, "13-corrected")
         placed = scope_home.inbox / "430121" / "上报名单.xlsx"
         assert placed.read_bytes() == data.getvalue()
+
+
+def test_confirm_answer_with_an_attachment_verify(live_url, browser, page, home):
+    add_user(home.state_db, "长沙县填报", PASSWORD, "unit", unit="430121")
+    receipt = REPO_ROOT / "tests" / "fundwatch" / "data" / "receipt.pdf"
+    finding_url = f"{live_url}/findings/{fid(PAY_LATE)}"
+    reviewer = page
+    sign_in(reviewer, live_url + "/login", "reviewer1")
+    reviewer.wait_for_selector("nav")
+    reviewer.goto(finding_url)
+    reviewer.check("input[value=confirmed]")
+    reviewer.fill("#decide-due", "2099-12-31")
+    reviewer.click("#decide")
+    reviewer.wait_for_selector("#rectification")
+    assert reviewer.inner_text("#rect-state") == "已下发" and reviewer.inner_text("#rect-due") == "2099-12-31"
+    assert reviewer.locator("#rect-form").count() == 0, "the unit answers first"
+    shot(reviewer, "21-rectification-notified")
+
+    clerk_context, clerk = new_page(browser, {"width": 1440, "height": 1000})
+    try:
+        sign_in(clerk, live_url + "/login", "长沙县填报")
+        clerk.wait_for_selector("nav")
+        clerk.click("#nav-rectifications")
+        clerk.wait_for_selector("#rectifications")
+        rows = clerk.locator("#rectifications tbody tr")
+        assert rows.count() == 1 and "超期发放" in rows.first.inner_text() and "已下发" in rows.first.inner_text()
+        shot(clerk, "22-rectification-unit-queue")
+        rows.first.locator("a").first.click()
+        clerk.wait_for_selector("#rect-form")
+        assert clerk.locator("#decide-form").count() == 0
+        clerk.set_input_files("#rect-files", str(receipt))
+        clerk.click("#rect-submit")
+        assert "请填写整改说明" in clerk.inner_text("#error"), "an empty answer is refused with its reason"
+        clerk.fill("#rect-form textarea[name=comment]", "已于4月20日补发并取得银行回单，见附件。")
+        clerk.set_input_files("#rect-files", str(receipt))
+        clerk.click("#rect-submit")
+        clerk.wait_for_selector("text=已记录：整改反馈")
+        assert clerk.inner_text("#rect-state") == "已反馈"
+        assert "receipt.pdf" in clerk.inner_text("#rect-steps")
+        shot(clerk, "23-rectification-responded")
+    finally:
+        clerk_context.close()
+
+    reviewer.goto(finding_url)
+    with reviewer.expect_download() as dl:
+        reviewer.click("#rect-steps a.attachment")
+    assert Path(dl.value.path()).read_bytes() == receipt.read_bytes() and dl.value.suggested_filename == "receipt.pdf"
+    reviewer.check("#rect-form input[value=verify]")
+    reviewer.fill("#rect-form textarea[name=comment]", "核查回单无误，予以销号。")
+    reviewer.click("#rect-submit")
+    reviewer.wait_for_selector("text=已记录：核查销号")
+    assert reviewer.inner_text("#rect-state") == "已销号"
+    assert [s["action"] for s in rectification.get(state.connect(home.state_db), fid(PAY_LATE))["steps"]] == [
+        "notify", "respond", "verify"]
+    shot(reviewer, "24-rectification-verified")

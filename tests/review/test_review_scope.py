@@ -15,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docx
 import pytest
 from openpyxl import load_workbook
 from review_data import (
     CHANGSHA,
     CHANGSHA_XIAN,
+    DAY2,
     ID_LIU,
     LIUYANG,
     PASSWORD,
@@ -34,7 +36,7 @@ from review_data import (
     person_name,
 )
 
-from fundwatch import state
+from fundwatch import attachments, digest, rectification, scope, state
 from fundwatch.paths import Home
 from fundwatch.review import create_app, tokens
 from fundwatch.uploads.submit import receive
@@ -528,6 +530,135 @@ def api_upload_detail(w: World, unit: str) -> None:
         assert resp.get_json()["unit_code"] == owner
 
 
+# ------------------------------------------------------------------ rectification (整改)
+
+PNG = (Path(__file__).resolve().parent.parent / "fundwatch" / "data" / "receipt.png").read_bytes()
+
+
+def rectifications_ready(w: World) -> dict[str, int]:
+    """Once per module: every scope finding confirmed, answered by its unit's clerk with a PNG, and
+    the day's digests stored. Returns each finding's attachment id by key."""
+    if getattr(w, "attachment_of", None) is None:
+        conn = state.connect(w.home.state_db)
+        try:
+            w.attachment_of = {}
+            for key, finding in SCOPE_FINDINGS.items():
+                if rectification.get(conn, fid(finding)) is None or rectification.get(conn, fid(finding))["withdrawn"]:
+                    state.add_decision(conn, finding_id=fid(finding), action="confirmed", comment="",
+                                       username=person_name("reviewer", PROVINCE))
+                r = rectification.get(conn, fid(finding))
+                if finding["unit_code"] and r["state"] in ("notified", "returned"):
+                    clerk = rectification.Actor(person_name("unit", finding["unit_code"]), "unit",
+                                                finding["unit_code"])
+                    r = rectification.act(conn, w.home.attachments_dir, finding_id=fid(finding), actor=clerk,
+                                          action="respond", comment=f"整改说明{tag(key)}",
+                                          files=[attachments.Upload(f"回单{tag(key)}.png", PNG)])
+                ids = [a["id"] for s in r["steps"] for a in s["attachments"]]
+                if ids:
+                    w.attachment_of[key] = ids[0]
+            digest.store(conn, digest.build(conn, DAY2))
+        finally:
+            conn.close()
+    return w.attachment_of
+
+
+def rect_step(client_of: Callable[[World, str], tuple]) -> Callable[[World, str], None]:
+    """A rectification step on every finding: out of scope 404 exactly like a missing finding and
+    nothing written; in scope, the state machine answers (201, or 403/409 with its reason)."""
+    def check(w: World, unit: str) -> None:
+        rectifications_ready(w)
+        c, post = client_of(w, unit)
+        for key, finding in SCOPE_FINDINGS.items():
+            post(c, MISSING)
+            missing = post(c, MISSING)
+            assert missing.status_code == 404
+            before = w.rows("SELECT count(*) FROM rectification_steps WHERE finding_id = ?", fid(finding))
+            resp = post(c, fid(finding))
+            if key in VISIBLE[unit]:
+                own = finding["unit_code"] == unit
+                assert resp.status_code in ((201, 302, 409) if own else (403,)), (key, unit, resp.status_code)
+            else:
+                assert (resp.status_code, resp.data) == (404, missing.data), f"{key} out of scope for {unit}"
+                assert_holds_no_finding(resp.get_data(as_text=True))
+                assert w.rows("SELECT count(*) FROM rectification_steps WHERE finding_id = ?",
+                              fid(finding)) == before
+    return check
+
+
+def _api_client(w: World, unit: str) -> tuple:
+    headers = w.bearer("unit", unit)
+    return w.app.test_client(), lambda c, f: c.post(f"/api/findings/{f}/rectification", headers=headers,
+                                                   json={"action": "respond", "comment": "范围测试"})
+
+
+def _page_client(w: World, unit: str) -> tuple:
+    c = w.client("unit", unit)
+    return c, lambda c, f: c.post(f"/findings/{f}/rectification", data={
+        "csrf_token": csrf_of(c), "action": "respond", "comment": "范围测试"})
+
+
+def rect_queue(w: World, unit: str) -> None:
+    rectifications_ready(w)
+    for role in ("reviewer", "unit"):
+        text = w.client(role, unit).get("/rectifications?all=1").get_data(as_text=True)
+        for key in VISIBLE[unit]:
+            assert fid(SCOPE_FINDINGS[key]) in text
+        assert_no_leak(text, unit)
+
+
+def rect_notice(w: World, unit: str) -> None:
+    rectifications_ready(w)
+    c = w.client("unit", unit)
+    missing = c.get("/rectifications/notice/439999.docx")
+    for key, finding in SCOPE_FINDINGS.items():
+        target = finding["unit_code"]
+        if target is None:
+            continue
+        resp = c.get(f"/rectifications/notice/{target}.docx")
+        if key in VISIBLE[unit]:
+            assert resp.status_code == 200, (key, unit)
+            text = "".join(cell.text for t in docx.Document(io.BytesIO(resp.data)).tables for r in t.rows
+                           for cell in r.cells)
+            assert tag(key) in text and ID_LIU not in text
+        elif unit != PROVINCE:
+            assert (resp.status_code, resp.data) == (404, missing.data), (key, unit)
+
+
+def rect_ledger(w: World, unit: str) -> None:
+    rectifications_ready(w)
+    c = w.client("auditor", unit)
+    ws = load_workbook(io.BytesIO(c.get("/rectifications/ledger.xlsx").data)).worksheets[0]
+    text = " ".join(str(v) for row in ws.iter_rows(values_only=True) for v in row)
+    assert {k for k in SCOPE_FINDINGS if fid(SCOPE_FINDINGS[k]) in text} == VISIBLE[unit]
+    for target in SCOPE_UNITS:
+        resp = c.get(f"/rectifications/ledger.xlsx?unit={target}")
+        assert resp.status_code == (200 if scope.covers(unit, target) else 404), (target, unit)
+
+
+def rect_attachment(w: World, unit: str, api: bool = False) -> None:
+    attachment_of = rectifications_ready(w)
+    c, headers = (w.app.test_client(), w.bearer("auditor", unit)) if api else (w.client("reviewer", unit), {})
+    prefix = "/api/rectifications/attachments/" if api else "/rectifications/attachments/"
+    missing = c.get(f"{prefix}999999", headers=headers)
+    assert missing.status_code == 404
+    for key, aid in attachment_of.items():
+        resp = c.get(f"{prefix}{aid}", headers=headers)
+        if key in VISIBLE[unit]:
+            assert resp.status_code == 200 and resp.data == PNG and resp.mimetype == "image/png"
+            assert resp.headers["Content-Disposition"].startswith("attachment;")
+        else:
+            assert (resp.status_code, resp.data) == (404, missing.data), (key, unit)
+
+
+def digest_page(w: World, unit: str) -> None:
+    rectifications_ready(w)
+    text = w.client("unit", unit).get(f"/digest?date={DAY2}").get_data(as_text=True)
+    shown = {u for u in ("430000", "430100", "430121", "430181", "430200", "430202") if f'id="digest-{u}"' in text}
+    assert shown == {u for u in ("430000", "430100", "430121", "430181", "430200", "430202")
+                     if scope.covers(unit, u)}
+    assert_no_leak(text, unit)
+
+
 CASES: dict[str, Callable[[World, str], None]] = {
     "GET static": static_css,
     "GET signin.login": login_form,
@@ -564,6 +695,14 @@ CASES: dict[str, Callable[[World, str], None]] = {
     "GET submission.api_history": api_uploads,
     "GET submission.api_detail": api_upload_detail,
     "GET submission.api_annotated": upload_annotated("/api"),
+    "POST rectify.api_step": rect_step(_api_client),
+    "POST rectify.page_step": rect_step(_page_client),
+    "GET rectify.queue": rect_queue,
+    "GET rectify.notice": rect_notice,
+    "GET rectify.ledger": rect_ledger,
+    "GET rectify.attachment": rect_attachment,
+    "GET rectify.api_attachment": lambda w, unit: rect_attachment(w, unit, api=True),
+    "GET rectify.digest_page": digest_page,
 }
 
 
