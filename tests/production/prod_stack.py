@@ -37,23 +37,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def debian_package(package: str, present) -> None:
+    """Install a Debian package (as root, with apt-get) unless ``present()`` already says it is there."""
+    if present():
+        return
+    if os.geteuid() != 0:
+        raise RuntimeError(f"{package} is not installed: apt-get install -y {package} (as root)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    if not present():
+        raise RuntimeError(f"apt-get install {package} did not provide what the tests need")
+
+
 def postgres_bindir() -> Path:
     """Debian's PostgreSQL server binaries; installs the `postgresql` package when they are missing."""
     def found() -> list[Path]:
         dirs = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")]
         return sorted(dirs, key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
 
-    if not found():
-        if os.geteuid() != 0:
-            raise RuntimeError("PostgreSQL server is not installed: apt-get install -y postgresql (as root)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-    dirs = found()
-    if not dirs:
-        raise RuntimeError("apt-get install postgresql left no /usr/lib/postgresql/*/bin/pg_ctl")
-    return dirs[-1]
+    debian_package("postgresql", lambda: bool(found()))
+    return found()[-1]
+
+
+def debian_binary(name: str, package: str) -> str:
+    """The path of a program from Debian's packages, installing ``package`` when it is missing."""
+    debian_package(package, lambda: shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin"))
+    return shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
 
 
 class PostgresServer:
