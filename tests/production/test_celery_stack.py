@@ -8,6 +8,9 @@ worker through the api-server's Execution API. One stack serves every test of th
 - the daily DAG succeeds on the worker (its tasks went through Celery: the result backend has them);
 - one writer: a second run triggered while the first runs waits for it (``max_active_runs=1``);
   no task of one run overlaps a task of the other, although the worker has two free slots;
+- alerts: a run that fails (its inbox folder is missing) mails the office through the DAG's
+  failure callback, run by the dag-processor; the 08:00 watchdog mails when a day has no complete
+  run and stays quiet when it has one (a local SMTP server, aiosmtpd);
 - nothing the stack started outlives it.
 
 Slow (a couple of minutes): marked `production`; `make test` runs it, `make prod-test` runs only
@@ -36,6 +39,8 @@ from fundwatch.paths import Home
 DAY_A, DAY_B = date(2021, 4, 30), date(2021, 5, 1)
 RUN_A = "morning__2021-04-30"  # the morning's run (a scheduled run in production) ...
 RUN_B = "manual__2021-05-01"  # ... and a manual trigger while it runs
+RUN_BROKEN = "manual__2021-05-02"  # a run whose inbox folder is missing
+WATCHDOG = "fundwatch_watchdog"
 RUN_TIMEOUT_S = 900
 PAYMENTS = 200  # a small province: Airflow's overhead, not the data, is what this proves
 
@@ -79,17 +84,17 @@ def _wait_for_dag(stack: Stack, dag_id: str, timeout: float = 180) -> None:
     raise AssertionError(f"{dag_id} never reached the metadata database:\n{stack.airflow.log_tail('dag-processor')}")
 
 
-def _run_states(stack: Stack, *run_ids: str) -> dict[str, str | None]:
+def _run_states(stack: Stack, *run_ids: str, dag_id: str = DAG_ID) -> dict[str, str | None]:
     rows = dict(_query(stack, "SELECT run_id, state FROM dag_run WHERE dag_id = %s AND run_id = ANY(%s)",
-                       DAG_ID, list(run_ids)))
+                       dag_id, list(run_ids)))
     return {r: rows.get(r) for r in run_ids}
 
 
-def _wait_for_runs(stack: Stack, *run_ids: str) -> dict[str, str]:
+def _wait_for_runs(stack: Stack, *run_ids: str, dag_id: str = DAG_ID) -> dict[str, str]:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
         stack.airflow.check_alive()
-        states = _run_states(stack, *run_ids)
+        states = _run_states(stack, *run_ids, dag_id=dag_id)
         stack.observed.append(tuple(states.values()))
         if all(s in ("success", "failed") for s in states.values()):
             return states
@@ -103,7 +108,7 @@ def _trigger(stack: Stack, run_id: str, day: date, **conf) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, smtp_module):
     t0 = time.perf_counter()
     tmp = tmp_path_factory.mktemp("celery")
     inbox = generate(tmp / "gen", seed=2020, payments=PAYMENTS, as_of=DAY_A).inbox
@@ -112,7 +117,7 @@ def stack(tmp_path_factory):
     try:
         db.start()
         broker.start()
-        airflow = AirflowStack(home, db, broker)
+        airflow = AirflowStack(home, db, broker, extra_env={"FUNDWATCH_NOTIFY_URLS": smtp_module.url()})
         s = Stack(airflow, db, home, inbox, tmp / "out")
         s.timings["postgres+redis"] = time.perf_counter() - t0
         airflow.cli("db", "migrate", timeout=300)
@@ -129,8 +134,9 @@ def stack(tmp_path_factory):
         assert airflow.wait_http(f"http://127.0.0.1:{airflow.api_port}{api_path}") == 200
         assert airflow.wait_http(f"http://127.0.0.1:{airflow.api_port}/execution/health") == 200
         assert airflow.wait_http(f"http://127.0.0.1:{airflow.health_port}/health") == 200
-        _wait_for_dag(s, DAG_ID)
-        airflow.cli("dags", "unpause", DAG_ID)
+        for dag_id in (DAG_ID, WATCHDOG):
+            _wait_for_dag(s, dag_id)
+            airflow.cli("dags", "unpause", dag_id)
         s.timings["stack_up"] = time.perf_counter() - t0
         yield s
         # The dag-processor's healthcheck command of docker-compose.yml, against the live job.
@@ -205,3 +211,37 @@ def test_a_second_run_waits_for_the_first_one_writer(stack, two_runs):
         assert e1 <= s2, f"{n1} ({s1}..{e1}) overlaps {n2} (from {s2})"
     # Both days are recorded, each in its own run.
     assert (stack.out / RUN_B / "findings.csv").exists()
+
+
+@pytest.mark.production
+def test_a_failed_run_mails_the_office_at_once(stack, two_runs, smtp_module):
+    t0 = time.perf_counter()
+    _trigger(stack, RUN_BROKEN, date(2021, 5, 2), inbox=str(stack.inbox.parent / "no-such-inbox"))
+    assert _wait_for_runs(stack, RUN_BROKEN) == {RUN_BROKEN: "failed"}
+    tis = dict(_query(stack, "SELECT task_id, state FROM task_instance WHERE dag_id = %s AND run_id = %s",
+                      DAG_ID, RUN_BROKEN))
+    assert tis["ingest"] == "failed" and tis["dbt_build"] == "upstream_failed", tis
+    tries = _query(stack, "SELECT try_number FROM task_instance WHERE run_id = %s AND task_id = 'ingest'", RUN_BROKEN)
+    assert tries == [(1,)]  # no retries: a missing inbox does not come back in 30 s
+    # The dag-processor ran the DAG's on_failure_callback: the mail is real, through apprise and SMTP.
+    msg = smtp_module.wait(lambda m: "2021-05-02" in m["Subject"] and "failed" in m["Subject"], timeout=120)
+    body = smtp_module.text(msg)
+    assert msg["Subject"] == "【fundwatch】每日运行失败 daily run failed：2021-05-02"
+    assert "ingest" in body and "收件箱目录不存在" in body and "2021-05-01" in body  # the last complete run
+    stack.timings["failed_run_mail"] = time.perf_counter() - t0
+
+
+@pytest.mark.production
+def test_the_watchdog_mails_only_for_a_day_without_a_complete_run(stack, two_runs, smtp_module):
+    t0 = time.perf_counter()
+    conf = json.dumps({"home": str(stack.home.root)})
+    for day in ("2021-05-01", "2021-05-03"):
+        stack.airflow.cli("dags", "trigger", WATCHDOG, "-l", f"{day}T08:00:00+08:00", "-r", f"watchdog__{day}",
+                          "-c", conf)
+    states = _wait_for_runs(stack, "watchdog__2021-05-01", "watchdog__2021-05-03", dag_id=WATCHDOG)
+    assert set(states.values()) == {"success"}, states
+    msg = smtp_module.wait(lambda m: "08:00" in m["Subject"], timeout=60)
+    assert msg["Subject"] == "【fundwatch】截至 08:00 今日运行未完成 no complete run by 08:00：2021-05-03"
+    watchdog_mails = [m["Subject"] for _, m in smtp_module.messages if "08:00" in m["Subject"]]
+    assert watchdog_mails == [msg["Subject"]]  # 2021-05-01 had its run: no mail for it
+    stack.timings["watchdog"] = time.perf_counter() - t0
