@@ -414,3 +414,13 @@ def test_the_proxy_logs_no_query_string_and_allows_an_upload(services):
     assert len(re.findall(r"^\s*server \{", text, flags=re.MULTILINE)) == len(logs)
     body = re.search(r"client_max_body_size (\d+)m;", text)
     assert body and int(body.group(1)) >= 50  # fundwatch.uploads takes files up to 50 MB
+
+
+def test_the_alerts_reach_the_office_from_every_airflow_service(services):
+    for name, svc in services.items():
+        if _argv(svc.get("command", ["-"]))[0] == "airflow":
+            assert svc["environment"]["FUNDWATCH_NOTIFY_URLS"], name
+    # The failure callback runs in the dag-processor: it reads the task's log and the home (read-only).
+    mounts = services["airflow-dag-processor"]["volumes"]
+    assert f"fundwatch-home:{CONTAINER_HOME}:ro" in mounts
+    assert any(m.startswith("airflow-logs:") for m in mounts)
