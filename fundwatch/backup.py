@@ -340,6 +340,8 @@ def restore(home: Home, src: Path) -> Summary:
             for suffix in ("-wal", "-shm"):  # the old WAL must never meet the new database file
                 home.state_db.with_name(home.state_db.name + suffix).unlink(missing_ok=True)
             os.replace(staging / STATE_MEMBER, home.state_db)
+            for p in home.root.glob(home.review_sessions_db.name + "*"):  # every session ends: sign in again
+                p.unlink(missing_ok=True)
             for tree, target in _trees(home).items():
                 old = staging / f"old-{tree}"
                 if target.exists():

@@ -106,7 +106,7 @@ def cmd_serve(args) -> int:
             serve_production(home, host=args.host, port=args.port, workers=args.workers or 2,
                              proxies=args.proxies)
         else:
-            serve(home, host=args.host, port=args.port)
+            serve(home, host=args.host, port=args.port, proxies=args.proxies)
     return 0
 
 
@@ -225,9 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--production", action="store_true",
                    help="serve under gunicorn (workers, access log without query strings) instead of werkzeug")
     s.add_argument("--workers", type=int, help="gunicorn worker processes (implies --production; default 2)")
-    s.add_argument("--proxies", type=int, default=0,
+    s.add_argument("--proxies", type=int,
                    help="number of reverse proxies in front (trusted for X-Forwarded-For/-Proto); "
-                        "0 = none, 1 behind the compose TLS proxy")
+                        "default $FUNDWATCH_TRUSTED_PROXIES or 0; 1 behind the compose TLS proxy")
     s.set_defaults(func=cmd_serve)
 
     u = with_home(sub.add_parser("users", help="review-page people and API tokens"))

@@ -7,11 +7,11 @@
   fields — client address, time, method, path (personal numbers masked), status, bytes, duration —
   and never the query string, the Referer, the user agent or any header, whatever the format says.
 - **Proxies**: ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are trusted from exactly ``proxies`` hops
-  (werkzeug's ``ProxyFix``), never from anyone when ``proxies`` is 0. gunicorn's own handling of
-  those headers is switched off, so ProxyFix is the one place that decides. The page must then
-  be reachable only through the proxy (compose publishes the proxy's port, not the page's).
+  (werkzeug's ``ProxyFix`` in ``create_app``), never from anyone when ``proxies`` is 0. gunicorn's
+  own handling of those headers is switched off, so ProxyFix is the one place that decides. The
+  page must then be reachable only through the proxy (compose publishes the proxy's port only).
 - **Secure cookies**: every cookie of a response to a request that came over https (as the trusted
-  proxy says) is marked ``Secure``, whatever session store the app uses.
+  proxy says) is marked ``Secure`` (``app.secure_cookies``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from urllib.parse import unquote
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fundwatch.masking import mask_line
 from fundwatch.paths import Home
@@ -38,34 +37,6 @@ class AccessLogger(Logger):
         out = {k: full[k] for k in _LOGGED_ATOMS if k in full}
         out["U"] = mask_line(unquote(environ.get("PATH_INFO") or "/", errors="replace"))
         return out
-
-
-def secure_cookies(wsgi_app):
-    """WSGI middleware: ``Secure`` on every Set-Cookie of a response to an https request."""
-
-    def app(environ, start_response):
-        if environ.get("wsgi.url_scheme") != "https":
-            return wsgi_app(environ, start_response)
-
-        def start(status, headers, exc_info=None):
-            headers = [(k, v if k.lower() != "set-cookie" or "secure" in v.lower().replace(" ", "").split(";")
-                        else f"{v}; Secure") for k, v in headers]
-            return start_response(status, headers, exc_info)
-
-        return wsgi_app(environ, start)
-
-    return app
-
-
-def production_app(home: Home, proxies: int = 0):
-    """The review page wrapped for production: trusted proxy headers, then Secure cookies."""
-    from fundwatch.review import create_app
-
-    flask_app = create_app(home)
-    flask_app.wsgi_app = secure_cookies(flask_app.wsgi_app)
-    if proxies > 0:
-        flask_app.wsgi_app = ProxyFix(flask_app.wsgi_app, x_for=proxies, x_proto=proxies)
-    return flask_app
 
 
 class _Gunicorn(BaseApplication):
@@ -103,9 +74,12 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict:
 
 
 def serve_production(home: Home, host: str = "127.0.0.1", port: int = 8050, workers: int = 2,
-                     proxies: int = 0) -> None:
-    """Serve the review page under gunicorn until SIGTERM/SIGINT (graceful: requests finish)."""
-    app = production_app(home, proxies)
-    print(f"fundwatch review page (gunicorn, {workers} workers, proxies={proxies}): http://{host}:{port}/ "
-          f"(home {home.root})", flush=True)
+                     proxies: int | None = None) -> None:
+    """Serve the review page under gunicorn until SIGTERM/SIGINT (graceful: requests finish);
+    ``proxies``: hops of forwarded headers to trust (``create_app``'s ``trusted_proxies``)."""
+    from fundwatch.review import create_app
+
+    app = create_app(home, trusted_proxies=proxies)
+    print(f"fundwatch review page (gunicorn, {workers} workers): http://{host}:{port}/ (home {home.root})",
+          flush=True)
     _Gunicorn(app, gunicorn_options(host, port, workers)).run()

@@ -204,8 +204,12 @@ def test_restore_refuses_a_home_in_use_and_says_who_holds_it(home, tmp_path, cap
     finally:
         holder.kill()
         holder.wait()
-    # Its lock went with it (even killed): the restore now goes through, the old state kept aside.
+    # Its lock went with it (even killed): the restore now goes through, the old state kept aside,
+    # and sessions of the page end (people sign in again on the restored state).
+    client = _sign_in(create_app(target), "reviewer1")
+    assert client.get("/").status_code == 200
     assert main(["restore", "--home", str(target.root), "--from", str(dest)]) == 0
+    assert client.get("/").status_code == 302
     kept = list(target.backups_dir.glob("pre-restore-*.tar.gz"))
     assert len(kept) == 1
 
