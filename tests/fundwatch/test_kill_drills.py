@@ -162,7 +162,7 @@ def test_kill_during_a_backup(tmp_path):
     previous = backup.backup(home, folder / "previous.tar.gz")
     # Incompressible attachments make the next backup take a moment to write.
     (home.attachments_dir / "f1").mkdir(parents=True)
-    (home.attachments_dir / "f1" / "scan.bin").write_bytes(os.urandom(96 * 1024 * 1024))
+    (home.attachments_dir / "f1" / "scan.bin").write_bytes(os.urandom(32 * 1024 * 1024))
     final = folder / "next.tar.gz"
 
     child = _child(_BACKUP_SCRIPT, str(home.root), str(final))
