@@ -92,26 +92,29 @@ def on_run_failure(context: Any) -> None:
 
     dag_run = context.get("dag_run")
     run_id = context.get("run_id") or getattr(dag_run, "run_id", "?")
+    moment = context.get("logical_date") or getattr(dag_run, "logical_date", None)
     ti = context.get("ti") or context.get("task_instance")
     task = getattr(ti, "task_id", None) or "?"
+    reason = context.get("reason") or context.get("exception") or "?"
     try:
         settings = run_settings(context)
         run_date, latest = settings["run_date"], latest_complete_run(settings["home"])
-    except Exception:  # a context without a date or home still gets its alert
-        log.exception("run settings not readable in the failure callback")
-        run_date, latest = "?", None
+    except Exception as exc:  # noqa: BLE001 - a context without a date or home still gets its alert
+        log.warning("run date or home not readable in the failure callback: %r", exc)
+        run_date, latest = moment or "?", None
     error = _task_error(context, ti)
     title = f"{PREFIX}每日运行失败 daily run failed：{run_date}"
     lines = [
         f"运行日期 run date：{run_date}（run {run_id}）",
-        f"失败的任务 failed task：{task}；原因 reason：{context.get('reason') or '?'}",
+        f"失败的任务 failed task：{task}；原因 reason：{reason}",
         *([f"错误 error：{error}"] if error else []),
         f"审核页面仍显示上一次完整运行（{latest or '无 none'}）的结果。"
         f" The review page still shows the last complete run ({latest or 'none'}).",
         "处理：在 Airflow 中查看该任务的日志，修正后重新运行当天（README，运行手册）。"
         " To do: read the task's log in Airflow, fix, and re-run the day (README, Runbook).",
     ]
-    log.error(mask_line(f"每日运行失败（daily run failed）：run {run_id}，task {task}，{error or ''}"))
+    log.error(mask_line(f"每日运行失败（daily run failed）：run {run_id}，logical date {moment}，task {task}，"
+                        f"原因（reason）{reason}" + (f"，错误（error）{error}" if error else "")))
     _send(title, lines)
 
 
