@@ -40,7 +40,7 @@ def findings():
                "subject_key": f"TX{i:08d}", "project_code": "P1", "unit_code": "430121",
                "amount_at_risk": "1.00", "source_file": "a.csv", "source_row": i, "detail": "d",
                "evidence_json": '{"pad": "' + pad + '"}'}
-    print("ALL FINDINGS READ: TRANSACTION STARTS", flush=True)
+print("RECORDING", flush=True)  # one transaction, the findings streamed into it
 state.record_run(sys.argv[1], run_id="big", run_date=date(2021, 5, 1), findings=findings())
 print("COMMITTED", flush=True)
 """
@@ -101,7 +101,7 @@ def test_kill_during_the_state_write_of_a_run(tmp_path):
     before_bytes = written()
 
     child = _child(_BIG_RUN_SCRIPT, str(home.state_db), str(BIG_RUN))
-    assert child.stdout.readline().startswith("ALL FINDINGS READ")
+    assert child.stdout.readline().strip() == "RECORDING"
     # Half-way through the transaction: SQLite has spilled ~48 of its ~93 MB into the WAL. (A run that
     # committed in batches would have made some of them visible by now: this drill would catch it.)
     _wait_for(lambda: written() > before_bytes + 48_000_000, "the write to be half done")
