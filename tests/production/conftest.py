@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-# pytest may run with --import-mode=importlib: make the helper modules importable by the tests here.
+# pytest may run with --import-mode=importlib: make the helper modules importable by the tests here,
+# and the SMTP inbox of tests/fundwatch (fw_testdata) for the alert mails of the Celery stack.
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent.parent / "fundwatch"))
 from compose_model import COMPOSE_FILE, ENV_EXAMPLE, interpolate, read_env_file  # noqa: E402
 
 

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from aiosmtpd.controller import Controller
 from compose_model import COMPOSE_FILE
+from fw_testdata import Inbox, free_port, mail_url
 from prod_stack import AirflowStack, PostgresServer, RedisServer, marked_processes
 
 from fundwatch.airflow_support import DAG_ID, logical_date_for
@@ -107,8 +109,41 @@ def _trigger(stack: Stack, run_id: str, day: date, **conf) -> None:
     stack.airflow.cli("dags", "trigger", DAG_ID, "-l", logical_date_for(day), "-r", run_id, "-c", json.dumps(conf))
 
 
+class Mailbox:
+    """A local SMTP server (aiosmtpd) for the whole module: the office's mailbox."""
+
+    def __init__(self) -> None:
+        self.inbox = Inbox()
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=free_port())
+
+    def url(self) -> str:
+        return mail_url(self.controller.port, "office@example.org")
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for _, m in self.inbox.messages]
+
+    def wait(self, predicate, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _rcpts, msg in self.inbox.messages:
+                if predicate(str(msg["Subject"])):
+                    return msg
+            time.sleep(0.5)
+        raise AssertionError(f"no such mail within {timeout} s; received: {self.subjects()}")
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, smtp_module):
+def mailbox():
+    box = Mailbox()
+    box.controller.start()
+    try:
+        yield box
+    finally:
+        box.controller.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, mailbox):
     t0 = time.perf_counter()
     tmp = tmp_path_factory.mktemp("celery")
     inbox = generate(tmp / "gen", seed=2020, payments=PAYMENTS, as_of=DAY_A).inbox
@@ -117,7 +152,7 @@ def stack(tmp_path_factory, smtp_module):
     try:
         db.start()
         broker.start()
-        airflow = AirflowStack(home, db, broker, extra_env={"FUNDWATCH_NOTIFY_URLS": smtp_module.url()})
+        airflow = AirflowStack(home, db, broker, extra_env={"FUNDWATCH_NOTIFY_URLS": mailbox.url()})
         s = Stack(airflow, db, home, inbox, tmp / "out")
         s.timings["postgres+redis"] = time.perf_counter() - t0
         airflow.cli("db", "migrate", timeout=300)
@@ -214,7 +249,7 @@ def test_a_second_run_waits_for_the_first_one_writer(stack, two_runs):
 
 
 @pytest.mark.production
-def test_a_failed_run_mails_the_office_at_once(stack, two_runs, smtp_module):
+def test_a_failed_run_mails_the_office_at_once(stack, two_runs, mailbox):
     t0 = time.perf_counter()
     _trigger(stack, RUN_BROKEN, date(2021, 5, 2), inbox=str(stack.inbox.parent / "no-such-inbox"))
     assert _wait_for_runs(stack, RUN_BROKEN) == {RUN_BROKEN: "failed"}
@@ -224,15 +259,15 @@ def test_a_failed_run_mails_the_office_at_once(stack, two_runs, smtp_module):
     tries = _query(stack, "SELECT try_number FROM task_instance WHERE run_id = %s AND task_id = 'ingest'", RUN_BROKEN)
     assert tries == [(1,)]  # no retries: a missing inbox does not come back in 30 s
     # The dag-processor ran the DAG's on_failure_callback: the mail is real, through apprise and SMTP.
-    msg = smtp_module.wait(lambda m: "2021-05-02" in m["Subject"] and "failed" in m["Subject"], timeout=120)
-    body = smtp_module.text(msg)
+    msg = mailbox.wait(lambda subject: "2021-05-02" in subject and "failed" in subject, timeout=120)
+    body = msg.get_body(("plain", "html")).get_content()
     assert msg["Subject"] == "【fundwatch】每日运行失败 daily run failed：2021-05-02"
     assert "ingest" in body and "收件箱目录不存在" in body and "2021-05-01" in body  # the last complete run
     stack.timings["failed_run_mail"] = time.perf_counter() - t0
 
 
 @pytest.mark.production
-def test_the_watchdog_mails_only_for_a_day_without_a_complete_run(stack, two_runs, smtp_module):
+def test_the_watchdog_mails_only_for_a_day_without_a_complete_run(stack, two_runs, mailbox):
     t0 = time.perf_counter()
     conf = json.dumps({"home": str(stack.home.root)})
     for day in ("2021-05-01", "2021-05-03"):
@@ -240,8 +275,8 @@ def test_the_watchdog_mails_only_for_a_day_without_a_complete_run(stack, two_run
                           "-c", conf)
     states = _wait_for_runs(stack, "watchdog__2021-05-01", "watchdog__2021-05-03", dag_id=WATCHDOG)
     assert set(states.values()) == {"success"}, states
-    msg = smtp_module.wait(lambda m: "08:00" in m["Subject"], timeout=60)
+    msg = mailbox.wait(lambda subject: "08:00" in subject, timeout=60)
     assert msg["Subject"] == "【fundwatch】截至 08:00 今日运行未完成 no complete run by 08:00：2021-05-03"
-    watchdog_mails = [m["Subject"] for _, m in smtp_module.messages if "08:00" in m["Subject"]]
+    watchdog_mails = [s for s in mailbox.subjects() if "08:00" in s]
     assert watchdog_mails == [msg["Subject"]]  # 2021-05-01 had its run: no mail for it
     stack.timings["watchdog"] = time.perf_counter() - t0
