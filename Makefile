@@ -30,7 +30,7 @@ lint: $(STAMP)
 test: $(STAMP) browser lint
 	$(VENV)/bin/python -m pytest
 
-# Only the production path (PostgreSQL + real scheduler + api-server); `make test` runs it too.
+# Only the production tests (Celery stack on PostgreSQL + Redis, the TLS proxy); `make test` runs them too.
 prod-test: $(STAMP)
 	$(VENV)/bin/python -m pytest -m production tests/production
 

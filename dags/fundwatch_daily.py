@@ -12,6 +12,7 @@ death and staff registers) and checks every rule of the provincial requirements:
 | `validate` | 校验: Great Expectations suites over the marts, GX Data Docs; an erroring check fails the run |
 | `export` | 导出: findings recorded (`finding_id`, `first_seen`, history); `findings.csv`/`.xlsx`; 监督日报 per unit |
 | `docs` | 文档: regenerates the dbt docs auditors browse |
+| `backup` | 备份: state, attachments and uploads into the home's backups folder (the last 30 kept) |
 
 The **logical date is the run date** everywhere: deadlines are judged as of that date, never the
 wall clock. One run at a time (`max_active_runs=1`): DuckDB has one writer.
@@ -27,6 +28,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
+
+from fundwatch.alerts import on_run_failure
 
 DEFAULT_ARGS = {
     "owner": "supervision-office",
@@ -50,6 +53,7 @@ def _run() -> dict:
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=on_run_failure,
     tags=["fundwatch", "audit", "daily"],
     doc_md=__doc__,
     params={
@@ -62,9 +66,11 @@ def fundwatch_daily():
     @task
     def ingest() -> dict:
         from fundwatch import pipeline
+        from fundwatch.airflow_support import refusals_fail_at_once
 
         s = _run()
-        return pipeline.ingest(s["home"], s["inbox"], s["run_id"], s["run_date"]).to_xcom()
+        with refusals_fail_at_once():
+            return pipeline.ingest(s["home"], s["inbox"], s["run_id"], s["run_date"]).to_xcom()
 
     @task
     def dbt_build(_loaded: dict) -> dict:
@@ -94,7 +100,14 @@ def fundwatch_daily():
         s = _run()
         return pipeline.docs(s["home"], s["run_date"]).to_xcom()
 
-    docs(export(validate(dbt_build(ingest()))))
+    @task
+    def backup(_docs: dict) -> dict:
+        from fundwatch import pipeline
+
+        s = _run()
+        return pipeline.backup(s["home"], s["run_date"]).to_xcom()
+
+    backup(docs(export(validate(dbt_build(ingest())))))
 
 
 fundwatch_daily()

@@ -7,11 +7,13 @@ same DAG file the scheduler runs — and reads the run's final state back from A
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,20 @@ def run_settings(context: Any) -> dict:
     moment = context.get("logical_date") or context["dag_run"].run_after
     run_date = moment.astimezone(SHANGHAI).date()
     return {"home": home, "inbox": inbox, "out": out, "run_id": context["run_id"], "run_date": run_date}
+
+
+@contextlib.contextmanager
+def refusals_fail_at_once() -> Iterator[None]:
+    """A stage that refuses to run (``pipeline.RunRefused``: retrying will not help) fails its task
+    without the retries, so the run fails and its alert goes out at once."""
+    from fundwatch.pipeline import RunRefused
+
+    try:
+        yield
+    except RunRefused as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc
 
 
 def airflow_env(home: Home) -> dict[str, str]:
@@ -111,7 +127,7 @@ def run_dag(home: Home, inbox: Path, run_date: date, out: Path) -> str:
     return state
 
 
-_STAGE = re.compile(r"\[(ingest|dbt_build|validate|export|docs)\] (.*?) \[fundwatch\.pipeline\]")
+_STAGE = re.compile(r"\[(ingest|dbt_build|validate|export|docs|backup)\] (.*?) \[fundwatch\.pipeline\]")
 _FAILED = re.compile(r"Task failed with exception|BrokenCheckError|WarehouseError|Error: |Exception: ")
 
 

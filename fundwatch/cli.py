@@ -95,13 +95,23 @@ def cmd_demo(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from fundwatch import inuse
     from fundwatch.review import serve
 
-    serve(_home(args), host=args.host, port=args.port)
+    home = _home(args)
+    with inuse.hold(home, f"fundwatch serve（审核页面 review page，port {args.port}）", wait_s=60):
+        if args.production or args.workers:
+            from fundwatch.review.production import serve_production
+
+            serve_production(home, host=args.host, port=args.port, workers=args.workers or 2,
+                             proxies=args.proxies)
+        else:
+            serve(home, host=args.host, port=args.port, proxies=args.proxies)
     return 0
 
 
 def cmd_users(args) -> int:
+    from fundwatch import inuse
     from fundwatch.review import users_command
 
     # interface.md puts --home last (`fundwatch users add NAME ... --home DIR`): take it from there too.
@@ -110,7 +120,41 @@ def cmd_users(args) -> int:
     known, rest = pre.parse_known_args(args.rest)
     if known.home:
         args.home = known.home
-    return users_command(_home(args), rest)
+    home = _home(args)
+    with inuse.hold(home, "fundwatch users", wait_s=60):
+        return users_command(home, rest)
+
+
+def cmd_backup(args) -> int:
+    from fundwatch.backup import BackupError, backup
+
+    home = Home.resolve(args.home)
+    dest = Path(args.to) if args.to else home.backups_dir / f"manual-{time.strftime('%Y%m%dT%H%M%S')}.tar.gz"
+    try:
+        info = backup(home, dest)
+    except BackupError as exc:
+        _say(f"备份失败（backup failed）：{exc}")
+        return 1
+    _say(f"备份完成（backup written）：{info.text()}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from fundwatch.backup import BackupError, restore
+    from fundwatch.inuse import HomeInUse
+
+    home = Home.resolve(args.home)
+    try:
+        info = restore(home, Path(args.from_))
+    except HomeInUse as exc:
+        _say(str(exc))
+        return 3
+    except BackupError as exc:
+        _say(f"恢复失败，安装目录未改动（restore failed, the home is unchanged）：{exc}")
+        return 1
+    _say(f"恢复完成（restored）：{info.text()}")
+    _say("  仓库、文档和导出由下一次每日运行重建（warehouse, docs and export are rebuilt by the next run）。")
+    return 0
 
 
 def cmd_simulate(args) -> int:
@@ -178,11 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
     s = with_home(sub.add_parser("serve", help="serve the supervision office's review page"))
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8050)
+    s.add_argument("--production", action="store_true",
+                   help="serve under gunicorn (workers, access log without query strings) instead of werkzeug")
+    s.add_argument("--workers", type=int, help="gunicorn worker processes (implies --production; default 2)")
+    s.add_argument("--proxies", type=int,
+                   help="number of reverse proxies in front (trusted for X-Forwarded-For/-Proto); "
+                        "default $FUNDWATCH_TRUSTED_PROXIES or 0; 1 behind the compose TLS proxy")
     s.set_defaults(func=cmd_serve)
 
     u = with_home(sub.add_parser("users", help="review-page people and API tokens"))
     u.add_argument("rest", nargs=argparse.REMAINDER)
     u.set_defaults(func=cmd_users)
+
+    bk = with_home(sub.add_parser("backup", help="back up what cannot be rebuilt (state, attachments, uploads)"))
+    bk.add_argument("--to", help="backup file to write (default: <home>/backups/manual-<time>.tar.gz)")
+    bk.set_defaults(func=cmd_backup)
+
+    rs = with_home(sub.add_parser("restore", help="restore a backup into a home nobody is using"))
+    rs.add_argument("--from", dest="from_", required=True, help="backup file written by fundwatch backup")
+    rs.set_defaults(func=cmd_restore)
 
     b = with_home(sub.add_parser("bench", help="scale benchmark against the plain-DuckDB lower bound"))
     b.add_argument("--payments", type=int, required=True)

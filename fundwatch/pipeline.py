@@ -36,11 +36,20 @@ class StageResult:
         return {"stage": self.stage, "seconds": round(self.seconds, 2), "summary": self.summary, **self.detail}
 
 
+class RunRefused(RuntimeError):
+    """A stage cannot run and retrying will not help (a configuration error, e.g. no inbox folder):
+    the DAG fails the run at once, so the alert goes out at once (Chinese message, English beside)."""
+
+
 def _timed(stage: str):
+    """Time and log a stage; while it works it holds its home (``fundwatch.inuse``: no restore meanwhile)."""
     def wrap(fn):
-        def inner(*args, **kwargs) -> StageResult:
+        def inner(home: Home, *args, **kwargs) -> StageResult:
+            from fundwatch import inuse
+
             t0 = time.perf_counter()
-            summary, detail = fn(*args, **kwargs)
+            with inuse.hold(home, f"每日运行 daily run（{stage}）"):
+                summary, detail = fn(home, *args, **kwargs)
             res = StageResult(stage, time.perf_counter() - t0, summary, detail)
             log.info("[%s] %s (%.1f s)", stage, summary, res.seconds)
             return res
@@ -57,6 +66,8 @@ def ingest(home: Home, inbox: Path, run_id: str, run_date: date):
     """Load the inbox into the raw layer (new and corrected files only)."""
     from ingestion import load_inbox
 
+    if not Path(inbox).is_dir():
+        raise RunRefused(f"收件箱目录不存在（inbox folder not found）：{inbox}；检查 FUNDWATCH_INBOX 或运行参数 inbox")
     home.ensure()
     loaded_at = datetime.now(SHANGHAI).replace(tzinfo=None)  # lineage: when the bytes were loaded
     report = load_inbox(inbox, home.warehouse, run_id=run_id, loaded_at=loaded_at, progress=log.info)
@@ -170,6 +181,16 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
         {"findings": len(rows), "new": summary.new, "closed": summary.closed,
          "csv": str(csv_path), "xlsx": str(xlsx_path), "digests": sent["digests"], "digests_sent": sent["sent"]},
     )
+
+
+@_timed("backup")
+def backup(home: Home, run_date: date):
+    """A backup of what cannot be rebuilt (state, attachments, uploads) into the home's backups folder;
+    the last 30 are kept (``fundwatch.backup``)."""
+    from fundwatch.backup import KEEP, backup_after_run
+
+    info = backup_after_run(home, run_date)
+    return f"备份完成（保留最近 {KEEP} 份）：{info.text()}", {"backup": str(info.path), "bytes": info.bytes}
 
 
 @_timed("docs")

@@ -14,10 +14,11 @@ from fundwatch.review.users import users_command
 __all__ = ["create_app", "serve", "users_command"]
 
 
-def serve(home: Home, host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Serve the review page with werkzeug's threaded server until interrupted."""
+def serve(home: Home, host: str = "127.0.0.1", port: int = 8050, proxies: int | None = None) -> None:
+    """Serve the review page with werkzeug's threaded server until interrupted (production:
+    ``fundwatch.review.production``, gunicorn)."""
     from werkzeug.serving import run_simple
 
-    app = create_app(home)
+    app = create_app(home, trusted_proxies=proxies)
     print(f"fundwatch review page: http://{host}:{port}/  (home {home.root})", flush=True)
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)

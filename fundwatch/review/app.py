@@ -40,9 +40,10 @@ BLUEPRINTS = (signin.bp, queue.bp, finding.bp, admin.bp, docs.bp, api.bp, submis
 def create_app(home: Home, *, trusted_proxies: int | None = None) -> Flask:
     """The review service over ``home.state_db`` and the built docs of ``home``.
 
-    ``trusted_proxies``: how many reverse proxies in front set ``X-Forwarded-For`` (default
-    ``$FUNDWATCH_TRUSTED_PROXIES`` or 0); the client address in the audit log and the sign-in
-    throttle come from there.
+    ``trusted_proxies``: how many reverse proxies in front set ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` (default ``$FUNDWATCH_TRUSTED_PROXIES`` or 0; ``fundwatch serve
+    --proxies N``); the client address in the audit log and the sign-in throttle come from there,
+    and every cookie of a request that came over https is ``Secure``.
     """
     app = Flask(__name__)
     app.config.update(
@@ -59,9 +60,10 @@ def create_app(home: Home, *, trusted_proxies: int | None = None) -> Flask:
     )
     state.connect(home.state_db).close()  # schema exists before the first request
     app.session_interface = sessions.ServerSessions(home.review_sessions_db)
+    app.wsgi_app = secure_cookies(app.wsgi_app)  # type: ignore[method-assign]
     proxies = trusted_proxies if trusted_proxies is not None else int(os.environ.get("FUNDWATCH_TRUSTED_PROXIES") or 0)
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+    if proxies:  # outside secure_cookies: it sees the scheme the proxy reported
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.json.ensure_ascii = False
     app.json.sort_keys = False  # the export's column order
     app.jinja_env.filters.update(money=display.money_fmt, yuan=display.yuan, sentence=display.money_sentence,
@@ -96,3 +98,21 @@ def _headers(resp: Response) -> Response:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     return resp
+
+
+def secure_cookies(wsgi_app):
+    """WSGI middleware: ``Secure`` on every Set-Cookie of a response to an https request (as seen
+    directly or as a trusted proxy reports it), whatever sets the cookie."""
+
+    def app(environ, start_response):
+        if environ.get("wsgi.url_scheme") != "https":
+            return wsgi_app(environ, start_response)
+
+        def start(status, headers, exc_info=None):
+            headers = [(k, v if k.lower() != "set-cookie" or "secure" in v.lower().replace(" ", "").split(";")
+                        else f"{v}; Secure") for k, v in headers]
+            return start_response(status, headers, exc_info)
+
+        return wsgi_app(environ, start)
+
+    return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import re
+import secrets
 import sqlite3
 import sys
 from pathlib import Path
@@ -139,6 +140,66 @@ def verify(conn: sqlite3.Connection, username: str, password: str) -> str | None
     return row["role"] if check_password_hash(row["password_hash"], password) else None
 
 
+IMPORT_COLUMNS = {"name": ("name", "姓名", "用户名"), "role": ("role", "角色"), "unit": ("unit", "单位代码", "单位")}
+
+
+def read_people_csv(path: Path) -> list[dict]:
+    """Rows of a people CSV (UTF-8, with or without BOM; header name,role,unit or 姓名,角色,单位代码)."""
+    import csv
+
+    if not path.is_file():
+        raise UserError(f"文件不存在 file not found: {path}")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = {(h or "").strip(): h for h in reader.fieldnames or []}
+        cols = {}
+        for key, names in IMPORT_COLUMNS.items():
+            found = next((header[n] for n in names if n in header), None)
+            if found is None:
+                raise UserError(f"{path.name}: 缺少列 missing column {key!r} (header: name,role,unit)")
+            cols[key] = found
+        return [{k: (row.get(c) or "").strip() for k, c in cols.items()} for row in reader]
+
+
+def import_users(db: Path, people: list[dict], *, actor: str = "cli") -> list[tuple[str, str]]:
+    """Add every person of ``people`` (dicts: name, role, unit) with a generated password, all or none.
+
+    Every row is checked first (name, role, unit, not yet a user, not twice in the file); one bad row
+    adds nobody. Returns (name, password) once: the passwords are not kept anywhere in clear.
+    """
+    problems, seen = [], set()
+    for i, p in enumerate(people, start=2):  # row 1 is the header
+        try:
+            if not _NAME.match(p["name"]):
+                raise UserError(f"invalid name {p['name']!r}")
+            _check_role(p["role"])
+            _check_unit(p["unit"])
+            if p["name"] in seen:
+                raise UserError(f"{p['name']!r} listed twice")
+        except UserError as exc:
+            problems.append(f"第 {i} 行 row {i}: {exc}")
+        seen.add(p["name"])
+    conn = state.connect(db)
+    try:
+        with state.transaction(conn):
+            taken = [n for n in seen if conn.execute("SELECT 1 FROM users WHERE username = ?", (n,)).fetchone()]
+            problems += [f"{n!r}: already a user (fundwatch users passwd/set-role)" for n in sorted(taken)]
+            if problems:
+                raise UserError("nobody added:\n  " + "\n  ".join(problems))
+            now, out = state.now_shanghai(), []
+            for p in people:
+                password = secrets.token_urlsafe(12)  # 16 characters, ~96 bits
+                conn.execute("INSERT INTO users (username, password_hash, role, unit_code, created_at, updated_at)"
+                             " VALUES (?, ?, ?, ?, ?, ?)",
+                             (p["name"], generate_password_hash(password, method="scrypt"), p["role"], p["unit"],
+                              now, now))
+                _audit(conn, actor, "user_add", f"{p['name']} role={p['role']} unit={p['unit']} (import)")
+                out.append((p["name"], password))
+            return out
+    finally:
+        conn.close()
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -179,6 +240,8 @@ def users_command(home: Home, argv: list[str]) -> int:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("name", nargs="?")
     who.add_argument("--id", type=int, dest="token_id")
+    p = sub.add_parser("import", help="add people in bulk from a CSV (name,role,unit); prints one-time passwords")
+    p.add_argument("file", type=Path)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -222,6 +285,12 @@ def users_command(home: Home, argv: list[str]) -> int:
             if not n:
                 raise UserError("no active token matches")
             print(f"revoked {n} token(s)")
+        elif args.cmd == "import":
+            added = import_users(db, read_people_csv(args.file))
+            print("name\tinitial password (shown once: hand it over, then it is gone)")
+            for name, password in added:
+                print(f"{name}\t{password}")
+            print(f"added {len(added)} people from {args.file.name}", file=sys.stderr)
     except UserError as exc:
         print(f"fundwatch users: {exc}", file=sys.stderr)
         return 1

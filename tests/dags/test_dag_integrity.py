@@ -58,11 +58,11 @@ def test_daily_dag_policy(dagbag):
         assert t.owner == "supervision-office"
         assert t.execution_timeout is not None and t.execution_timeout <= timedelta(hours=2)
     retries = {t.task_id: t.retries for t in dag.tasks}
-    assert retries == {"ingest": 2, "dbt_build": 2, "validate": 0, "export": 2, "docs": 2}
+    assert retries == {"ingest": 2, "dbt_build": 2, "validate": 0, "export": 2, "docs": 2, "backup": 2}
 
 
 def test_daily_dag_order(dagbag):
     dag = dagbag.dags["fundwatch_daily"]
     order = [t.task_id for t in dag.topological_sort()]
-    assert order == ["ingest", "dbt_build", "validate", "export", "docs"]
+    assert order == ["ingest", "dbt_build", "validate", "export", "docs", "backup"]
     assert set(dag.params.keys()) == {"inbox", "home", "out"}

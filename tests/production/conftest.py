@@ -2,7 +2,7 @@
 
 Docker does not run on these machines, so the compose file is checked against the project instead
 (tests/production/test_compose.py), and the production path itself (PostgreSQL metadata, the real
-scheduler, the api-server) is run without containers (tests/production/test_production_run.py).
+scheduler, a Celery worker, the TLS proxy) is run without containers (test_celery_stack.py, test_proxy.py).
 """
 
 from __future__ import annotations
@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-# pytest may run with --import-mode=importlib: make the helper modules importable by the tests here.
+# pytest may run with --import-mode=importlib: make the helper modules importable by the tests here,
+# and the SMTP inbox of tests/fundwatch (fw_testdata) for the alert mails of the Celery stack.
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent.parent / "fundwatch"))
 from compose_model import COMPOSE_FILE, ENV_EXAMPLE, interpolate, read_env_file  # noqa: E402
 
 
 def pytest_configure(config):
     # Also registered in pyproject.toml by the lead; registering here keeps --strict-markers happy alone.
     config.addinivalue_line(
-        "markers", "production: runs the DAG under the real scheduler on PostgreSQL (about 1 minute)"
+        "markers",
+        "production: the Celery stack (PostgreSQL, Redis, scheduler, worker) and the TLS proxy, for real (minutes)",
     )
 
 

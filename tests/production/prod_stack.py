@@ -1,7 +1,8 @@
-"""The production path without containers: PostgreSQL from Debian's packages, Airflow's api-server,
-dag-processor and scheduler (LocalExecutor), all on loopback, all stopped again by whoever started them.
+"""The production path without containers: PostgreSQL and Redis from Debian's packages, Airflow's
+api-server, dag-processor, scheduler and a Celery worker (CeleryExecutor, as docker-compose.yml),
+all on loopback, all stopped again by whoever started them.
 
-Used by test_production_run.py. Every process started here carries ``FUNDWATCH_PROD_STACK=<id>`` in
+Used by test_celery_stack.py. Every process started here carries ``FUNDWATCH_PROD_STACK=<id>`` in
 its environment, so the test can prove none of them outlives it.
 """
 
@@ -37,23 +38,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def debian_package(package: str, present) -> None:
+    """Install a Debian package (as root, with apt-get) unless ``present()`` already says it is there."""
+    if present():
+        return
+    if os.geteuid() != 0:
+        raise RuntimeError(f"{package} is not installed: apt-get install -y {package} (as root)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    if not present():
+        raise RuntimeError(f"apt-get install {package} did not provide what the tests need")
+
+
 def postgres_bindir() -> Path:
     """Debian's PostgreSQL server binaries; installs the `postgresql` package when they are missing."""
     def found() -> list[Path]:
         dirs = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")]
         return sorted(dirs, key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
 
-    if not found():
-        if os.geteuid() != 0:
-            raise RuntimeError("PostgreSQL server is not installed: apt-get install -y postgresql (as root)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-    dirs = found()
-    if not dirs:
-        raise RuntimeError("apt-get install postgresql left no /usr/lib/postgresql/*/bin/pg_ctl")
-    return dirs[-1]
+    debian_package("postgresql", lambda: bool(found()))
+    return found()[-1]
+
+
+def debian_binary(name: str, package: str) -> str:
+    """The path of a program from Debian's packages, installing ``package`` when it is missing."""
+    debian_package(package, lambda: shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin"))
+    return shutil.which(name, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
 
 
 class PostgresServer:
@@ -137,12 +149,59 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class AirflowStack:
-    """Airflow 3 components of one home on PostgreSQL metadata, as in docker-compose.yml but with the
-    LocalExecutor: `airflow api-server` (the Execution API the task runners call), `airflow
-    dag-processor` and `airflow scheduler`, each in its own process group, on loopback ports."""
+class RedisServer:
+    """A throwaway Redis (Debian's redis-server) on a free loopback port, password-protected, no
+    persistence: the Celery broker, as the compose file's redis service."""
 
-    def __init__(self, home: Home, db: PostgresServer) -> None:
+    def __init__(self) -> None:
+        self.exe = debian_binary("redis-server", "redis-server")
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(16)
+        self.root = Path(tempfile.mkdtemp(prefix="fundwatch-redis-"))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        conf = self.root / "redis.conf"  # the password in a file, not on the command line
+        conf.write_text(f"port {self.port}\nbind {LOOPBACK}\nrequirepass {self.password}\nsave \"\"\n"
+                        f"appendonly no\ndir {self.root}\nlogfile {self.root / 'redis.log'}\n", encoding="utf-8")
+        conf.chmod(0o600)
+        self.proc = subprocess.Popen([self.exe, str(conf)], start_new_session=True, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, self.port), timeout=1) as c:
+                c.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                if b"+PONG" in c.recv(100):
+                    return self
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
+            time.sleep(0.2)
+
+    def url(self) -> str:
+        return f"redis://:{self.password}@{LOOPBACK}:{self.port}/0"
+
+    def log_tail(self, lines: int = 20) -> str:
+        log = self.root / "redis.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class AirflowStack:
+    """Airflow 3 components of one home as in docker-compose.yml: PostgreSQL metadata, the
+    CeleryExecutor with Redis as broker and PostgreSQL as result backend; `airflow api-server` (the
+    Execution API the task runners call), `airflow dag-processor`, `airflow scheduler` and `airflow
+    celery worker`, each in its own process group, on loopback ports."""
+
+    def __init__(self, home: Home, db: PostgresServer, broker: RedisServer, extra_env: dict | None = None) -> None:
         self.home = home
         self.db = db
         self.stack_id = secrets.token_hex(8)
@@ -155,8 +214,10 @@ class AirflowStack:
         env.update(  # ... with the production metadata database and executor
             {
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.url(),
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "2",
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CELERY__BROKER_URL": broker.url(),
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + db.url(),
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",  # two task slots: two runs *could* write at once
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{LOOPBACK}:{self.api_port}/execution/",
                 "AIRFLOW__API__HOST": LOOPBACK,
                 "AIRFLOW__API__PORT": str(self.api_port),
@@ -168,6 +229,7 @@ class AirflowStack:
                 # Only the run the test triggers: no automatic run of the latest interval over empty params.
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                 MARKER: self.stack_id,
+                **(extra_env or {}),
             }
         )
         self.env = env

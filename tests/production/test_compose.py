@@ -30,6 +30,7 @@ CONTAINER_INBOX = "/data/inbox"
 OFFICIAL_IMAGE_COMMANDS = {
     "postgres": {"pg_isready", "postgres", "docker-entrypoint.sh"},
     "redis": {"redis-server", "redis-cli"},
+    "nginx": {"nginx", "curl"},
 }
 # Which Airflow component each role of the issue is, by its command.
 AIRFLOW_ROLES = {
@@ -39,7 +40,8 @@ AIRFLOW_ROLES = {
     "triggerer": ("triggerer",),
     "worker": ("celery", "worker"),
 }
-SECRET_WORDS = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$|CONN$|BROKER_URL|RESULT_BACKEND|REDISCLI_AUTH")
+SECRET_WORDS = re.compile(
+    r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$|CONN$|BROKER_URL|RESULT_BACKEND|REDISCLI_AUTH|NOTIFY_URLS")
 PINNED_TAG = re.compile(r"^\d+(\.\d+)+([-.][a-z0-9.]+)*$")
 
 
@@ -89,7 +91,7 @@ def test_compose_file_parses_into_the_services_of_the_issue(services):
     assert {"postgres", "redis"} <= images
     serve = [n for n, s in services.items() if _argv(s.get("command", ["-"]))[:2] == ["fundwatch", "serve"]]
     assert serve, "no review page service (fundwatch serve)"
-    assert any("http.server" in _argv(s.get("command", ["-"])) for s in services.values()), "no docs server"
+    assert "nginx" in images, "no TLS reverse proxy"
 
 
 def test_airflow_services_use_the_celery_executor_with_postgres_and_redis(services):
@@ -166,6 +168,8 @@ def test_fundwatch_commands_exist_in_the_cli_parser(services):
         seen += 1
         if args.command == "serve":
             assert args.home == CONTAINER_HOME and args.host == "0.0.0.0", name
+            # gunicorn, trusting exactly the one proxy in front of it (X-Forwarded-Proto -> Secure cookies)
+            assert args.production and args.workers >= 2 and args.proxies == 1, name
     assert seen
 
 
@@ -233,16 +237,22 @@ def test_healthchecks_probe_the_port_each_service_listens_on(services):
 # --- mounts and paths ---------------------------------------------------------------------------
 
 
-def test_every_bind_mount_exists_in_the_repo_and_named_volumes_are_declared(compose, services):
+def test_every_bind_mount_exists_in_the_repo_and_named_volumes_are_declared(compose, services, env_example):
     declared = set(compose.get("volumes") or {})
     for name, svc in services.items():
         for spec in svc.get("volumes", []):
             source, target = spec.split(":")[:2]
-            if source.startswith((".", "/")):
+            if source == env_example["FUNDWATCH_TLS_DIR"]:
+                # The only host folder outside the repo: the certificate and key (secrets, never committed).
+                assert name == "proxy" and spec.endswith(":ro"), f"{name}: {spec}"
+            elif source.startswith((".", "/")):
                 path = (COMPOSE_FILE.parent / source).resolve()
                 assert path.exists() and path.is_relative_to(REPO), f"{name}: {source} is not in the repo"
                 rel = path.relative_to(REPO).as_posix()
-                assert target == str(IMAGE_APP_ROOT / rel), f"{name}: {source} must mount where the image has it"
+                if "build" in svc:
+                    assert target == str(IMAGE_APP_ROOT / rel), f"{name}: {source} must mount where the image has it"
+                else:
+                    assert spec.endswith(":ro"), f"{name}: a file of the repo is mounted read-only: {spec}"
             else:
                 assert source in declared, f"{name}: volume {source} is not declared"
 
@@ -265,17 +275,16 @@ def test_the_worker_sees_the_inbox_home_and_export_where_the_dag_looks(services)
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(IMAGE_APP_ROOT / "dags")
 
 
-def test_review_and_docs_serve_the_same_home_the_pipeline_writes(services):
+def test_the_review_page_serves_the_home_and_backups_the_pipeline_writes(services):
     home = Home(Path(CONTAINER_HOME))
-    pipeline_home = next(_mounts(s)[CONTAINER_HOME] for s in services.values()
-                         if _argv(s.get("command", ["-"]))[1:3] == ["celery", "worker"])
-    docs = next(s for s in services.values() if "http.server" in _argv(s.get("command", ["-"])))
-    docs_argv = _argv(docs["command"])
-    assert docs_argv[docs_argv.index("--directory") + 1] == str(home.dbt_docs_dir.parent)
-    assert home.gx_docs_dir.parent == home.dbt_docs_dir.parent
+    worker = next(s for s in services.values() if _argv(s.get("command", ["-"]))[1:3] == ["celery", "worker"])
     review = next(s for s in services.values() if _argv(s.get("command", ["-"]))[:2] == ["fundwatch", "serve"])
-    for svc in (docs, review):
-        assert _mounts(svc)[CONTAINER_HOME] == pipeline_home
+    for folder in (CONTAINER_HOME, str(home.backups_dir)):
+        assert _mounts(review)[folder] == _mounts(worker)[folder], folder
+    # Backups live on their own volume (another disk), not inside the home they protect.
+    assert _mounts(worker)[str(home.backups_dir)] != _mounts(worker)[CONTAINER_HOME]
+    # The built docs are under the home the page serves them from (/docs/dbt/, /docs/gx/ behind sign-in).
+    assert home.dbt_docs_dir.is_relative_to(home.root) and home.gx_docs_dir.is_relative_to(home.root)
 
 
 # --- variables and secrets ----------------------------------------------------------------------
@@ -307,11 +316,13 @@ def test_no_secret_is_written_into_the_compose_file(compose_text, env_example):
 
 
 def test_published_ports_bind_to_the_configured_address_only(services, env_example):
-    assert env_example["FUNDWATCH_BIND_ADDRESS"] == "127.0.0.1"
+    assert env_example["FUNDWATCH_BIND_ADDRESS"] == env_example["FUNDWATCH_PUBLIC_ADDRESS"] == "127.0.0.1"
     for name, svc in services.items():
+        address = env_example["FUNDWATCH_PUBLIC_ADDRESS" if name == "proxy" else "FUNDWATCH_BIND_ADDRESS"]
         for spec in svc.get("ports", []):
-            assert spec.startswith(env_example["FUNDWATCH_BIND_ADDRESS"] + ":"), f"{name}: {spec}"
-    assert not {"postgres", "redis"} & {n for n, s in services.items() if s.get("ports")}
+            assert spec.startswith(address + ":"), f"{name}: {spec}"
+    # Nothing but the proxy and Airflow's own UI is published; the review page only through the proxy.
+    assert {n for n, s in services.items() if s.get("ports")} == {"proxy", "airflow-apiserver"}
 
 
 # --- start order ----------------------------------------------------------------------------------
@@ -351,3 +362,67 @@ def test_start_order_has_no_cycle(services):
     for name in services:
         visit(name, ())
 
+
+
+# --- the TLS proxy in front of the review page ------------------------------------------------------
+
+PROXY_TEMPLATE = REPO / "deploy" / "proxy" / "default.conf.template"
+
+
+def test_the_proxy_renders_its_template_from_its_own_variables_only(services):
+    proxy = services["proxy"]
+    env = proxy["environment"]
+    source = _mounts(proxy)["/etc/nginx/templates/default.conf.template"]
+    assert (COMPOSE_FILE.parent / source).resolve() == PROXY_TEMPLATE
+    text = PROXY_TEMPLATE.read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{(\w+)\}", text))
+    substituted = {k for k in env if re.search(env["NGINX_ENVSUBST_FILTER"], k)}
+    assert used == substituted, "every ${VAR} of the template is set by the service, and only those"
+    # The filter leaves nginx's own $variables ($host, $scheme ...) alone.
+    assert not {v for v in re.findall(r"\$(\w+)", text) if v.startswith("FUNDWATCH_")} - used
+
+
+def test_the_proxy_sends_everything_to_gunicorn_over_tls_on_the_published_ports(services):
+    proxy, review = services["proxy"], services["review"]
+    env = proxy["environment"]
+    argv = _argv(review["command"])
+    assert env["FUNDWATCH_REVIEW_UPSTREAM"] == f"review:{argv[argv.index('--port') + 1]}"
+    assert proxy["depends_on"]["review"]["condition"] == "service_healthy"
+    certs = PurePosixPath(next(t for t in _mounts(proxy) if t.startswith("/etc/nginx/certs")))
+    for key in ("FUNDWATCH_TLS_CERT_FILE", "FUNDWATCH_TLS_KEY_FILE"):
+        assert PurePosixPath(env[key]).parent == certs, key
+    published = {spec.rsplit(":", 1)[1] for spec in proxy["ports"]}
+    assert published == {env["FUNDWATCH_PROXY_HTTPS_PORT"], env["FUNDWATCH_PROXY_HTTP_PORT"]}
+    check = " ".join(_argv(proxy["healthcheck"]["test"]))
+    assert f"https://localhost:{env['FUNDWATCH_PROXY_HTTPS_PORT']}/login" in check
+    text = PROXY_TEMPLATE.read_text(encoding="utf-8")
+    assert re.search(r"listen \$\{FUNDWATCH_PROXY_HTTPS_PORT\} ssl;", text)
+    assert "return 301 https://" in text  # plain http only redirects
+    # Forwarded headers are set by the proxy (the page trusts exactly one hop: --proxies 1).
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
+
+
+def test_the_proxy_logs_no_query_string_and_allows_an_upload(services):
+    text = PROXY_TEMPLATE.read_text(encoding="utf-8")
+    formats = dict(re.findall(r"log_format (\w+) '([^']*)'", text))
+    for fmt in formats.values():
+        for leaky in ("$request ", "$request_uri", "$args", "$query_string", "$http_referer", "$arg_"):
+            assert leaky not in fmt + " ", f"access log format holds {leaky.strip()}"
+    logs = re.findall(r"access_log (\S+) (\w+);", text)
+    assert logs and all(fmt in formats for _, fmt in logs)
+    assert len(re.findall(r"^\s*server \{", text, flags=re.MULTILINE)) == len(logs)
+    from fundwatch.uploads.guard import MAX_BYTES
+
+    body = re.search(r"client_max_body_size (\d+)m;", text)
+    assert body and int(body.group(1)) * 1024 * 1024 > MAX_BYTES  # the largest upload and its envelope
+
+
+def test_the_alerts_reach_the_office_from_every_airflow_service(services):
+    for name, svc in services.items():
+        if _argv(svc.get("command", ["-"]))[0] == "airflow":
+            assert svc["environment"]["FUNDWATCH_NOTIFY_URLS"], name
+    # The failure callback runs in the dag-processor: it reads the task's log and the home (read-only).
+    mounts = services["airflow-dag-processor"]["volumes"]
+    assert f"fundwatch-home:{CONTAINER_HOME}:ro" in mounts
+    assert any(m.startswith("airflow-logs:") for m in mounts)
