@@ -79,7 +79,7 @@ def _plain_validation(home: Home) -> dict:
     import duckdb
 
     from expectations.batches import batch_query, fen_column
-    from expectations.catalog import by_suite
+    from fundwatch.catalog import by_suite
 
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         # Timed from an open warehouse, like GX's run (GX connects while its data source is added).

@@ -137,10 +137,6 @@ def fmt_int(v: int | None, style: str) -> Cell:
     return str(v)
 
 
-def fmt_text(v: str | None, style: str) -> Cell:
-    return "" if v is None else v
-
-
 def header_label(label: str, style: int) -> str:
     """Header variants that must match the same column: bracket width and surrounding spaces."""
     if style == 1:
