@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from fundwatch.export import unguard
 from fundwatch.paths import Home
 
 STAGES = ("ingest", "dbt_build", "validate", "export", "docs")
@@ -186,11 +187,6 @@ def read_export(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _unsafe(text: str) -> str:
-    """Undo the export's formula guard (a leading apostrophe)."""
-    return text[1:] if text.startswith("'") and text[1:2] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def rows_loaded(home: Home) -> int:
     import duckdb
 
@@ -227,7 +223,7 @@ def check_day(home: Home, run_date: date, rows: list[dict[str, str]], tr: Tracke
         problems.append(f"duplicate finding_id in export: {dup[:5]}")
     for r in rows:
         fid = r["finding_id"]
-        if fid != finding_id(r["rule_id"], r["subject_type"], _unsafe(r["subject_key"])):
+        if fid != finding_id(r["rule_id"], r["subject_type"], unguard(r["subject_key"])):
             problems.append(f"{fid}: finding_id is not the hash of its rule/subject")
         seen = tr.first_seen.get(fid)
         if seen is None:
