@@ -93,3 +93,5 @@ def test_a_check_that_cannot_run_fails_the_run_and_leaves_no_export(daily_run, t
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "运行失败" in proc.stdout
     assert not (tmp_path / "out" / "findings.csv").exists()
+    log = (home / "logs" / f"run-{RUN_DATE}.log").read_text(encoding="utf-8")
+    assert "每日运行失败（daily run failed）" in log, "Airflow called the DAG's on_failure_callback"
