@@ -34,11 +34,11 @@ install-runtime: $(RUNTIME)
 # or delete its line from the lock (an indirect one), run `make lock`. Resolves for the production
 # image's Python (Dockerfile) with uv from PyPI; pins and hashes hold on any Linux platform.
 LOCK_TOOL  := $(VENV)-lock
-UV_COMPILE := $(LOCK_TOOL)/bin/uv pip compile pyproject.toml --python-version 3.11.14 --generate-hashes \
+UV_COMPILE := $(LOCK_TOOL)/bin/uv pip compile pyproject.toml --python-version 3.11.14 --generate-hashes --no-strip-extras \
               --quiet --custom-compile-command "make lock" -c $(LOCK_TOOL)/pins.txt
 lock:
 	test -x $(LOCK_TOOL)/bin/uv || ($(PYTHON) -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/pip install --quiet uv==0.13.9)
-	sed -n 's/^\([A-Za-z0-9._-]*==[^ ;\\]*\).*/\1/p' requirements.lock $(wildcard requirements-dev.lock) \
+	sed -n 's/^\([A-Za-z0-9._-]*\)\(\[[^]]*\]\)\{0,1\}\(==[^ ;\\]*\).*/\1\3/p' requirements.lock $(wildcard requirements-dev.lock) \
 	    > $(LOCK_TOOL)/pins.txt
 	$(UV_COMPILE) --group build -o requirements.lock
 	$(UV_COMPILE) --group build --group dev -o requirements-dev.lock \

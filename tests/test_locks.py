@@ -25,7 +25,7 @@ def _lock(name: str) -> dict[str, tuple[str, int]]:
     out: dict[str, tuple[str, int]] = {}
     current = None
     for line in (REPO_ROOT / name).read_text(encoding="utf-8").splitlines():
-        if m := re.match(r"^([A-Za-z0-9._-]+)==([^ ;\\]+)", line):
+        if m := re.match(r"^([A-Za-z0-9._-]+)(?:\[[^]]*\])?==([^ ;\\]+)", line):
             current = canonicalize_name(m[1])
             out[current] = (m[2], 0)
         elif current and line.strip().startswith("--hash=sha256:"):
