@@ -27,22 +27,12 @@ $(DEV): $(RUNTIME) requirements-dev.lock
 install: $(DEV)
 install-runtime: $(RUNTIME)
 
-# Re-lock (requirements.lock: runtime, what the production image installs; requirements-dev.lock:
-# the `dev` group of pyproject.toml, installed on top) with every file's hashes, without moving any
-# pinned version: each pin of the current locks is a constraint. A new package: add it to
-# pyproject.toml, run `make lock`. An upgrade: change its pin in pyproject.toml (a direct dependency)
-# or delete its line from the lock (an indirect one), run `make lock`. Resolves for the production
-# image's Python (Dockerfile) with uv from PyPI; pins and hashes hold on any Linux platform.
-LOCK_TOOL  := $(VENV)-lock
-UV_COMPILE := $(LOCK_TOOL)/bin/uv pip compile pyproject.toml --python-version 3.11.14 --generate-hashes --no-strip-extras \
-              --quiet --custom-compile-command "make lock" -c $(LOCK_TOOL)/pins.txt
+# Re-lock with every file's hash, without moving any pinned version (how to add or upgrade a
+# package: tools/lock.py). uv resolves from PyPI for the production image's Python.
+LOCK_TOOL := $(VENV)-lock
 lock:
 	test -x $(LOCK_TOOL)/bin/uv || ($(PYTHON) -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/pip install --quiet uv==0.13.9)
-	sed -n 's/^\([A-Za-z0-9._-]*\)\(\[[^]]*\]\)\{0,1\}\(==[^ ;\\]*\).*/\1\3/p' requirements.lock $(wildcard requirements-dev.lock) \
-	    > $(LOCK_TOOL)/pins.txt
-	$(UV_COMPILE) --group build -o requirements.lock
-	$(UV_COMPILE) --group build --group dev -o requirements-dev.lock \
-	    $$(grep -oE '^[A-Za-z0-9._-]+' requirements.lock | sed 's/^/--no-emit-package /')
+	$(LOCK_TOOL)/bin/python tools/lock.py $(LOCK_TOOL)/bin/uv
 
 # Debian's Chromium drives the review page's end-to-end test (never a downloaded browser build).
 browser:
