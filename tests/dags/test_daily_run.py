@@ -8,6 +8,8 @@ Re-running the same day duplicates nothing and keeps every finding_id and first_
 from __future__ import annotations
 
 import csv
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +54,19 @@ def test_the_run_reports_where_the_results_are(daily_run):
     assert (base / "out" / "findings.xlsx").exists()
     projects = known_projects(Home(base / "home"))  # the upload templates' 项目编码 drop-down
     assert len(projects) > 10 and all(p.code and p.unit_code for p in projects)
+
+
+def test_the_export_is_an_airflow_asset_event(daily_run):
+    """The export task's outlet: Airflow records an event of the fundwatch_findings asset whose extra
+    says where the findings went and how many there are."""
+    base, _, _ = daily_run
+    with sqlite3.connect(Home(base / "home").airflow_home / "airflow.db") as conn:
+        extras = [json.loads(e) for (e,) in conn.execute(
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE a.name = 'fundwatch_findings' ORDER BY e.id")]
+    assert extras, "no asset event for the findings export"
+    assert extras[-1]["csv"] == str(base / "out" / "findings.csv")
+    assert extras[-1]["findings"] == len(_rows(base / "out" / "findings.csv"))
 
 
 def test_findings_equal_the_generators_expected_findings(daily_run):
