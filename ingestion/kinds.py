@@ -142,6 +142,8 @@ KINDS: tuple[Kind, ...] = (
     ), ("id_number", "staff_id_number")),
 )
 
+KINDS_BY_TABLE: dict[str, Kind] = {k.table: k for k in KINDS}  # ingestion.check looks kinds up by table
+
 #: Lineage columns that end every kind table, in order.
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_file", "VARCHAR"), ("source_row", "INTEGER"), ("file_sha256", "VARCHAR"),
