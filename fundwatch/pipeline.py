@@ -151,6 +151,8 @@ def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
 
 def project_list(warehouse: Path) -> list[tuple]:
     """(code, name, unit) of every project in force, for the upload templates' drop-down."""
+    import duckdb
+
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute("SELECT project_code, project_name, unit_code FROM raw.projects ORDER BY 1").fetchall()
 
