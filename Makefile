@@ -1,38 +1,56 @@
 # The two commands of the README, on a fresh machine:
-#   make demo   installs what is missing, generates the demo inbox, runs the daily DAG once
-#   make test   installs what is missing, runs lint and the whole test suite (CI runs exactly this)
+#   make demo   installs what is missing (runtime only), generates the demo inbox, runs the daily DAG once
+#   make test   installs what is missing (runtime + development), runs lint and the whole test suite
+#               (CI runs exactly this)
 PYTHON ?= python3
 VENV   := .venv
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PIP    := $(VENV)/bin/python -m pip --disable-pip-version-check
+# Stamps: the venv holds exactly these locks (a changed lock or pyproject.toml installs again).
+RUNTIME := $(VENV)/.runtime-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+DEV     := $(VENV)/.dev-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test prod-test install browser lint clean
+.PHONY: demo test prod-test install install-runtime lock browser lint clean
 
-$(STAMP): requirements.lock pyproject.toml
+# Every package pinned with its hashes (pip's hash-checking mode), then this repository, editable.
+$(RUNTIME): requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	$(PIP) install --quiet --require-hashes -r requirements.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.runtime-* $(VENV)/.dev-*
+	touch $@
 
-install: $(STAMP)
+$(DEV): $(RUNTIME) requirements-dev.lock
+	$(PIP) install --quiet --require-hashes -r requirements.lock -r requirements-dev.lock
+	rm -f $(VENV)/.dev-*
+	touch $@
+
+install: $(DEV)
+install-runtime: $(RUNTIME)
+
+# Re-lock with every file's hash, without moving any pinned version (how to add or upgrade a
+# package: tools/lock.py). uv resolves from PyPI for the production image's Python.
+LOCK_TOOL := $(VENV)-lock
+lock:
+	test -x $(LOCK_TOOL)/bin/uv || ($(PYTHON) -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/pip install --quiet uv==0.13.9)
+	$(LOCK_TOOL)/bin/python tools/lock.py $(LOCK_TOOL)/bin/uv
 
 # Debian's Chromium drives the review page's end-to-end test (never a downloaded browser build).
 browser:
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(VENV)/bin/fundwatch demo
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/fundwatch lint-sql
 
-test: $(STAMP) browser lint
+test: $(DEV) browser lint
 	$(VENV)/bin/python -m pytest
 
 # Only the production tests (Celery stack on PostgreSQL + Redis, the TLS proxy); `make test` runs them too.
-prod-test: $(STAMP)
+prod-test: $(DEV)
 	$(VENV)/bin/python -m pytest -m production tests/production
 
 clean:
-	rm -rf $(VENV) .fundwatch-home
+	rm -rf $(VENV) $(LOCK_TOOL) .fundwatch-home

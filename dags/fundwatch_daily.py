@@ -5,17 +5,12 @@ Every morning at **06:00 Asia/Shanghai** this DAG takes the files that arrived i
 (allocation documents, bank credits, rosters, payments, vouchers, postings, reports, decisions,
 death and staff registers) and checks every rule of the provincial requirements:
 
-| task | what it does |
-|---|---|
-| `ingest` | 入库: new and corrected files → raw layer; rejected files/rows kept with a Chinese reason |
-| `dbt_build` | 建模: staging → intermediate → marts, dbt tests, as of the run date |
-| `validate` | 校验: Great Expectations suites over the marts, GX Data Docs; an erroring check fails the run |
-| `export` | 导出: findings recorded (`finding_id`, `first_seen`, history); `findings.csv`/`.xlsx`; 监督日报 per unit |
-| `docs` | 文档: regenerates the dbt docs auditors browse |
-| `backup` | 备份: state, attachments and uploads into the home's backups folder (the last 30 kept) |
+{tasks}
 
 The **logical date is the run date** everywhere: deadlines are judged as of that date, never the
-wall clock. One run at a time (`max_active_runs=1`): DuckDB has one writer.
+wall clock. One run at a time (`max_active_runs=1`): DuckDB has one writer. The tasks are the
+stages of `fundwatch.pipeline.STAGES`, in that order; `export` updates the asset
+`fundwatch_findings`; a failed run calls `fundwatch.alerts.on_run_failure`.
 
 Parameters (trigger conf): `inbox`, `home`, `out` — empty means `$FUNDWATCH_INBOX`,
 `$FUNDWATCH_HOME` (or the project's default home) and `<home>/out`.
@@ -27,9 +22,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, chain, dag, get_current_context, task
 
 from fundwatch.alerts import on_run_failure
+from fundwatch.pipeline import STAGES  # import-light: each stage imports its own work when it runs
 
 DEFAULT_ARGS = {
     "owner": "supervision-office",
@@ -38,12 +34,28 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(hours=2),
 }
 
+#: The findings export (findings.csv / findings.xlsx in the run's out folder), for DAGs that follow it.
+FINDINGS = Asset(name="fundwatch_findings", uri="x-fundwatch://findings")
+OUTLETS = {"export": [FINDINGS]}
 
-def _run() -> dict:
-    """The run's identity and folders, from the Airflow context (imports stay out of module level)."""
-    from fundwatch.airflow_support import run_settings
 
-    return run_settings(get_current_context())
+def _doc_md() -> str:
+    """This docstring with the table of tasks: each stage's own line from ``fundwatch.pipeline``."""
+    rows = [f"| `{s.name}` | {s.doc} |" for s in STAGES]
+    return __doc__.format(tasks="\n".join(["| task | what it does |", "|---|---|", *rows]))
+
+
+def _stage_task(name: str, retries: int | None):
+    """One task per stage: it runs that stage of the day, by name."""
+    overrides = {} if retries is None else {"retries": retries}
+
+    @task(task_id=name, outlets=OUTLETS.get(name, []), **overrides)
+    def run_stage() -> dict:
+        from fundwatch.airflow_support import run_stage_task
+
+        return run_stage_task(name, get_current_context())
+
+    return run_stage()
 
 
 @dag(
@@ -55,7 +67,7 @@ def _run() -> dict:
     default_args=DEFAULT_ARGS,
     on_failure_callback=on_run_failure,
     tags=["fundwatch", "audit", "daily"],
-    doc_md=__doc__,
+    doc_md=_doc_md(),
     params={
         "inbox": Param("", type="string", description="收件箱目录 (inbox folder); empty = $FUNDWATCH_INBOX"),
         "home": Param("", type="string", description="安装目录 (home folder); empty = $FUNDWATCH_HOME"),
@@ -63,51 +75,7 @@ def _run() -> dict:
     },
 )
 def fundwatch_daily():
-    @task
-    def ingest() -> dict:
-        from fundwatch import pipeline
-        from fundwatch.airflow_support import refusals_fail_at_once
-
-        s = _run()
-        with refusals_fail_at_once():
-            return pipeline.ingest(s["home"], s["inbox"], s["run_id"], s["run_date"]).to_xcom()
-
-    @task
-    def dbt_build(_loaded: dict) -> dict:
-        from fundwatch import pipeline
-
-        s = _run()
-        return pipeline.build(s["home"], s["run_date"]).to_xcom()
-
-    @task(retries=0)  # a broken check is not transient: fail at once, loudly
-    def validate(_built: dict) -> dict:
-        from fundwatch import pipeline
-
-        s = _run()
-        return pipeline.validate(s["home"], s["run_date"]).to_xcom()
-
-    @task
-    def export(_validated: dict) -> dict:
-        from fundwatch import pipeline
-
-        s = _run()
-        return pipeline.export(s["home"], s["run_id"], s["run_date"], s["out"]).to_xcom()
-
-    @task
-    def docs(_exported: dict) -> dict:
-        from fundwatch import pipeline
-
-        s = _run()
-        return pipeline.docs(s["home"], s["run_date"]).to_xcom()
-
-    @task
-    def backup(_docs: dict) -> dict:
-        from fundwatch import pipeline
-
-        s = _run()
-        return pipeline.backup(s["home"], s["run_date"]).to_xcom()
-
-    backup(docs(export(validate(dbt_build(ingest())))))
+    chain(*[_stage_task(s.name, s.retries) for s in STAGES])  # ingest >> dbt_build >> ... in STAGES order
 
 
 fundwatch_daily()

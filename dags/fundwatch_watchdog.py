@@ -39,7 +39,7 @@ def fundwatch_watchdog():
         from fundwatch.alerts import check_day
 
         s = run_settings(get_current_context())  # the run date: this run's logical date in Asia/Shanghai
-        return check_day(s["home"], s["run_date"])
+        return check_day(s.home, s.run_date)
 
     check_today()
 

@@ -12,7 +12,7 @@ defining row where it has one.
 
 from __future__ import annotations
 
-from expectations.catalog import Rule, by_suite
+from fundwatch.catalog import Rule, by_suite
 
 # Subjects whose key already is the file (path, or path|row): no source appended to their label.
 _KEY_IS_SOURCE = ("file", "row")

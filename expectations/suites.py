@@ -40,7 +40,7 @@ from great_expectations.render.renderer.renderer import renderer
 from great_expectations.validator.metric_configuration import MetricConfiguration
 
 from expectations.batches import fen_column, suite_name
-from expectations.catalog import SUITES, by_suite
+from fundwatch.catalog import SUITES, by_suite
 
 SAMPLE_SIZE = 20
 # BASIC: count and the first SAMPLE_SIZE failing labels; SUMMARY would add a GROUP BY over every failing

@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from expectations.catalog import SUITES, by_id, by_suite
 from expectations.data_docs import add_overview, localise
+from fundwatch.catalog import SUITES, by_id, by_suite
 from fundwatch.paths import Home
 
 log = logging.getLogger(__name__)

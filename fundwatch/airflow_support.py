@@ -1,8 +1,10 @@
-"""Running the daily DAG through real Airflow on the embedded default (SQLite metadata in the home).
+"""Airflow and fundwatch: what a task of the daily DAG runs, and running the DAG from ``fundwatch run``.
 
-``fundwatch run`` calls :func:`run_dag`: it migrates Airflow's metadata once per home, then runs
-``airflow dags test fundwatch_daily <logical date>`` with the inbox/home/out as the run's conf — the
-same DAG file the scheduler runs — and reads the run's final state back from Airflow.
+Each task of the DAG calls :func:`run_stage_task` with its stage's name: the day (home, inbox, out,
+run id, run date) comes from the Airflow context. ``fundwatch run`` calls :func:`run_dag`: it
+migrates Airflow's metadata once per home (SQLite in the home), then runs ``airflow dags test
+fundwatch_daily <logical date>`` with the inbox/home/out as the run's conf — the same DAG file the
+scheduler runs — and reads the run's final state back from Airflow.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from zoneinfo import ZoneInfo
 
 from fundwatch.masking import mask_line
 from fundwatch.paths import DAGS_DIR, Home
+from fundwatch.pipeline import STAGE_NAMES, Day, run_stage
 
 DAG_ID = "fundwatch_daily"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def run_settings(context: Any) -> dict:
+def run_settings(context: Any) -> Day:
     """Home, inbox, out, run id and run date of the current task, from the Airflow context.
 
     The run date is the logical date in Asia/Shanghai (never the wall clock); a run triggered
@@ -38,7 +41,17 @@ def run_settings(context: Any) -> dict:
     out = Path(params.get("out") or home.default_out)
     moment = context.get("logical_date") or context["dag_run"].run_after
     run_date = moment.astimezone(SHANGHAI).date()
-    return {"home": home, "inbox": inbox, "out": out, "run_id": context["run_id"], "run_date": run_date}
+    return Day(home=home, inbox=inbox, run_id=context["run_id"], run_date=run_date, out=out)
+
+
+def run_stage_task(stage: str, context: Any) -> dict:
+    """The body of the DAG's task ``stage``: run that stage of the day; its small JSON summary is the
+    task's XCom and the extra of the asset events of the task's outlets (the findings export)."""
+    with refusals_fail_at_once():
+        summary = run_stage(stage, run_settings(context)).to_xcom()
+    for outlet in getattr(context.get("task"), "outlets", None) or ():
+        context["outlet_events"][outlet].extra = summary
+    return summary
 
 
 @contextlib.contextmanager
@@ -127,7 +140,7 @@ def run_dag(home: Home, inbox: Path, run_date: date, out: Path) -> str:
     return state
 
 
-_STAGE = re.compile(r"\[(ingest|dbt_build|validate|export|docs|backup)\] (.*?) \[fundwatch\.pipeline\]")
+_STAGE = re.compile(rf"\[({'|'.join(STAGE_NAMES)})\] (.*?) \[fundwatch\.pipeline\]")
 _FAILED = re.compile(r"Task failed with exception|BrokenCheckError|WarehouseError|Error: |Exception: ")
 
 

@@ -98,7 +98,7 @@ def on_run_failure(context: Any) -> None:
     reason = context.get("reason") or context.get("exception") or "?"
     try:
         settings = run_settings(context)
-        run_date, latest = settings["run_date"], latest_complete_run(settings["home"])
+        run_date, latest = settings.run_date, latest_complete_run(settings.home)
     except Exception as exc:  # noqa: BLE001 - a context without a date or home still gets its alert
         log.warning("run date or home not readable in the failure callback: %r", exc)
         run_date, latest = moment or "?", None

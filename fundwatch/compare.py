@@ -14,29 +14,27 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from fundwatch.export import unguard
 from fundwatch.masking import mask_subject_key
 
 Key = tuple[str, str, str]
 
 
-def _unsafe(text: str | None) -> str:
-    """Undo the export's formula guard (a leading apostrophe) to compare raw values."""
-    text = text or ""
-    return text[1:] if text.startswith("'") and text[1:2] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def read_findings(path: Path) -> dict[Key, dict]:
-    """Findings by (rule_id, subject_type, subject_key); ``unit_code`` is None when the file has no such column."""
+def read_findings(path: Path, duplicates: list[Key] | None = None) -> dict[Key, dict]:
+    """Findings by (rule_id, subject_type, subject_key); ``unit_code`` is None when the file has no such
+    column; a key listed twice goes to ``duplicates``."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     out: dict[Key, dict] = {}
     for r in rows:
-        key = (r["rule_id"], r["subject_type"], _unsafe(r["subject_key"]))
+        key = (r["rule_id"], r["subject_type"], unguard(r["subject_key"]))
+        if key in out and duplicates is not None:
+            duplicates.append(key)
         out[key] = {
             "amount": Decimal(r.get("amount_at_risk") or "0").quantize(Decimal("0.01")),
-            "source_file": _unsafe(r.get("source_file")),
+            "source_file": unguard(r.get("source_file")),
             "source_row": (r.get("source_row") or "").strip(),
-            "unit_code": None if "unit_code" not in r else _unsafe(r["unit_code"]).strip(),
+            "unit_code": None if "unit_code" not in r else unguard(r["unit_code"]).strip(),
         }
     return out
 
@@ -49,10 +47,12 @@ class Comparison:
     amount_diffs: list[tuple[Key, Decimal, Decimal]] = field(default_factory=list)
     lineage_diffs: list[tuple[Key, str, str]] = field(default_factory=list)
     unit_diffs: list[tuple[Key, str, str]] = field(default_factory=list)
+    duplicates: list[Key] = field(default_factory=list)  # a finding the export lists more than once
 
     @property
     def exact(self) -> bool:
-        return not (self.missing or self.unexpected or self.amount_diffs or self.lineage_diffs or self.unit_diffs)
+        return not (self.missing or self.unexpected or self.amount_diffs or self.lineage_diffs or self.unit_diffs
+                    or self.duplicates)
 
     def report(self, limit: int = 15) -> str:
         lines = [f"{'rule_id':28} {'expected':>8} {'found':>8} {'recall':>7} {'precision':>9}"]
@@ -62,7 +62,7 @@ class Comparison:
             )
         for title, items in (("missing", self.missing), ("unexpected", self.unexpected),
                              ("amount differs", self.amount_diffs), ("lineage differs", self.lineage_diffs),
-                             ("unit differs", self.unit_diffs)):
+                             ("unit differs", self.unit_diffs), ("listed twice", self.duplicates)):
             if items:
                 lines.append(f"{title}: {len(items)}")
                 lines += [f"  {_masked(item)}" for item in items[:limit]]
@@ -78,8 +78,8 @@ def _masked(item: tuple) -> str:
 
 
 def compare(expected_csv: Path, actual_csv: Path) -> Comparison:
-    exp, act = read_findings(expected_csv), read_findings(actual_csv)
     cmp = Comparison()
+    exp, act = read_findings(expected_csv), read_findings(actual_csv, cmp.duplicates)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"expected": 0, "found": 0, "hit": 0})
     for k in exp:
         counts[k[0]]["expected"] += 1

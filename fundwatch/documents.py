@@ -25,8 +25,8 @@ import sqlite3
 from datetime import date
 from decimal import Decimal
 
-from expectations.catalog import by_id as rule_catalog
 from fundwatch import divisions, masking, rectification, scope
+from fundwatch.catalog import by_id as rule_catalog
 from fundwatch.export import safe_text
 
 NOTICE_PREFIX = "湘计协监整"

@@ -28,6 +28,12 @@ def safe_text(value: object) -> str:
     return "'" + text if text.startswith(_DANGEROUS) else text
 
 
+def unguard(text: str | None) -> str:
+    """The value ``safe_text`` guarded: a reader of the export (compare, simulate) undoes it with this."""
+    text = text or ""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_DANGEROUS) else text
+
+
 def _cell(column: str, value: object) -> str:
     if value is None:
         return ""

@@ -1,21 +1,24 @@
-"""The stages of the daily pipeline. The DAG's tasks and the CLI call these and nothing else.
+"""The daily pipeline: its stages, in order, and the one way to run a day (``run_day``).
+
+``STAGES`` (at the end of this module) is the only place the sequence is written: the DAG makes one
+task per stage from it and each task runs its stage by name (``run_stage``); ``fundwatch bench``,
+``fundwatch simulate`` and the tests call ``run_day``. Adding a stage is one line in ``STAGES``.
 
 Every stage is keyed on the run date it is given (the Airflow logical date), never the wall clock,
 and can be re-run: re-running a day loads nothing new, rebuilds the same marts and records the same
-findings.
+findings. The DAG imports this module when Airflow parses it, so nothing heavy is imported at
+module level (each stage imports what it needs; ``tests/dags`` checks this).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import duckdb
 
 from fundwatch.paths import Home
 
@@ -83,6 +86,8 @@ def ingest(home: Home, inbox: Path, run_id: str, run_date: date):
 @_timed("dbt_build")
 def build(home: Home, run_date: date):
     """dbt seed + build of every model and dbt test, as of the run date."""
+    import duckdb
+
     from fundwatch.warehouse import dbt_build
 
     dbt_build(home, run_date)
@@ -100,6 +105,7 @@ def validate(home: Home, run_date: date):
     return outcome.summary_zh(), {
         "failing_rules": [r.rule_id for r in outcome.failing_rules],
         "gx_docs": str(outcome.docs_index),
+        "timings": outcome.timings,  # seconds of GX's own steps (import, setup, run, Data Docs): bench
     }
 
 
@@ -138,6 +144,8 @@ def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
     Streams, so that a day with hundreds of thousands of findings never holds them all as Python
     objects (``state.record_run`` writes them batch by batch); DuckDB's own memory is capped too.
     """
+    import duckdb
+
     spill = warehouse.parent / "tmp"
     spill.mkdir(exist_ok=True)
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -154,6 +162,8 @@ def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
 
 def project_list(warehouse: Path) -> list[tuple]:
     """(code, name, unit) of every project in force, for the upload templates' drop-down."""
+    import duckdb
+
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute("SELECT project_code, project_name, unit_code FROM raw.projects ORDER BY 1").fetchall()
 
@@ -201,3 +211,61 @@ def docs(home: Home, run_date: date):
 
     index = dbt_docs(home, run_date)
     return f"dbt 文档已生成：{index}", {"dbt_docs": str(index), "gx_docs": str(home.gx_docs_dir / "index.html")}
+
+
+# -- the sequence ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day's run: everything a stage may need."""
+
+    home: Home
+    inbox: Path
+    run_id: str
+    run_date: date
+    out: Path
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the DAG's task id and the tag of the stage's log line
+    run: Callable[[Day], StageResult]
+    doc: str  # one line for the DAG's documentation in the Airflow UI
+    retries: int | None = None  # None: the DAG's default (2, after 30 s); 0: fail the run at once
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", lambda d: ingest(d.home, d.inbox, d.run_id, d.run_date),
+          "入库: new and corrected files → raw layer; rejected files/rows kept with a Chinese reason"),
+    Stage("dbt_build", lambda d: build(d.home, d.run_date),
+          "建模: staging → intermediate → marts, dbt tests, as of the run date"),
+    Stage("validate", lambda d: validate(d.home, d.run_date),
+          "校验: Great Expectations suites over the marts, GX Data Docs; an erroring check fails the run",
+          retries=0),  # a broken check is not transient
+    Stage("export", lambda d: export(d.home, d.run_id, d.run_date, d.out),
+          "导出: findings recorded (stable `finding_id`, `first_seen`, history); `findings.csv`/`.xlsx`"),
+    Stage("docs", lambda d: docs(d.home, d.run_date), "文档: regenerates the dbt docs auditors browse"),
+    Stage("backup", lambda d: backup(d.home, d.run_date),
+          "备份: state, attachments and uploads into the home's backups folder (the last 30 kept)"),
+)
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+
+
+def run_stage(name: str, day: Day) -> StageResult:
+    """Run one stage of ``day`` by name (what each of the DAG's tasks does)."""
+    for s in STAGES:
+        if s.name == name:
+            return s.run(day)
+    raise ValueError(f"unknown stage {name!r}; the stages are {', '.join(STAGE_NAMES)}")
+
+
+def run_day(home: Home, inbox: Path, run_id: str, run_date: date, out: Path, *,
+            stages: Iterable[str] = STAGE_NAMES) -> dict[str, StageResult]:
+    """Run the day's stages in-process, in pipeline order (``stages`` picks some; the order is
+    always the pipeline's). Returns each stage's result by name; a stage that raises stops the day."""
+    wanted = set(stages)
+    if unknown := wanted - set(STAGE_NAMES):
+        raise ValueError(f"unknown stage(s) {', '.join(sorted(unknown))}; the stages are {', '.join(STAGE_NAMES)}")
+    day = Day(home, inbox, run_id, run_date, out)
+    return {s.name: s.run(day) for s in STAGES if s.name in wanted}

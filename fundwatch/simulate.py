@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from fundwatch.export import unguard
 from fundwatch.paths import Home
-
-STAGES = ("ingest", "dbt_build", "validate", "export", "docs")
+from fundwatch.pipeline import STAGE_NAMES, run_day
 
 # Delivery order of the kinds (source-files.md kinds, named by their raw table).
 KIND_ORDER = (
@@ -141,7 +141,7 @@ def deliver(source_inbox: Path, inbox: Path, paths: Sequence[str]) -> None:
 
 # -- one day's run --------------------------------------------------------------------------------------
 
-_STAGE_LINE = re.compile(r"\[(ingest|dbt_build|validate|export|docs)\] .*\((\d+(?:\.\d+)?) s\) \[fundwatch\.pipeline\]")
+_STAGE_LINE = re.compile(rf"\[({'|'.join(STAGE_NAMES)})\] .*\((\d+(?:\.\d+)?) s\) \[fundwatch\.pipeline\]")
 
 
 def stage_seconds_from_log(text: str) -> dict[str, float]:
@@ -149,7 +149,7 @@ def stage_seconds_from_log(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for m in _STAGE_LINE.finditer(text):
         out[m.group(1)] = float(m.group(2))
-    return {s: out[s] for s in STAGES if s in out}
+    return {s: out[s] for s in STAGE_NAMES if s in out}
 
 
 def _run_airflow(home: Home, inbox: Path, run_date: date, out: Path) -> tuple[str, dict[str, float]]:
@@ -163,32 +163,14 @@ def _run_airflow(home: Home, inbox: Path, run_date: date, out: Path) -> tuple[st
 
 def _run_in_process(home: Home, inbox: Path, run_date: date, out: Path,
                     skip: Sequence[str]) -> tuple[str, dict[str, float]]:
-    from fundwatch import pipeline
-
-    run_id = f"simulate__{run_date.isoformat()}"
-    calls = {
-        "ingest": lambda: pipeline.ingest(home, inbox, run_id, run_date),
-        "dbt_build": lambda: pipeline.build(home, run_date),
-        "validate": lambda: pipeline.validate(home, run_date),
-        "export": lambda: pipeline.export(home, run_id, run_date, out),
-        "docs": lambda: pipeline.docs(home, run_date),
-    }
-    seconds: dict[str, float] = {}
-    for stage in STAGES:
-        if stage in skip:
-            continue
-        seconds[stage] = calls[stage]().seconds
-    return "success", seconds
+    results = run_day(home, inbox, f"simulate__{run_date.isoformat()}", run_date, out,
+                      stages=[s for s in STAGE_NAMES if s not in skip])
+    return "success", {name: r.seconds for name, r in results.items()}
 
 
 def read_export(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def _unsafe(text: str) -> str:
-    """Undo the export's formula guard (a leading apostrophe)."""
-    return text[1:] if text.startswith("'") and text[1:2] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def rows_loaded(home: Home) -> int:
@@ -227,7 +209,7 @@ def check_day(home: Home, run_date: date, rows: list[dict[str, str]], tr: Tracke
         problems.append(f"duplicate finding_id in export: {dup[:5]}")
     for r in rows:
         fid = r["finding_id"]
-        if fid != finding_id(r["rule_id"], r["subject_type"], _unsafe(r["subject_key"])):
+        if fid != finding_id(r["rule_id"], r["subject_type"], unguard(r["subject_key"])):
             problems.append(f"{fid}: finding_id is not the hash of its rule/subject")
         seen = tr.first_seen.get(fid)
         if seen is None:
@@ -329,7 +311,7 @@ def flatness(ys: Sequence[float], k: int = 5) -> tuple[float, float]:
 
 
 CSV_COLUMNS = ("day", "run_date", "files_delivered", "files_in_inbox", "rows_loaded", "findings", "new",
-               "closed", *[f"{s}_s" for s in STAGES], "stage_s", "total_s", "status", "problems")
+               "closed", *[f"{s}_s" for s in STAGE_NAMES], "stage_s", "total_s", "status", "problems")
 
 
 def write_curve_csv(results: Sequence[DayResult], path: Path) -> Path:
@@ -340,7 +322,7 @@ def write_curve_csv(results: Sequence[DayResult], path: Path) -> Path:
         for r in results:
             w.writerow([r.day, r.run_date.isoformat(), r.files_delivered, r.files_in_inbox, r.rows_loaded,
                         r.findings, r.new, r.closed,
-                        *[f"{r.stages[s]:.2f}" if s in r.stages else "" for s in STAGES],
+                        *[f"{r.stages[s]:.2f}" if s in r.stages else "" for s in STAGE_NAMES],
                         f"{r.stage_seconds:.2f}", f"{r.seconds:.2f}", r.status, len(r.problems)])
     tmp.replace(path)
     return path
@@ -410,7 +392,7 @@ def write_curve_svg(results: Sequence[DayResult], path: Path, *, width: int = 72
 
 
 def format_row(r: DayResult) -> str:
-    st = " ".join(f"{r.stages[s]:6.1f}" if s in r.stages else "     -" for s in STAGES)
+    st = " ".join(f"{r.stages[s]:6.1f}" if s in r.stages else "     -" for s in STAGE_NAMES)
     flag = "" if not r.problems and r.status == "success" else f"  !{r.status} {len(r.problems)} problem(s)"
     if r.rerun_seconds is not None:
         flag += f"  (run again: {r.rerun_seconds:.1f} s)"
@@ -418,8 +400,9 @@ def format_row(r: DayResult) -> str:
             f"{r.rows_loaded:8d} {r.findings:6d} {r.new:4d} {r.closed:4d} {st} {r.seconds:7.1f}{flag}")
 
 
+_SHORT = {"dbt_build": "dbt", "validate": "valid"}
 HEADER = (f"{'day':>3} {'run_date':10} {'+f':>3} {'files':>4} {'rows':>8} {'finds':>6} {'new':>4} "
-          f"{'cls':>4} {'ingest':>6} {'dbt':>6} {'valid':>6} {'export':>6} {'docs':>6} {'total_s':>7}")
+          f"{'cls':>4} {' '.join(f'{_SHORT.get(s, s)[:6]:>6}' for s in STAGE_NAMES)} {'total_s':>7}")
 
 
 def summary_lines(results: Sequence[DayResult]) -> list[str]:
@@ -436,7 +419,7 @@ def summary_lines(results: Sequence[DayResult]) -> list[str]:
         f"pipeline stages only: mean {sum(stages) / max(len(stages), 1):.1f} s, slope {s_stage:+.3f} s/day, "
         f"last5/first5 = {ratio_stage:.2f}",
     ]
-    for stage in STAGES:
+    for stage in STAGE_NAMES:
         vals = [r.stages[stage] for r in ok if stage in r.stages]
         if vals:
             s, ratio = flatness(vals)
@@ -473,7 +456,7 @@ def simulate_month(home: Home, *, days: int = 30, payments: int = 2000, seed: in
     if home.state_db.exists():
         raise SimulationError(f"模拟需要一个新的安装目录（the simulation needs a new home; "
                               f"{home.state_db} exists）")
-    if "export" in skip_stages or "ingest" in skip_stages or "dbt_build" in skip_stages:
+    if not set(skip_stages) <= {"validate", "docs"}:
         raise ValueError("only validate and docs may be skipped")
     sim = home.root / "simulate"
     sim.mkdir(parents=True, exist_ok=True)

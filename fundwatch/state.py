@@ -72,7 +72,6 @@ BUSY_TIMEOUT_MS = 30_000
 RECORD_BATCH = 2_000  # findings (with their evidence) held in memory at once by record_run
 
 ACTIONS = ("confirmed", "dismissed", "resolved", "reopened")
-STATUSES = ("open", "confirmed", "dismissed", "resolved")
 
 EXPORT_COLUMNS = (
     "finding_id", "rule_id", "rule_name", "severity", "subject_type", "subject_key", "project_code",
@@ -670,11 +669,3 @@ def insert_decision(conn: sqlite3.Connection, *, finding_id: str, action: str, c
                                       username=username.strip(), at=stamp, due=due or None)
     return int(cur.lastrowid)
 
-
-def status_of(conn: sqlite3.Connection, finding_id: str) -> str:
-    """The finding's status: its latest decision (``reopened`` -> ``open``), else ``open``."""
-    row = conn.execute("SELECT action FROM decisions WHERE finding_id = ? ORDER BY id DESC LIMIT 1",
-                       (finding_id,)).fetchone()
-    if row is None or row[0] == "reopened":
-        return "open"
-    return row[0]

@@ -141,7 +141,11 @@ def lint_sql() -> int:
     """sqlfluff lint of dbt_project/models (dbt templater, duckdb dialect) on a scratch DuckDB.
 
     Never touches a live warehouse. Prints the violations; returns sqlfluff's exit code.
+    sqlfluff is a development tool (requirements-dev.lock): without it, says so and returns 2.
     """
+    if not (_BIN_DIR / "sqlfluff").exists():
+        print("sqlfluff 未安装（a development tool: `make install` installs requirements-dev.lock）")
+        return 2
     with tempfile.TemporaryDirectory(prefix="fundwatch-lint-") as tmp:
         scratch = Path(tmp)
         env = _dbt_env(scratch / "lint.duckdb", scratch / "target", scratch / "logs")

@@ -60,10 +60,6 @@ class Kind:
     def required_headers(self) -> frozenset[str]:
         return frozenset(header_key(c.header) for c in self.columns if c.required)
 
-    @property
-    def money_columns(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if c.vtype is VType.MONEY)
-
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
@@ -146,7 +142,7 @@ KINDS: tuple[Kind, ...] = (
     ), ("id_number", "staff_id_number")),
 )
 
-KINDS_BY_TABLE: dict[str, Kind] = {k.table: k for k in KINDS}
+KINDS_BY_TABLE: dict[str, Kind] = {k.table: k for k in KINDS}  # ingestion.check looks kinds up by table
 
 #: Lineage columns that end every kind table, in order.
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (

@@ -133,11 +133,16 @@ def test_dismiss_requires_reason_and_status_follows_latest_decision(db):
         state.add_decision(db, finding_id="0" * 16, action="confirmed", comment="", username="li")
     with pytest.raises(ValueError):
         state.add_decision(db, finding_id=fid, action="deleted", comment="x", username="li")
+    # The status the export (and the review page) shows: state.export_rows, the production path.
+    assert open_ids(db)[fid]["status"] == "open", "no decision yet"
     state.add_decision(db, finding_id=fid, action="dismissed", comment="已补发公示材料", username="li")
     assert open_ids(db)[fid]["status"] == "dismissed"
     state.add_decision(db, finding_id=fid, action="reopened", comment="", username="wang")
+    assert open_ids(db)[fid]["status"] == "open", "reopened shows as open"
+    state.add_decision(db, finding_id=fid, action="confirmed", comment="", username="wang")
+    state.add_decision(db, finding_id=fid, action="resolved", comment="已整改", username="li")
+    assert open_ids(db)[fid]["status"] == "resolved", "the latest decision wins, not the first"
     conn = state.connect(db)
-    assert state.status_of(conn, fid) == "open"
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("DELETE FROM decisions")
     conn.close()

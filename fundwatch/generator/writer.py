@@ -21,7 +21,8 @@ from pathlib import Path
 import xlsxwriter
 
 from fundwatch.generator.ids import id_is_valid, to_15
-from fundwatch.generator.schema import KINDS, TOTAL_COLUMNS, Col
+from fundwatch.generator.schema import KINDS, TOTAL_COLUMNS
+from ingestion.kinds import Column
 
 FORMATS = ("xlsx", "csv-utf8", "csv-bom", "csv-gb18030")
 _ENCODINGS = {"csv-utf8": "utf-8", "csv-bom": "utf-8-sig", "csv-gb18030": "gb18030"}
@@ -137,10 +138,6 @@ def fmt_int(v: int | None, style: str) -> Cell:
     return str(v)
 
 
-def fmt_text(v: str | None, style: str) -> Cell:
-    return "" if v is None else v
-
-
 def header_label(label: str, style: int) -> str:
     """Header variants that must match the same column: bracket width and surrounding spaces."""
     if style == 1:
@@ -208,9 +205,9 @@ class TableWriter:
         cols = list(enumerate(KINDS[kind]))
         if shuffle:
             rng.shuffle(cols)
-            if not serial_col and cols[0][1].type == "money":
+            if not serial_col and cols[0][1].vtype == "money":
                 cols.append(cols.pop(0))
-        self.cols: list[tuple[int, Col]] = cols
+        self.cols: list[tuple[int, Column]] = cols
         xlsx = fmt == "xlsx"
         date_style = "cell" if xlsx and rng.random() < 0.8 else rng.choice(DATE_STYLES)
         money_style = "cell" if xlsx and rng.random() < 0.7 else rng.choice(("plain2", "plain", "comma"))
@@ -226,16 +223,16 @@ class TableWriter:
         self._fmts: list[Callable[[object], Cell]] = []
         self._variants: list[tuple[Callable[[object, object], Cell], tuple] | None] = []
         for _, c in cols:
-            base, var = _formatters(c.type, xlsx, date_style, money_style, code_style, acct_style, doc_style)
+            base, var = _formatters(c.vtype, xlsx, date_style, money_style, code_style, acct_style, doc_style)
             self._fmts.append(base)
             self._variants.append(var)
         self._pairs = [(f, i) for f, (i, _) in zip(self._fmts, cols, strict=True)]
         self._variant_cols = [j for j, v in enumerate(self._variants) if v is not None]
-        self._tot_idx = [(j, f) for j, (i, c) in enumerate(cols) for f in TOTAL_COLUMNS.get(kind, ()) if c.field == f]
+        self._tot_idx = [(j, f) for j, (i, c) in enumerate(cols) for f in TOTAL_COLUMNS.get(kind, ()) if c.name == f]
         self._sums = {f: Decimal("0") for _, f in self._tot_idx}
         self.row = 0
         self._all_text = True
-        header = [header_label(c.label, label_style) for _, c in cols]
+        header = [header_label(c.header, label_style) for _, c in cols]
         if serial_col:
             header.insert(0, "序号")
         self.width = len(header)
@@ -309,8 +306,8 @@ class TableWriter:
         if override:
             self._all_text = False
             for j, (_, c) in enumerate(cols):
-                if c.field in override:
-                    cells[j] = override[c.field]
+                if c.name in override:
+                    cells[j] = override[c.name]
         if override or special:
             self.special = True
         else:

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from expectations.catalog import Rule, by_id
 from fundwatch import masking, scope, state
+from fundwatch.catalog import Rule, by_id
 from fundwatch.divisions import Division, divisions
 
 SEVERITY_LABELS = {"error": "错误", "warning": "警告"}
@@ -37,7 +37,7 @@ def cents_to_decimal(cents: int | None) -> Decimal:
 
 
 def rule_catalog() -> dict[str, Rule]:
-    """rule_id -> Rule, from the one rule catalogue (``expectations.catalog``, the dbt seed)."""
+    """rule_id -> Rule, from the one rule catalogue (``fundwatch.catalog``, the dbt seed)."""
     return by_id()
 
 

@@ -8,6 +8,8 @@ Re-running the same day duplicates nothing and keeps every finding_id and first_
 from __future__ import annotations
 
 import csv
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +66,19 @@ def test_the_run_reports_where_the_results_are(daily_run):
     assert len(digests) > 2
 
 
+def test_the_export_is_an_airflow_asset_event(daily_run):
+    """The export task's outlet: Airflow records an event of the fundwatch_findings asset whose extra
+    says where the findings went and how many there are."""
+    base, _, _ = daily_run
+    with sqlite3.connect(Home(base / "home").airflow_home / "airflow.db") as conn:
+        extras = [json.loads(e) for (e,) in conn.execute(
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE a.name = 'fundwatch_findings' ORDER BY e.id")]
+    assert extras, "no asset event for the findings export"
+    assert extras[-1]["csv"] == str(base / "out" / "findings.csv")
+    assert extras[-1]["findings"] == len(_rows(base / "out" / "findings.csv"))
+
+
 def test_findings_equal_the_generators_expected_findings(daily_run):
     base, gen, _ = daily_run
     result = compare(gen.expected_findings, base / "out" / "findings.csv")
@@ -103,3 +118,5 @@ def test_a_check_that_cannot_run_fails_the_run_and_leaves_no_export(daily_run, t
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "运行失败" in proc.stdout
     assert not (tmp_path / "out" / "findings.csv").exists()
+    log = (home / "logs" / f"run-{RUN_DATE}.log").read_text(encoding="utf-8")
+    assert "每日运行失败（daily run failed）" in log, "Airflow called the DAG's on_failure_callback"

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.load import ensure_schema
+
 RUN_DATE = date(2021, 4, 30)
-SCHEMA_SQL = Path(__file__).with_name("raw_schema.sql")
 
 U1, U2 = "430102", "430103"
 PA, PB, PC, PD, PE, PF = "JQ2020-01", "QJ2020-02", "QJ2020-03", "HY2020-04", "NX2020-05", "NX2020-06"
@@ -257,7 +258,7 @@ def write_raw(path: Path) -> None:
     """Create the raw schema in a fresh DuckDB file and fill it with the rows above."""
     con = duckdb.connect(str(path))
     try:
-        con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        ensure_schema(con)  # the raw layer exactly as ingestion creates it
         for table, rows in TABLES.items():
             if not rows:
                 continue

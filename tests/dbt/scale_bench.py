@@ -18,8 +18,7 @@ import duckdb
 
 from fundwatch.paths import Home
 from fundwatch.warehouse import dbt_build
-
-SCHEMA_SQL = Path(__file__).with_name("raw_schema.sql")
+from ingestion.load import ensure_schema
 
 FILL_SQL = """
 insert into raw.projects
@@ -83,7 +82,7 @@ def main() -> None:
     home = Home(root).ensure()
     home.warehouse.unlink(missing_ok=True)
     con = duckdb.connect(str(home.warehouse))
-    con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+    ensure_schema(con)  # the raw layer exactly as ingestion creates it
     t0 = time.perf_counter()
     con.execute(FILL_SQL.format(n=n, projects=max(n // 200, 1), vouchers=max(n // 20, 1),
                                 allocations=max(n // 40, 1)))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from dbt_fixture_raw import RUN_DATE
 
-from expectations.catalog import rules
+from fundwatch.catalog import rules
 from fundwatch.paths import DBT_PROJECT_DIR, REPO_ROOT
 from fundwatch.warehouse import dbt_docs
 

@@ -156,7 +156,7 @@ def test_no_detail_prints_a_full_id_number_or_account(warehouse):
 def test_subject_labels_are_the_keys_masked_as_python_masks_them(warehouse):
     """Every mart's subject_label (what GX samples show) is its key masked by dbt's mask_id, the
     twin of fundwatch.masking: the same on the fixture's real rows."""
-    from expectations.catalog import rules
+    from fundwatch.catalog import rules
     from fundwatch.masking import mask_subject_key
 
     subject_type = {r.mart: r.subject_type for r in rules()}

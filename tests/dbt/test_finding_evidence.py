@@ -281,7 +281,7 @@ def test_lineage_leads_from_the_raw_sources_to_the_evidence(manifest):
 
 def test_exposures_name_what_each_consumer_reads(manifest):
     """The export reads exactly the marts its SQL names; the page reads no model; GX the subject marts."""
-    from expectations.catalog import rules
+    from fundwatch.catalog import rules
     from fundwatch.pipeline import EVIDENCE_SQL
 
     def models(name: str) -> set[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from expectations.catalog import rules
+from fundwatch.catalog import rules
 from fundwatch.masking import mask_subject_key
 from fundwatch.paths import Home
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from expectations.catalog import SUITES, rules
 from expectations.validate import BrokenCheckError, validate_marts
+from fundwatch.catalog import SUITES, rules
 
 RUN_DATE = date(2021, 4, 30)
 

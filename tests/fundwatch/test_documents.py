@@ -25,8 +25,8 @@ from fw_testdata import (
 )
 from openpyxl import load_workbook
 
-from expectations.catalog import by_id
 from fundwatch import documents, rectification
+from fundwatch.catalog import by_id
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from fundwatch.export import safe_text, write_export
+from fundwatch.export import safe_text, unguard, write_export
 from fundwatch.state import EXPORT_COLUMNS
 
 ROWS = [
@@ -44,6 +44,13 @@ ROWS = [
 )
 def test_safe_text(value, expected):
     assert safe_text(value) == expected
+    assert unguard(safe_text(value)) == (value or ""), "readers of the export get the value back"
+
+
+def test_unguard_leaves_an_apostrophe_the_guard_did_not_add():
+    assert unguard("'s-Hertogenbosch") == "'s-Hertogenbosch"
+    assert unguard("''=x") == "''=x"
+    assert unguard("'") == "'"
 
 
 @pytest.fixture

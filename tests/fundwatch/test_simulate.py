@@ -141,7 +141,8 @@ def test_state_store_holds_each_finding_once_and_one_history_row_per_day(month):
 def test_recording_the_last_day_again_adds_no_history(month):
     home, results, _lines = month
     run_date = results[-1].run_date
-    res = pipeline.export(home, f"simulate__{run_date}", run_date, home.root / "again")
+    res = pipeline.run_day(home, home.root / "simulate" / "inbox", f"simulate__{run_date}", run_date,
+                           home.root / "again", stages=("export",))["export"]
     assert res.detail["findings"] == results[-1].findings
     with sqlite3.connect(home.state_db) as conn:
         total = conn.execute("SELECT count(*) FROM finding_history").fetchone()[0]

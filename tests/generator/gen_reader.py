@@ -40,7 +40,7 @@ def norm_label(v: object) -> str:
 
 
 def required_labels(kind: str) -> set[str]:
-    return {norm_label(c.label) for c in KINDS[kind] if c.required}
+    return {norm_label(c.header) for c in KINDS[kind] if c.required}
 
 
 def find_header(rows: list[list[object]]) -> tuple[int, list[str]] | None:
@@ -117,7 +117,7 @@ def records(path: Path, kind: str) -> list[tuple[int, dict[str, object] | None]]
             continue
         rec: dict[str, object] | None = {}
         for c in KINDS[kind]:
-            raw = row[pos[norm_label(c.label)]] if pos[norm_label(c.label)] < len(row) else None
+            raw = row[pos[norm_label(c.header)]] if pos[norm_label(c.header)] < len(row) else None
             conv = {
                 "date": to_date,
                 "money": to_money,
@@ -125,11 +125,11 @@ def records(path: Path, kind: str) -> list[tuple[int, dict[str, object] | None]]
                 "code": to_code,
                 "account": to_account,
                 "name": to_name,
-            }.get(c.type, lambda x: None if x in (None, "") else str(x).strip())
+            }.get(c.vtype, lambda x: None if x in (None, "") else str(x).strip())
             val = conv(raw)
             if c.required and val in (None, ""):
                 rec = None
                 break
-            rec[c.field] = val
+            rec[c.name] = val
         out.append((i, rec))
     return out

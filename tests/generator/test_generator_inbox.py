@@ -197,7 +197,7 @@ def _cells_by_type(demo) -> dict[str, list[object]]:
             continue
         rows = read_cells(demo.result.inbox / m["path"])
         h, _ = find_header(rows)
-        types = {norm_label(c.label): c.type for c in KINDS[m["kind"]]}
+        types = {norm_label(c.header): c.vtype for c in KINDS[m["kind"]]}
         col_types = [types.get(norm_label(c)) for c in rows[h]]
         out["header"].extend(rows[h])
         out["layout"].append(("title", h))

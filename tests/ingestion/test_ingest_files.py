@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from ingest_helpers import ID1, PAY_HEADER, Warehouse, pay_row, write_csv, write_xlsx
 
+from fundwatch.paths import REPO_ROOT
 from ingestion import Limits
 
 P = pytest.param
@@ -316,16 +318,26 @@ def test_every_kind_is_recognised_and_all_tables_exist(wh: Warehouse, inbox: Pat
             "source_file", "source_row", "file_sha256", "load_run_id", "loaded_at"]
 
 
-def test_raw_schema_matches_the_dbt_fixture_ddl(wh: Warehouse, inbox: Path):
-    """The raw layer's columns and types are the ones dbt is built against (tests/dbt/raw_schema.sql)."""
-    ddl = Path(__file__).resolve().parents[1] / "dbt" / "raw_schema.sql"
-    if not ddl.exists():
-        pytest.skip("no dbt fixture DDL")
-    import duckdb
+def test_raw_layer_is_what_dbt_and_architecture_declare(wh: Warehouse):
+    """The raw tables ingestion writes (from ingestion.kinds) have the columns, in order, that dbt's
+    sources declare (_raw__sources.yml) and ARCHITECTURE.md's "Raw layer" table lists."""
+    import yaml
+
+    from ingestion.kinds import KINDS
 
     wh.load()
-    ref = duckdb.connect()
-    ref.execute(ddl.read_text(encoding="utf-8"))
-    sql = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
-           "WHERE table_schema = 'raw' ORDER BY table_name, ordinal_position")
-    assert wh.q(sql) == ref.execute(sql).fetchall()
+    written: dict[str, list[str]] = {}
+    for table, column in wh.q("SELECT table_name, column_name FROM information_schema.columns "
+                              "WHERE table_schema = 'raw' ORDER BY table_name, ordinal_position"):
+        written.setdefault(table, []).append(column)
+    sources = yaml.safe_load((REPO_ROOT / "dbt_project/models/staging/raw/_raw__sources.yml").read_text("utf-8"))
+    [raw] = [s for s in sources["sources"] if s["name"] == "raw"]
+    declared = {t["name"]: [c["name"] for c in t["columns"]] for t in raw["tables"]}
+    assert written == declared
+    lineage = ["source_file", "source_row", "file_sha256", "load_run_id", "loaded_at"]
+    documented = {}
+    for line in (REPO_ROOT / "ARCHITECTURE.md").read_text("utf-8").splitlines():
+        if m := re.fullmatch(r"\| (\S+) \| `raw\.(\w+)` \| ([a-z_, ]+) \|", line):
+            documented[m[2]] = [c.strip() for c in m[3].split(",")] + lineage
+            assert m[1] == next(k.label for k in KINDS if k.table == m[2])
+    assert documented == {k.table: written[k.table] for k in KINDS}

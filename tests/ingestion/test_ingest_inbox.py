@@ -70,7 +70,8 @@ def test_the_daily_ingest_stage_succeeds_on_a_hostile_inbox(inbox: Path, tmp_pat
     from fundwatch.paths import Home
 
     _hostile_inbox(inbox, tmp_path)
-    res = pipeline.ingest(Home(tmp_path / "home"), inbox, "t20210430", date(2021, 4, 30))
+    res = pipeline.run_day(Home(tmp_path / "home"), inbox, "t20210430", date(2021, 4, 30), tmp_path / "out",
+                           stages=("ingest",))["ingest"]
     assert res.detail["files_loaded"] == 2 and res.detail["rows_loaded"] == 2
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from ingest_helpers import PAY_HEADER, Warehouse, pay_row, write_csv
 
+from fundwatch.generator import generate
 from ingestion import load_inbox
 from ingestion.kinds import KINDS
 
@@ -247,8 +248,7 @@ def test_kill_9_leaves_nothing_half_loaded_and_the_next_run_completes(wh: Wareho
 
 def test_generated_demo_inbox_loads_exactly_what_the_generator_planted(tmp_path: Path):
     """Contract with fundwatch.generator: per-kind row counts and the file-level findings' subjects."""
-    generator = pytest.importorskip("fundwatch.generator")
-    g = generator.generate(tmp_path / "demo", payments=400)
+    g = generate(tmp_path / "demo", payments=400)
     wh = Warehouse(g.inbox, tmp_path / "w.duckdb")
     wh.load()
     for k in KINDS:

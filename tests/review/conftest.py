@@ -118,9 +118,8 @@ def real_run(tmp_path_factory) -> Home:
     base = tmp_path_factory.mktemp("review-real-run")
     generate(base / "generated", payments=400)
     home = Home(base / "home").ensure()
-    pipeline.ingest(home, base / "generated" / "inbox", "scheduled__2021-04-30", REAL_RUN_DATE)
-    pipeline.build(home, REAL_RUN_DATE)
-    pipeline.export(home, "scheduled__2021-04-30", REAL_RUN_DATE, base / "out")
+    pipeline.run_day(home, base / "generated" / "inbox", "scheduled__2021-04-30", REAL_RUN_DATE, base / "out",
+                     stages=("ingest", "dbt_build", "export"))
     for name, role in (("reviewer1", "reviewer"), ("auditor1", "auditor")):
         add_user(home.state_db, name, PASSWORD, role)
     return home

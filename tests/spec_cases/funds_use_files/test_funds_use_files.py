@@ -2,7 +2,7 @@
 
 The inbox (built once by make_inbox.py, committed) and the expected findings were written from
 source-files.md and rules.md alone, not from the program's output. The pipeline runs in-process
-(ingest, dbt build, GX validation, export) and its findings must equal the expected ones exactly:
+(every stage but the dbt docs) and its findings must equal the expected ones exactly:
 every rule, subject, amount and source row.
 
 Day 1 (2021-03-31) is the inbox as delivered. Day 2 (2021-04-01) is the same inbox after the
@@ -24,16 +24,13 @@ from fundwatch import pipeline
 from fundwatch.compare import compare
 from fundwatch.paths import Home
 
+NOT_DOCS = [s for s in pipeline.STAGE_NAMES if s != "docs"]  # the dbt docs page is not judged here
 HERE = Path(__file__).parent
 DAY1, DAY2 = date(2021, 3, 31), date(2021, 4, 1)
 
 
 def _run(home: Home, inbox: Path, day: date, out: Path) -> Path:
-    run_id = f"t{day:%Y%m%d}"
-    pipeline.ingest(home, inbox, run_id, day)
-    pipeline.build(home, day)
-    pipeline.validate(home, day)
-    pipeline.export(home, run_id, day, out)
+    pipeline.run_day(home, inbox, f"t{day:%Y%m%d}", day, out, stages=NOT_DOCS)
     return out / "findings.csv"
 
 

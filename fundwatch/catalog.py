@@ -1,7 +1,9 @@
 """The rule catalogue: id, Chinese name, severity, subject, suite, mart and requirement of every rule.
 
 The one place for rule metadata is the dbt seed ``dbt_project/seeds/rule_catalog.csv``: dbt joins it
-into ``marts.fct_findings``, and the GX suites, the export and the review page read it through here.
+into ``marts.fct_findings``, and the GX suites (``expectations``), the benchmark and the review page
+read it through here. It lives in ``fundwatch`` (stdlib only) so that every package can import it
+without reaching into another (ARCHITECTURE.md, "Package imports").
 """
 
 from __future__ import annotations
