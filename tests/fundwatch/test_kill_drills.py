@@ -142,7 +142,8 @@ def test_kill_during_decisions(tmp_path):
         assert comment == f"第 {i} 次复核 " + "说明" * 50  # whole, never cut
     # The page keeps working: the next decision goes in.
     state.add_decision(home.state_db, finding_id=fid, action="resolved", comment="ok", username="reviewer1")
-    assert state.status_of(sqlite3.connect(home.state_db), fid) == "resolved"
+    assert sqlite3.connect(home.state_db).execute(
+        f"SELECT {state.STATUS_SQL} FROM (SELECT ? AS finding_id) f", (fid,)).fetchone()[0] == "resolved"
 
 
 _BACKUP_SCRIPT = """
