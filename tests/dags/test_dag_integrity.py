@@ -64,7 +64,8 @@ def test_dag_files_do_no_heavy_work_at_import(path, tmp_path):
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     heavy = sorted({m for m in loaded if m.split(".")[0] in HEAVY})
     assert heavy == [], f"{path.name} loads {heavy[:10]} when parsed"
-    assert "fundwatch.pipeline" in loaded, "the DAG takes its tasks from fundwatch.pipeline.STAGES"
+    if path.name == "fundwatch_daily.py":
+        assert "fundwatch.pipeline" in loaded, "the DAG takes its tasks from fundwatch.pipeline.STAGES"
 
 
 def test_daily_dag_policy(dagbag):
