@@ -142,8 +142,7 @@ def test_kill_during_decisions(tmp_path):
         assert comment == f"第 {i} 次复核 " + "说明" * 50  # whole, never cut
     # The page keeps working: the next decision goes in.
     state.add_decision(home.state_db, finding_id=fid, action="resolved", comment="ok", username="reviewer1")
-    assert sqlite3.connect(home.state_db).execute(
-        f"SELECT {state.STATUS_SQL} FROM (SELECT ? AS finding_id) f", (fid,)).fetchone()[0] == "resolved"
+    assert [r["status"] for r in state.export_rows(home.state_db)] == ["resolved"]
 
 
 _BACKUP_SCRIPT = """
