@@ -37,7 +37,7 @@ def run_settings(context: Any) -> Day:
     """
     params = context.get("params") or {}
     home = Home.resolve(params.get("home") or None).ensure()
-    inbox = Path(params.get("inbox") or os.environ.get("FUNDWATCH_INBOX") or home.root / "inbox")
+    inbox = Path(params["inbox"]) if params.get("inbox") else home.inbox  # else $FUNDWATCH_INBOX or <home>/inbox
     out = Path(params.get("out") or home.default_out)
     moment = context.get("logical_date") or context["dag_run"].run_after
     run_date = moment.astimezone(SHANGHAI).date()

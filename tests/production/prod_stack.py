@@ -23,19 +23,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from fw_testdata import (
+    free_port,  # one free-port helper for every test stack (tests/production/conftest.py puts it on the path)
+)
+
 from fundwatch.airflow_support import airflow_env
 from fundwatch.masking import mask_line
 from fundwatch.paths import Home
 
 LOOPBACK = "127.0.0.1"
 MARKER = "FUNDWATCH_PROD_STACK"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 def debian_package(package: str, present) -> None:
