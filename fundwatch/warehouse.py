@@ -25,14 +25,21 @@ from fundwatch.paths import DBT_PROJECT_DIR, REPO_ROOT, Home
 log = logging.getLogger(__name__)
 
 _BIN_DIR = Path(sys.executable).parent
+# The run date reaches dbt in the environment, not as --vars: dbt re-parses the whole project when
+# --vars change, and the macro fw_run_date() reads this variable only while executing, so a new day
+# keeps the partial parse (target/partial_parse.msgpack) of the day before.
+RUN_DATE_ENV = "FUNDWATCH_RUN_DATE"
 
 
 class WarehouseError(RuntimeError):
     """dbt failed; the message (Chinese + English) lists the failing nodes."""
 
 
-def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path) -> dict[str, str]:
+def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path, run_date: date | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop(RUN_DATE_ENV, None)  # never a date inherited from the caller's environment
+    if run_date is not None:
+        env[RUN_DATE_ENV] = run_date.isoformat()
     env.update(
         FUNDWATCH_WAREHOUSE=str(warehouse),
         DBT_TARGET_PATH=str(target_dir),
@@ -83,10 +90,6 @@ def _dbt_args(command: Sequence[str], target_dir: Path, log_dir: Path) -> list[s
     ]
 
 
-def _run_date_vars(run_date: date) -> list[str]:
-    return ["--vars", json.dumps({"run_date": run_date.isoformat()})]
-
-
 def _failing_nodes(target_dir: Path) -> list[str]:
     results = target_dir / "run_results.json"
     if not results.exists():
@@ -105,8 +108,8 @@ def dbt_build(home: Home, run_date: date) -> None:
     Raises WarehouseError listing the failing nodes when anything fails.
     """
     target_dir, log_dir = _home_dirs(home)
-    env = _dbt_env(home.warehouse, target_dir, log_dir)
-    args = _dbt_args(["build"], target_dir, log_dir) + _run_date_vars(run_date)
+    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
+    args = _dbt_args(["build"], target_dir, log_dir)
     rc, lines = _run(args, env)
     if rc != 0:
         failing = _failing_nodes(target_dir)
@@ -124,8 +127,8 @@ def dbt_docs(home: Home, run_date: date) -> Path:
     run date the as-of rules used, not dbt's placeholder.
     """
     target_dir, log_dir = _home_dirs(home)
-    env = _dbt_env(home.warehouse, target_dir, log_dir)
-    args = _dbt_args(["docs", "generate", "--static"], target_dir, log_dir) + _run_date_vars(run_date)
+    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
+    args = _dbt_args(["docs", "generate", "--static"], target_dir, log_dir)
     rc, lines = _run(args, env)
     static = target_dir / "static_index.html"
     if rc != 0 or not static.exists():
