@@ -1,9 +1,15 @@
-"""The effective raw layer, rebuilt from ``raw_history`` in one transaction (ARCHITECTURE.md).
+"""The effective raw layer, brought up to date from ``raw_history`` in one transaction (ARCHITECTURE.md).
 
 Current version per path; identical bytes loaded once (lineage of the copy seen first, then the
 smallest relative path), while a *rejected* content is reported under every path it came as;
 keys deduplicated (same values: one record) or rejected as conflicts (different values: neither
 place loaded, each reason naming the other place); 合计 lines compared with the rows in force.
+
+Only what changed is redone: the loaded file versions are compared with those of the last rebuild
+(``raw_history.loaded_files``), and only the keys met in a version that came, went or changed its
+lineage are re-derived (a key's record, duplicates and conflicts depend on nothing else). A day's
+new file costs its own rows, not the history's. The first rebuild of a warehouse (or
+``full=True``) derives everything.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import duckdb
 
 from ingestion.kinds import KINDS, PERSONAL, Kind, VType
 
+_LOADED = "SELECT file_sha256, source_file, run_seq, load_run_id, loaded_at FROM eff_files WHERE status = 'loaded'"
 
-def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute every effective raw table from raw_history (caller holds the transaction)."""
+
+def rebuild(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> None:
+    """Bring every effective raw table up to date with raw_history (caller holds the transaction)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE eff_files AS
         WITH v AS (
             SELECT v.*, (ps.source_file IS NOT NULL) AS is_current
@@ -37,40 +45,30 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
                  ELSE 'loaded' END AS status
         FROM r LEFT JOIN raw_history.contents c
           ON c.file_sha256 = r.file_sha256 AND r.entry_reason IS NULL""")
-    con.execute("DELETE FROM raw.rejected_rows")
+    full = full or not con.execute("SELECT count(*) FROM raw_history.loaded_files").fetchone()[0]  # type: ignore[index]
+    if full:
+        con.execute("DELETE FROM raw.rejected_rows")
+        con.execute("DELETE FROM raw_history.loaded_files")
+    # Loaded versions that came, went or changed lineage since the last rebuild.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE changed_shas AS
+        SELECT DISTINCT file_sha256 FROM (
+            ({_LOADED} EXCEPT SELECT * FROM raw_history.loaded_files)
+            UNION ALL
+            (SELECT * FROM raw_history.loaded_files EXCEPT {_LOADED}))""")
     for kind in KINDS:
-        t = kind.table
-        cols = ", ".join(c.name for c in kind.columns)
-        keys = ", ".join(kind.key)
-        lineage = "source_file, source_row, file_sha256, load_run_id, loaded_at"
-        cand = f"""WITH cand AS (
-                SELECT r.*, f.source_file, f.run_seq, f.load_run_id, f.loaded_at
-                FROM raw_history.rows_{t} r
-                JOIN eff_files f ON f.file_sha256 = r.file_sha256 AND f.status = 'loaded')"""
-        match = " AND ".join(f"c.{k} IS NOT DISTINCT FROM d.{k}" for k in kind.key)
-        # Keys met more than once (rare): how many distinct records each carries.
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE dup_keys AS {cand},
-            multi AS (SELECT {keys} FROM cand GROUP BY ALL HAVING count(*) > 1)
-            SELECT {", ".join("c." + k for k in kind.key)}, count(DISTINCT ({cols})) AS nd
-            FROM cand c SEMI JOIN multi d ON {match} GROUP BY ALL""")
-        con.execute(f"DELETE FROM raw.{t}")
-        con.execute(f"""INSERT INTO raw.{t} {cand}
-            SELECT {cols}, {lineage} FROM cand c ANTI JOIN dup_keys d ON {match}""")
-        if not con.execute("SELECT count(*) FROM dup_keys").fetchone()[0]:  # type: ignore[index]
-            continue
-        con.execute(f"""INSERT INTO raw.{t} {cand},
-            same AS (
-                SELECT c.*, row_number() OVER (PARTITION BY {keys}
-                                               ORDER BY run_seq, source_file, source_row) AS rn
-                FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd = 1) d ON {match})
-            SELECT {cols}, {lineage} FROM same WHERE rn = 1""")
-        _insert_conflicts(con, kind, cand, match)
+        _rebuild_kind(con, kind, full)
 
+    # rejected rows of the files' own reading (the key conflicts are the kinds' business above)
+    if not full:
+        con.execute("""DELETE FROM raw.rejected_rows x USING raw_history.row_rejects j
+            WHERE x.file_sha256 = j.file_sha256 AND x.source_row = j.source_row
+              AND j.file_sha256 IN (SELECT file_sha256 FROM changed_shas)""")
     con.execute("""INSERT INTO raw.rejected_rows
         SELECT f.source_file, j.source_row, j.file_sha256, j.kind, j.reason, j.raw_values,
             f.load_run_id, f.loaded_at
         FROM raw_history.row_rejects j
-        JOIN eff_files f ON f.file_sha256 = j.file_sha256 AND f.status = 'loaded'""")
+        JOIN eff_files f ON f.file_sha256 = j.file_sha256 AND f.status = 'loaded'
+        WHERE j.file_sha256 IN (SELECT file_sha256 FROM changed_shas)""")
 
     _total_mismatches(con)
 
@@ -94,9 +92,57 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN n_loaded l ON l.source_file = e.source_file AND e.status = 'loaded'
         LEFT JOIN n_rejected j ON j.source_file = e.source_file AND e.status = 'loaded'
         ORDER BY e.source_file, e.run_seq""")
+    con.execute("DELETE FROM raw_history.loaded_files")
+    con.execute(f"INSERT INTO raw_history.loaded_files {_LOADED}")
     con.execute("UPDATE raw_history.state SET needs_rebuild = false")
-    con.execute("DROP TABLE eff_files")
-    con.execute("DROP TABLE IF EXISTS dup_keys")
+    for t in ("eff_files", "changed_shas", "touched_keys", "dup_keys"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _rebuild_kind(con: duckdb.DuckDBPyConnection, kind: Kind, full: bool) -> None:
+    """Re-derive the records, duplicates and conflicts of the keys met in a changed version (all
+    keys when ``full``)."""
+    t = kind.table
+    cols = ", ".join(c.name for c in kind.columns)
+    keys = ", ".join(kind.key)
+    lineage = "source_file, source_row, file_sha256, load_run_id, loaded_at"
+    match = " AND ".join(f"c.{k} IS NOT DISTINCT FROM d.{k}" for k in kind.key)
+    if full:
+        con.execute(f"DELETE FROM raw.{t}")
+        scope = ""
+    else:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE touched_keys AS
+            SELECT DISTINCT {keys} FROM raw_history.rows_{t}
+            WHERE file_sha256 IN (SELECT file_sha256 FROM changed_shas)""")
+        if not con.execute("SELECT count(*) FROM touched_keys").fetchone()[0]:  # type: ignore[index]
+            return
+        within = match.replace("c.", "x.")
+        con.execute(f"DELETE FROM raw.{t} x USING touched_keys d WHERE {within}")
+        con.execute(f"""DELETE FROM raw.rejected_rows x USING (
+                SELECT c.file_sha256, c.source_row FROM raw_history.rows_{t} c SEMI JOIN touched_keys d ON {match}) y
+            WHERE x.kind = '{t}' AND x.file_sha256 = y.file_sha256 AND x.source_row = y.source_row""")
+        scope = f"SEMI JOIN touched_keys d ON {match.replace('c.', 'r.')}"
+    cand = f"""WITH cand AS (
+            SELECT r.*, f.source_file, f.run_seq, f.load_run_id, f.loaded_at
+            FROM raw_history.rows_{t} r
+            JOIN eff_files f ON f.file_sha256 = r.file_sha256 AND f.status = 'loaded'
+            {scope})"""
+    # Keys met more than once (rare): how many distinct records each carries.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE dup_keys AS {cand},
+        multi AS (SELECT {keys} FROM cand GROUP BY ALL HAVING count(*) > 1)
+        SELECT {", ".join("c." + k for k in kind.key)}, count(DISTINCT ({cols})) AS nd
+        FROM cand c SEMI JOIN multi d ON {match} GROUP BY ALL""")
+    con.execute(f"""INSERT INTO raw.{t} {cand}
+        SELECT {cols}, {lineage} FROM cand c ANTI JOIN dup_keys d ON {match}""")
+    if not con.execute("SELECT count(*) FROM dup_keys").fetchone()[0]:  # type: ignore[index]
+        return
+    con.execute(f"""INSERT INTO raw.{t} {cand},
+        same AS (
+            SELECT c.*, row_number() OVER (PARTITION BY {keys}
+                                           ORDER BY run_seq, source_file, source_row) AS rn
+            FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd = 1) d ON {match})
+        SELECT {cols}, {lineage} FROM same WHERE rn = 1""")
+    _insert_conflicts(con, kind, cand, match)
 
 
 def _insert_conflicts(con: duckdb.DuckDBPyConnection, kind: Kind, cand: str, match: str) -> None:

@@ -48,6 +48,9 @@ HISTORY = (
     """CREATE TABLE IF NOT EXISTS raw_history.total_checks (file_sha256 VARCHAR, source_row INTEGER,
         column_name VARCHAR, stated_total DECIMAL(18,2), computed_total DECIMAL(18,2))""",
     "CREATE TABLE IF NOT EXISTS raw_history.state (needs_rebuild BOOLEAN)",
+    # the loaded file versions as of the last rebuild: the next one redoes only what changed
+    """CREATE TABLE IF NOT EXISTS raw_history.loaded_files (file_sha256 VARCHAR, source_file VARCHAR,
+        run_seq INTEGER, load_run_id VARCHAR, loaded_at TIMESTAMP)""",
 )
 # Columns added after the first release: added to an existing warehouse in place.
 ADDED_COLUMNS = (
