@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingestion import csv_duckdb
 from ingestion.csv_reader import iter_csv
 from ingestion.inbox import Entry, os_error_reason
 from ingestion.kinds import Kind, VType
@@ -70,6 +71,8 @@ class _RowSink:
         self.values: list[tuple] = []
         self.rejects: list[Rejected] = []
         self.count = 0
+        self.written = 0  # rows written to the table by SQL (ingestion.csv_duckdb), not yet counted
+        self.table = f"raw_history.rows_{kind.table}"
         self.schema = pa.schema(
             [("file_sha256", pa.string()), ("source_row", pa.int32())]
             + [(c.name, _arrow_type(c.vtype)) for c in kind.columns])
@@ -85,18 +88,23 @@ class _RowSink:
         if len(self.rejects) >= BATCH_ROWS:
             self.flush()
 
+    def wrote(self, n: int) -> None:
+        """``n`` rows were written to the table by SQL; counted at the next flush."""
+        self.written += n
+
     def flush(self) -> None:
+        before = self.count
         if self.values:
             cols = list(zip(*self.values, strict=True))
             arrays = [pa.array([self.sha] * len(self.rows), pa.string()), pa.array(self.rows, pa.int32())]
             arrays += [pa.array(col, self.schema.field(i + 2).type) for i, col in enumerate(cols)]
             batch = pa.Table.from_arrays(arrays, schema=self.schema)  # noqa: F841 (read by DuckDB)
-            self.con.execute(f"INSERT INTO raw_history.rows_{self.kind.table} SELECT * FROM batch")
-            before = self.count
+            self.con.execute(f"INSERT INTO {self.table} SELECT * FROM batch")
             self.count += len(self.rows)
-            if self.progress and self.count // PROGRESS_EVERY > before // PROGRESS_EVERY:
-                self.progress(f"    {self.rel}: 已读 {self.count:,} 行 / {self.count:,} rows read")
             self.rows, self.values = [], []
+        self.count, self.written = self.count + self.written, 0
+        if self.progress and self.count // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            self.progress(f"    {self.rel}: 已读 {self.count:,} 行 / {self.count:,} rows read")
         if self.rejects:
             self.con.executemany(
                 "INSERT INTO raw_history.row_rejects (file_sha256, source_row, kind, reason, raw_values, "
@@ -107,18 +115,34 @@ class _RowSink:
 
 
 def _parse_file(ctx: RunContext, entry: Entry, scan: FileScan) -> None:
-    """Parse one new content into raw_history (inside the caller's transaction)."""
+    """Parse one new content into raw_history (inside the caller's transaction). A CSV goes through
+    DuckDB's reader when it can (:mod:`ingestion.csv_duckdb`), else through the Python reader."""
     assert entry.path is not None
     con = ctx.con
-    rows = open_rows(entry.path, entry.rel, scan, ctx.limits)
     sinks: list[_RowSink] = []
 
     def on_header(header: Header) -> None:
         sinks.append(_RowSink(con, header.kind, scan.sha256, entry.rel, ctx.progress))
 
+    def valid(n: int, v: tuple) -> None:
+        sinks[0].valid(n, v)
+
+    def rejected(r: Rejected) -> None:
+        sinks[0].rejected(r)
+
+    def wrote(n: int) -> None:
+        sinks[0].wrote(n)
+        sinks[0].flush()
+
+    is_csv = entry.rel.lower().endswith(".csv")
     try:
-        header, stats = parse_rows(rows, on_header, lambda n, v: sinks[0].valid(n, v),
-                                   lambda r: sinks[0].rejected(r), csv=entry.rel.lower().endswith(".csv"))
+        rows = open_rows(entry.path, entry.rel, scan, ctx.limits)  # a CSV's rows are read only if needed
+        fast = csv_duckdb.read(con, entry.path, scan, ctx.limits, scan.sha256, on_header, valid, rejected, wrote,
+                               lambda: sinks[0].table) if is_csv else None
+        if fast is not None:
+            header, stats = fast
+        else:
+            header, stats = parse_rows(rows, on_header, valid, rejected, csv=is_csv)
     except FileRejected as exc:
         exc.kind = sinks[0].kind.table if sinks else None  # type: ignore[attr-defined]
         raise

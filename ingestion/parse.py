@@ -301,89 +301,114 @@ def _swallowed(header: Header, row_no: int, cells: list[object]) -> Rejected | N
     return None
 
 
-def parse_rows(rows: Iterator[Row], on_header: Callable[[Header], None],
-               on_valid: Callable[[int, tuple], None],
-               on_rejected: Callable[[Rejected], None], *, csv: bool = False) -> tuple[Header, ParseStats]:
-    """Recognise the header (``on_header``), then feed every data row to ``on_valid`` or
-    ``on_rejected``; returns the header and the counts and 合计 values.
+def is_total_line(cells: list[object]) -> bool:
+    """Whether the row's first non-blank cell starts with 合计 or 总计 (spaces ignored)."""
+    lead = next((v for v in cells if not _cell_blank(v)), "")
+    return isinstance(lead, str) and bool(_TOTAL.match(_WS.sub("", lead)))
+
+
+class DataRows:
+    """What happens to each data row below the header: rejected with its reason, or normalised and
+    counted (with the money sums the 合计 line is compared with). Both CSV paths and xlsx use it.
 
     ``csv``: rows wider than the header are rejected (an unquoted comma shifted the columns), and
     a multi-line quoted cell that swallowed whole rows is rejected."""
+
+    def __init__(self, header: Header, on_valid: Callable[[int, tuple], None],
+                 on_rejected: Callable[[Rejected], None], *, csv: bool = False) -> None:
+        self.header, self.on_valid, self.on_rejected, self.csv = header, on_valid, on_rejected, csv
+        self.parser = RowParser(header)
+        self.stats = ParseStats()
+        self.money = [(c, header.positions[c.name], i) for i, c in enumerate(header.kind.columns)
+                      if c.vtype is VType.MONEY and c.name in header.positions]
+        self.sums = {c.name: Decimal(0) for c, _, _ in self.money}
+        self.width = len(header.labels)
+
+    def _reject(self, rej: Rejected) -> None:
+        self.stats.rows_rejected += 1
+        self.on_rejected(rej)
+
+    def handle(self, row_no: int, cells: list[object], multiline: bool = False) -> None:
+        header, stats = self.header, self.stats
+        stats.data_rows += 1
+        if multiline and (rej := _swallowed(header, row_no, cells)):
+            self._reject(rej)
+            return
+        if self.csv and len(cells) > self.width:
+            self._reject(Rejected(row_no, (
+                f"本行有{len(cells)}个单元格，比表头（第{header.row}行，{self.width}列）多{len(cells) - self.width}个，"
+                "各列已经错位：多半是某个金额或文字中的逗号没有加引号（如 1,200.00 被拆成两格）；本行未载入，"
+                "请给含逗号的单元格加上引号或去掉千分位逗号后重新报送"), raw_values_json(header, cells)))
+            return
+        values, reason, column = self.parser.parse(cells)
+        if values is None:
+            self._reject(Rejected(row_no, reason or "", raw_values_json(header, cells), column))
+            return
+        stats.rows_valid += 1
+        for c, _, i in self.money:
+            v = values[i]
+            if v is not None:
+                self.sums[c.name] += v  # type: ignore[operator]
+        self.on_valid(row_no, values)
+
+    def last(self, row_no: int, cells: list[object], multiline: bool = False) -> None:
+        """The last non-blank row: a 合计 line (its readable money values are kept), else data."""
+        if not is_total_line(cells):
+            self.handle(row_no, cells, multiline)
+            return
+        for c, pos, _ in self.money:
+            raw = cells[pos] if pos < len(cells) else None
+            try:
+                stated = nz.norm_money(raw)
+            except nz.BadValue:
+                continue  # an unreadable stated total is not compared (see module docstring)
+            if stated is not None:
+                self.stats.totals.append(TotalLine(row_no, c.header, stated, self.sums[c.name]))
+
+
+def read_header(rows: Iterator[Row]) -> Header:
+    """The header among the first rows (the rows after it stay in ``rows``), or :class:`FileRejected`
+    naming the real cause."""
     first_rows: list[list[object]] = []
-    header: Header | None = None
     for row_no, cells in rows:
         if row_no > HEADER_SCAN_ROWS:
             raise _unrecognised(first_rows, _late_header(row_no, cells, rows), more=True)
         first_rows.append(cells)
         header = find_header(cells, row_no)
         if header:
-            break
-    if header is None:
-        raise _unrecognised(first_rows, None, more=False)
+            return header
+    raise _unrecognised(first_rows, None, more=False)
+
+
+def row_text(cells: list[object], csv: bool) -> tuple[list[object] | None, bool]:
+    """(cells, multiline) of a row, or (None, False) for a blank row; error texts marked."""
+    try:
+        joined = "".join(cells)  # type: ignore[arg-type]  # all text (CSV): one C call
+    except TypeError:  # xlsx: numbers, dates, issues (the reader marks error texts itself)
+        return (None, False) if all(_cell_blank(v) for v in cells) else (cells, False)
+    if not joined.strip():
+        return None, False
+    if "#" in joined:
+        cells = mark_errors(cells)
+    return cells, csv and "\n" in joined
+
+
+def parse_rows(rows: Iterator[Row], on_header: Callable[[Header], None],
+               on_valid: Callable[[int, tuple], None],
+               on_rejected: Callable[[Rejected], None], *, csv: bool = False) -> tuple[Header, ParseStats]:
+    """Recognise the header (``on_header``), then feed every data row to ``on_valid`` or
+    ``on_rejected`` (:class:`DataRows`); returns the header and the counts and 合计 values."""
+    header = read_header(rows)
     on_header(header)
-
-    parser = RowParser(header)
-    stats = ParseStats()
-    money = [(c, header.positions[c.name], i) for i, c in enumerate(header.kind.columns)
-             if c.vtype is VType.MONEY and c.name in header.positions]
-    sums = {c.name: Decimal(0) for c, _, _ in money}
-    width = len(header.labels)
+    data = DataRows(header, on_valid, on_rejected, csv=csv)
     pending: tuple[int, list[object], bool] | None = None
-
-    def reject(rej: Rejected) -> None:
-        stats.rows_rejected += 1
-        on_rejected(rej)
-
-    def handle(row_no: int, cells: list[object], multiline: bool) -> None:
-        stats.data_rows += 1
-        if multiline and (rej := _swallowed(header, row_no, cells)):
-            reject(rej)
-            return
-        if csv and len(cells) > width:
-            reject(Rejected(row_no, (
-                f"本行有{len(cells)}个单元格，比表头（第{header.row}行，{width}列）多{len(cells) - width}个，"
-                "各列已经错位：多半是某个金额或文字中的逗号没有加引号（如 1,200.00 被拆成两格）；本行未载入，"
-                "请给含逗号的单元格加上引号或去掉千分位逗号后重新报送"), raw_values_json(header, cells)))
-            return
-        values, reason, column = parser.parse(cells)
-        if values is None:
-            reject(Rejected(row_no, reason or "", raw_values_json(header, cells), column))
-            return
-        stats.rows_valid += 1
-        for c, _, i in money:
-            v = values[i]
-            if v is not None:
-                sums[c.name] += v  # type: ignore[operator]
-        on_valid(row_no, values)
-
-    for row_no, cells in rows:
-        multiline = False
-        try:
-            joined = "".join(cells)  # type: ignore[arg-type]  # all text (CSV): one C call
-        except TypeError:  # xlsx: numbers, dates, issues (the reader marks error texts itself)
-            if all(_cell_blank(v) for v in cells):
-                continue
-        else:
-            if not joined.strip():
-                continue
-            if "#" in joined:
-                cells = mark_errors(cells)
-            multiline = csv and "\n" in joined
+    for row_no, raw in rows:
+        cells, multiline = row_text(raw, csv)
+        if cells is None:
+            continue
         if pending is not None:
-            handle(*pending)
+            data.handle(*pending)
         pending = (row_no, cells, multiline)
     if pending is not None:
-        row_no, cells, multiline = pending
-        lead = next((v for v in cells if not _cell_blank(v)), "")
-        if isinstance(lead, str) and _TOTAL.match(_WS.sub("", lead)):
-            for c, pos, _ in money:
-                raw = cells[pos] if pos < len(cells) else None
-                try:
-                    stated = nz.norm_money(raw)
-                except nz.BadValue:
-                    continue  # an unreadable stated total is not compared (see module docstring)
-                if stated is not None:
-                    stats.totals.append(TotalLine(row_no, c.header, stated, sums[c.name]))
-        else:
-            handle(row_no, cells, multiline)
-    return header, stats
+        data.last(*pending)
+    return header, data.stats

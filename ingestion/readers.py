@@ -51,6 +51,12 @@ class FileScan:
     utf8: bool  # the whole file decodes as UTF-8
     has_nul: bool
     utf8_text_before_error: bool = False  # valid multi-byte UTF-8 (several CJK characters) came first
+    # Every line ends in LF or CR LF (no lone CR, which the csv module also takes for a line end) and
+    # no byte is RS (0x1e), the column separator of DuckDB's line reader (ingestion.csv_duckdb).
+    plain_lines: bool = False
+
+
+LINE_READER_SEPARATOR = b"\x1e"
 
 
 CHUNK = 1024 * 1024
@@ -62,6 +68,7 @@ def scan_file(path: Path) -> FileScan:
     h = hashlib.sha256()
     dec = codecs.getincrementaldecoder("utf-8")()
     utf8, nul, size, head, extra = True, False, 0, b"", 0
+    plain, cr_pending = True, False
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if not head:
@@ -70,6 +77,13 @@ def scan_file(path: Path) -> FileScan:
             size += len(chunk)
             if not nul and b"\x00" in chunk:
                 nul = True
+            if plain:
+                if cr_pending and not chunk.startswith(b"\n"):
+                    plain = False
+                cr_pending = chunk.endswith(b"\r")
+                crs = chunk.count(b"\r")
+                if crs and crs - cr_pending != chunk.count(b"\r\n") or LINE_READER_SEPARATOR in chunk:
+                    plain = False
             if utf8:
                 try:
                     text = dec.decode(chunk)
@@ -84,7 +98,8 @@ def scan_file(path: Path) -> FileScan:
             dec.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = False
-    return FileScan(h.hexdigest(), size, head, utf8, nul, not utf8 and extra >= _UTF8_EVIDENCE)
+    return FileScan(h.hexdigest(), size, head, utf8, nul, not utf8 and extra >= _UTF8_EVIDENCE,
+                    plain and not cr_pending)
 
 
 def bad_byte_line(path: Path, encoding: str) -> int | None:

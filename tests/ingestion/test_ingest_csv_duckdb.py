@@ -1,0 +1,167 @@
+"""CSV through DuckDB's reader (ingestion.csv_duckdb) gives exactly what the Python reader gives: the
+same values, rejected rows with the same reasons and row numbers, the same 合计 checks; the SQL
+normalisers are only ever sure of what the Python normalisers return."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from ingest_helpers import ID1, ID2, PAY_HEADER, Warehouse, pay_row, write_csv
+
+import ingestion.csv_duckdb as csv_duckdb
+from ingestion import normalise as nz
+from ingestion.kinds import KINDS, VType
+from ingestion.normalise_sql import create_macros, select
+from ingestion.parse import NORMALISERS
+
+# ---------------------------------------------------------------- the normalisers, SQL beside Python
+USUAL = {  # forms the generator and the clerks' files use: SQL must be sure of each
+    VType.TEXT: [" 第一批 ", "中国银行", "P2020001", "\u3000备注\u3000"],
+    VType.NAME: ["张三", "张 三", "买买提•艾力", "阿依古丽\u3000买买提"],
+    VType.ID: [ID1, ID2, "43012119850315003x", "430102 19900101 1238", "４３０１０２１９９００１０１１２３８",
+               "4301021990"],
+    VType.ACCOUNT: ["6217000011112222", "6217 0000 1111 2222", "6217-0000-1111-2222", "'6217000011112222"],
+    VType.CODE: ["430121", " 430121 ", "４３０１２１"],
+    VType.MONEY: ["1200", "1200.5", "1,200.00", "￥5,000.00", "¥1200", "1200元", "人民币 1,200", "１２００．５０",
+                  "1200.500", "0"],
+    VType.INT: ["30", "30天", "1,000人", "12.0", "00012"],
+    VType.DATE: ["2020-06-30", "2020/6/30", "2020.8.21", "2020年6月30日", "20200630", " 2020-06-30 ",
+                 "２０２０-０６-３０", "2020-06-30 00:00:00", "2020-06-30T08:00"],
+    VType.DOCNO: ["湘财社指〔2020〕36号", "湘财社指[2020]36号", "湘财社指（2020）36号", " 湘财社指 【2020】 36 号 ",
+                  "会议纪要2020-3", "〔2020〕36号"],
+}
+ODD = ["", " ", "\u3000", "-5", "-0", "1.2万", "12O0", "1,20,0", "1200.505", "99999999999999999", "2020-02-30",
+       "2020-06/30", "2020年6月30", "1020-06-30", "٢٠٢٠-06-30", "４３０１０２９００１０１１２３", "430102900101123",
+       "ßx", "62a7", "'", "4301", "2147483648", "12.5", "#N/A", "湘财社指〔٢٠٢٠〕36号", "a\u2003b", "x\u00a0"]
+_ALPHABET = "0123456789０１２３-/.,，．年月日号元￥¥RMB人民币天 \u3000\u00a0\t'ＸxX〔〕[]（）()【】T:٣湘财社指张•"
+
+
+def _python(vtype: VType, value: str) -> tuple[bool, object]:
+    try:
+        return True, NORMALISERS[vtype](value)
+    except nz.BadValue:
+        return False, None
+
+
+def _sql(con: duckdb.DuckDBPyConnection, vtype: VType, values: list[str]) -> list[tuple[object, bool]]:
+    con.execute("CREATE OR REPLACE TEMP TABLE v AS SELECT unnest(?::VARCHAR[]) AS x_s, generate_subscripts(?, 1) AS i",
+                [values, values])
+    return [(v, ok) for _, v, ok in con.execute(
+        f"SELECT * FROM ({select('SELECT i, x_s FROM v', {'x': vtype}, 'i')}) ORDER BY i").fetchall()]
+
+
+@pytest.mark.parametrize("vtype", list(VType))
+def test_sql_normalisers_are_sure_only_of_what_python_returns(vtype: VType):
+    rnd = random.Random(int.from_bytes(vtype.encode(), "big") % 10_000)
+    generated = ["".join(rnd.choice(_ALPHABET) for _ in range(rnd.randint(1, 14))) for _ in range(3000)]
+    values = USUAL[vtype] + [v for vals in USUAL.values() for v in vals] + ODD + generated
+    con = duckdb.connect()
+    create_macros(con)
+    got = _sql(con, vtype, values)
+    wrong = []
+    for value, (v, ok) in zip(values, got, strict=True):
+        if ok and _python(vtype, value) != (True, v):
+            wrong.append((value, v, _python(vtype, value)))
+    assert wrong == []
+    unsure = [value for value, (_, ok) in zip(values[:len(USUAL[vtype])], got, strict=False) if not ok]
+    assert unsure == []  # the usual forms are decided in SQL, not left to Python row by row
+
+
+# ---------------------------------------------------------------- whole files, both readers
+def _snapshot(wh: Warehouse) -> dict[str, list[tuple]]:
+    out = {}
+    for k in KINDS:
+        cols = ", ".join(c.name for c in k.columns)
+        out[k.table] = wh.q(f"SELECT {cols}, source_file, source_row, file_sha256 FROM raw.{k.table} ORDER BY ALL")
+    out["files"] = wh.q("SELECT source_file, file_sha256, kind, status, reason, rows_loaded, rows_rejected "
+                        "FROM raw.files ORDER BY ALL")
+    out["rejected"] = wh.q("SELECT source_file, source_row, kind, reason, raw_values FROM raw.rejected_rows "
+                           "ORDER BY ALL")
+    out["totals"] = wh.q("SELECT * FROM raw.total_mismatches ORDER BY ALL")
+    out["contents"] = wh.q("SELECT file_sha256, kind, status, reason, header_row, data_rows, rows_valid, rows_rejected "
+                           "FROM raw_history.contents ORDER BY ALL")
+    out["history_rejects"] = wh.q("SELECT * FROM raw_history.row_rejects ORDER BY ALL")
+    out["total_checks"] = wh.q("SELECT * FROM raw_history.total_checks ORDER BY ALL")
+    return out
+
+
+def _hostile_inbox(inbox: Path) -> None:
+    """Files the DuckDB path takes (one record per line), full of rows it must leave to Python."""
+    rows = [pay_row(f"T{i:03d}", amount=a, date=d, id_number=idn, account=acc, unit=u)
+            for i, (a, d, idn, acc, u) in enumerate([
+                ("1200.00", "2020-06-30", ID1, "6217000011112222", "430121"),
+                ("￥1,200.00", "2020.6.30", ID2, "6217 0000 1111 2222", "４３０１２１"),
+                ("-5", "2020-06-30", ID1, "6217000011112222", "430121"),  # negative: refused
+                ("1200.505", "2020-02-30", ID1, "6217000011112222", "430121"),  # two refusals
+                ("1200", "2020-06-30", "", "6217000011112222", "430121"),  # required ID missing
+                ("1200", "2020-06-30", "430102900101123", "6217000011112222", "430121"),  # 15 digits: Python
+                ("1200", "2020-06-30", ID1, "62a7", "430121"),  # account refused
+                ("#N/A", "2020-06-30", ID1, "6217000011112222", "430121"),  # Excel error text
+                ("1200", "٢٠٢٠-06-30", ID1, "6217000011112222", "4301"),  # other digits, bad code
+                ("1200", "2020-06-30", ID1, "6217000011112222", "430121"),
+            ])]
+    rows[9][10] = "备注，含逗号"
+    wide = pay_row("T100")
+    wide[7:8] = ["1", "200.00"]  # an unquoted thousands comma: one cell too many
+    body = [["2020年补助资金发放明细"], ["填报单位：长沙县"], [], PAY_HEADER, *rows, wide, [], ["", "", ""],
+            pay_row('T101 "quoted" text', amount="1,500.00"), ["合计", "", "", "", "", "", "", "9999.00"]]
+    write_csv(inbox / "a" / "发放明细.csv", body)
+    write_csv(inbox / "a" / "gbk.csv", [PAY_HEADER, pay_row("G1", name="欧阳 娜"), pay_row("G2", amount="abc")],
+              encoding="gb18030")
+    write_csv(inbox / "a" / "bom.csv", [PAY_HEADER, pay_row("B1"), pay_row("T000", amount="1300"),
+                                        ["合计", "", "", "", "", "", "", "1,300.00"]], encoding="utf-8-sig")
+    (inbox / "a" / "lf.csv").write_text(",".join(PAY_HEADER) + "\n" + ",".join(map(str, pay_row("L1"))) + "\n\n",
+                                        encoding="utf-8")
+    write_csv(inbox / "b" / "copy.csv", [PAY_HEADER, pay_row("B1")], encoding="utf-8-sig")  # a key seen twice
+    # Records over several lines: numbered by the Python reader (these two do not go through DuckDB).
+    multiline = pay_row("M1")
+    multiline[10] = "第一行\n第二行"
+    write_csv(inbox / "c" / "multiline.csv", [PAY_HEADER, multiline, pay_row("M2")])
+    (inbox / "c" / "unclosed.csv").write_text(
+        ",".join(PAY_HEADER) + "\r\n" + ",".join(pay_row("U1")) + '"\r\n' + ",".join(pay_row("U2")) + "\r\n",
+        encoding="utf-8")
+
+
+def test_csv_through_duckdb_equals_the_python_reader(tmp_path: Path, monkeypatch):
+    inbox = tmp_path / "inbox"
+    _hostile_inbox(inbox)
+    monkeypatch.setattr(csv_duckdb, "MIN_BYTES", 0)
+    real, used = csv_duckdb.read, []
+
+    def spy(*args, **kwargs):
+        got = real(*args, **kwargs)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(csv_duckdb, "read", spy)
+    fast = Warehouse(inbox, tmp_path / "fast.duckdb")
+    fast.load()
+    assert used == [True] * 5 + [False] * 2  # every file with one record per line went through DuckDB
+    monkeypatch.setattr(csv_duckdb, "read", lambda *a, **k: None)
+    slow = Warehouse(inbox, tmp_path / "slow.duckdb")
+    slow.load()
+    got, expected = _snapshot(fast), _snapshot(slow)
+    assert got == expected
+    assert len(got["rejected"]) >= 9 and got["totals"]  # the cases above did arrive as meant
+
+
+def test_line_numbers_hold_across_duckdb_read_buffers(wh: Warehouse, inbox: Path):
+    """DuckDB reads a file in parallel buffers of some 32 MB: each row keeps the number of its line."""
+    pad = "x" * 400
+    lines = [",".join(PAY_HEADER)] + [
+        ",".join(map(str, pay_row(f"L{n}", amount=f"{n % 997}.00")[:10])) + "," + pad for n in range(2, 100_002)]
+    lines[5_000] = lines[5_000].replace("-06-30", "-02-30")  # line 5001: a day that does not exist
+    (inbox / "big.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert (inbox / "big.csv").stat().st_size > 40_000_000
+    wh.load()
+    assert wh.q("SELECT count(*) FROM raw.payments WHERE txn_ref <> 'L' || source_row") == [(0,)]
+    assert wh.q("SELECT count(*), min(source_row), max(source_row) FROM raw.payments") == [(99_999, 2, 100_001)]
+    assert [r[:2] for r in wh.rejected()] == [("big.csv", 5001)]
+    assert wh.q("SELECT sum(amount) FROM raw.payments")[0][0] == sum(
+        Decimal(n % 997) for n in range(2, 100_002) if n != 5001)
+    assert wh.q("SELECT min(pay_date) FROM raw.payments") == [(date(2020, 6, 30),)]
