@@ -1,16 +1,19 @@
 """CSV through DuckDB's reader: the same rows, values, reasons and row numbers as the Python reader
 (:mod:`ingestion.csv_reader` + :mod:`ingestion.parse`), several times faster.
 
-DuckDB reads the file line by line (its CSV reader with one column and no quoting: empty lines kept,
-in order, so a line's position is its number). This holds only for a file whose records each sit on
-one line, which is checked first; any other file — a quoted cell spanning lines, a lone CR, a line
-longer than the cell limit, bytes that are not text, no header in the first rows — goes to the
-Python reader whole (:func:`read` returns None), which then words the file's reason.
+DuckDB reads the file twice, both in parallel C++: once line by line (one column, no quoting;
+empty lines kept, in order, so a line's position is its number) and once as CSV (its records, in
+order, one per non-empty line). That pairing holds only for a file whose records each sit on one
+line, which is checked first, and DuckDB's cells are checked against the lines; any other file — a
+quoted cell spanning lines, a lone CR, a line longer than the cell limit, bytes that are not text,
+no header in the first rows — goes to the Python reader whole (:func:`read` returns None), which
+then words the file's reason.
 
 For a file that qualifies:
 
-- a line without a quote is split at its commas in SQL (the ``csv`` module does exactly that); the
-  few lines with quotes are split by the ``csv`` module itself;
+- a line of plain fields (each without quotes, or wholly quoted with ``""`` inside) is split by
+  DuckDB as the ``csv`` module splits it; the rare other line with a quote is split by the ``csv``
+  module itself;
 - the header is found by :func:`ingestion.parse.read_header` on the first lines, as always;
 - every cell is normalised in SQL (:mod:`ingestion.normalise_sql`); a row whose every value SQL is
   sure of, with every required value present, is written to ``raw_history`` by SQL;
@@ -53,10 +56,17 @@ from ingestion.readers import CHUNK, FileChanged, FileRejected, FileScan, Limits
 # Below this size the Python reader is quicker (DuckDB's fixed cost per file is some 20-30 ms).
 MIN_BYTES = 256 * 1024
 
-_LINES = """CREATE OR REPLACE TEMP TABLE fw_csv_lines AS
-    SELECT CAST(row_number() OVER () AS INTEGER) AS n, l
-    FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '', escape = '',
-                  auto_detect = false, strict_mode = false)"""
+# A line of plain fields: each either without quotes or wholly quoted ("" inside). The csv module and
+# DuckDB's reader split such a line alike (tests/ingestion/test_ingest_csv_duckdb.py).
+_FIELD = '"(?:[^"]|"")*"|[^,"]*'
+PLAIN = f"(?:{_FIELD})(?:,(?:{_FIELD}))*"
+# Its number of cells: one more than the commas outside quoted fields.
+_WIDTH = """len(string_split(CASE WHEN contains(l, '"')
+    THEN regexp_replace(l, '"(?:[^"]|"")*"', '', 'g') ELSE l END, ','))"""
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
 
 
 def _cells(line: str | None) -> list[str]:
@@ -98,19 +108,40 @@ def _sha256(path: Path) -> str:
 
 
 def _temp_folder(con: duckdb.DuckDBPyConnection) -> Path:
-    folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0] or tempfile.gettempdir())  # type: ignore[index]
+    setting = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]  # type: ignore[index]
+    folder = Path(setting or tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def read(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: Limits, sha: str,
-         on_header: Callable[[Header], None], on_valid: Callable[[int, tuple], None],
-         on_rejected: Callable[[Rejected], None], on_written: Callable[[int], None],
-         table: Callable[[], str]) -> tuple[Header, ParseStats] | None:
-    """Read one CSV into ``raw_history`` (inside the caller's transaction): after ``on_header``, the
-    rows SQL is sure of straight into ``table()`` (``on_written`` is told how many), the others
-    through ``on_valid``/``on_rejected``. Returns None, having written nothing, when the file must
-    go through the Python reader."""
+class Prepared:
+    """A CSV DuckDB has read (temporary tables on the connection) and whose header is known; nothing
+    is written yet. :meth:`write` writes it inside the caller's transaction; :meth:`close` drops it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, header: Header) -> None:
+        self.con, self.header = con, header
+
+    def write(self, sha: str, on_header: Callable[[Header], None], on_valid: Callable[[int, tuple], None],
+              on_rejected: Callable[[Rejected], None], on_written: Callable[[int], None],
+              table: Callable[[], str]) -> tuple[Header, ParseStats]:
+        """After ``on_header``, the rows SQL is sure of straight into ``table()`` (``on_written`` is
+        told how many), the others through ``on_valid``/``on_rejected``."""
+        on_header(self.header)
+        return _write_rows(self.con, self.header, sha, on_valid, on_rejected, on_written, table)
+
+    def close(self) -> None:
+        _drop(self.con)
+
+
+def _drop(con: duckdb.DuckDBPyConnection) -> None:
+    for t in ("fw_csv_lines", "fw_csv_records"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: Limits) -> Prepared | None:
+    """Read one CSV with DuckDB, outside any transaction (a file DuckDB refuses then costs nothing but
+    the try). None when the file must go through the Python reader; :class:`FileChanged` when its
+    bytes changed while read."""
     if scan.size < MIN_BYTES or not scan.plain_lines or scan.has_nul:
         return None
     try:
@@ -123,55 +154,92 @@ def read(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: Lim
         if copy is None:
             return None
         source = copy
+    prepared = None
     try:
-        try:
-            con.execute(_LINES, [str(source)])
-        except duckdb.Error:
-            return None  # a line beyond DuckDB's line size, or anything else it refuses
-        if encoding != "gb18030" and _sha256(path) != scan.sha256:
-            raise FileChanged(str(path))
+        if _read_twice(con, source, limits):
+            if encoding != "gb18030" and _sha256(path) != scan.sha256:
+                raise FileChanged(str(path))
+            first = con.execute("SELECT n, l FROM fw_csv_lines WHERE n <= ? ORDER BY n", [HEADER_SCAN_ROWS]).fetchall()
+            try:
+                prepared = Prepared(con, read_header(iter([(n, _cells(line)) for n, line in first])))
+            except FileRejected:
+                pass  # the Python reader words why
+            else:
+                create_macros(con)
     finally:
         if source != path:
             source.unlink(missing_ok=True)
+        if prepared is None:
+            _drop(con)
+    return prepared
+
+
+def _read_twice(con: duckdb.DuckDBPyConnection, source: Path, limits: Limits) -> bool:
+    """``fw_csv_lines`` (n, k, l, w) and ``fw_csv_records`` (k, c1..cW): the file's lines (k numbers
+    the non-empty ones) and its records. False when the file must go to the Python reader."""
     try:
-        return _read_lines(con, limits, sha, on_header, on_valid, on_rejected, on_written, table)
-    finally:
-        con.execute("DROP TABLE IF EXISTS fw_csv_lines")
-
-
-def _read_lines(con: duckdb.DuckDBPyConnection, limits: Limits, sha: str, on_header: Callable[[Header], None],
-                on_valid: Callable[[int, tuple], None], on_rejected: Callable[[Rejected], None],
-                on_written: Callable[[int], None], table: Callable[[], str]) -> tuple[Header, ParseStats] | None:
-    longest = con.execute("SELECT max(length(l)) FROM fw_csv_lines").fetchone()[0]  # type: ignore[index]
-    if longest is not None and longest > limits.max_csv_field:
-        return None
-    quoted = dict(con.execute("""SELECT n, l FROM fw_csv_lines WHERE contains(l, '"') ORDER BY n""").fetchall())
-    if any(open_quote_line([line], n) is not None for n, line in quoted.items()):
-        return None  # a quoted cell runs into the next line: the Python reader numbers such records
-    first = con.execute("SELECT n, l FROM fw_csv_lines WHERE n <= ? ORDER BY n", [HEADER_SCAN_ROWS]).fetchall()
+        con.execute("""CREATE OR REPLACE TEMP TABLE fw_csv_lines AS
+            SELECT n, l, CASE WHEN l IS NOT NULL THEN count(l) OVER (ORDER BY n) END AS k
+            FROM (SELECT CAST(row_number() OVER () AS INTEGER) AS n, l
+                  FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '',
+                                escape = '', auto_detect = false, strict_mode = false))""", [str(source)])
+    except duckdb.Error:
+        return False  # a line beyond DuckDB's line size, or anything else it refuses
+    longest, lines, width, odd = con.execute(f"""SELECT max(length(l)), count(l), max({_WIDTH}),
+            list({{'n': n, 'l': l}} ORDER BY n) FILTER (WHERE contains(l, '"') AND NOT regexp_full_match(l, {_q(PLAIN)}))
+        FROM fw_csv_lines""").fetchone()  # type: ignore[misc]
+    if not lines or longest > limits.max_csv_field:
+        return False
+    if any(open_quote_line([o["l"]], o["n"]) is not None for o in odd or []):
+        return False  # a quoted cell runs into the next line: the Python reader numbers such records
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, width + 1)) + "}"
     try:
-        header = read_header(iter([(n, _cells(line)) for n, line in first]))
-    except FileRejected:
-        return None
-    on_header(header)
-    create_macros(con)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE fw_csv_records AS
+            SELECT CAST(row_number() OVER () AS INTEGER) AS k, *
+            FROM read_csv(?, columns = {columns}, header = false, delim = ',', quote = '"', escape = '"',
+                          auto_detect = false, strict_mode = false, null_padding = true)""", [str(source)])
+    except duckdb.Error:
+        return False
+    # One record per non-empty line, each the line's own cells (checked on the lines without quotes:
+    # the same first cell and the same length).
+    length = " + ".join(f"strlen(coalesce(c{i}, ''))" for i in range(1, width + 1))
+    records, misplaced = con.execute(f"""SELECT (SELECT count(*) FROM fw_csv_records),
+        count(*) FILTER (WHERE NOT contains(l, '"') AND (coalesce(c1, '') <> split_part(l, ',', 1)
+            OR strlen(l) <> {length} + strlen(l) - strlen(replace(l, ',', ''))))
+        FROM fw_csv_lines JOIN fw_csv_records USING (k)""").fetchone()  # type: ignore[misc]
+    return records == lines and not misplaced
 
-    # The lines with quotes, split by the csv module (blank rows left out, as parse_rows does).
-    split = {n: row_text(_cells(line), True)[0] for n, line in quoted.items() if n > header.row}
-    split = {n: cells for n, cells in split.items() if cells is not None}
-    con.register("fw_csv_quoted", pa.table({
-        "n": pa.array(list(split), pa.int32()), "l": pa.array([quoted[n] for n in split], pa.string()),
-        "cells": pa.array([[str(c) for c in cells] for cells in split.values()], pa.list_(pa.string()))}))
-    rows = f"""SELECT n, l, string_split(l, ',') AS cells FROM fw_csv_lines
-        WHERE n > {header.row} AND NOT contains(l, '"') AND NOT fw_blank_line(l)
-        UNION ALL SELECT n, l, cells FROM fw_csv_quoted"""
+
+def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, sha: str, on_valid: Callable[[int, tuple], None],
+                on_rejected: Callable[[Rejected], None], on_written: Callable[[int], None],
+                table: Callable[[], str]) -> tuple[Header, ParseStats]:
+    width = len(con.execute("SELECT * FROM fw_csv_records LIMIT 0").description) - 1
+    cols = [f"c{i}" for i in range(1, width + 1)]
+
+    # Lines with a quote that are not plain fields: split by the csv module (blank rows left out).
+    odd = {}
+    for n, line in con.execute(f"""SELECT n, l FROM fw_csv_lines WHERE n > ? AND contains(l, '"')
+            AND NOT regexp_full_match(l, {_q(PLAIN)})""", [header.row]).fetchall():
+        got = row_text(_cells(line), True)[0]
+        if got is not None:
+            odd[n] = (line, [str(c) for c in got])
+    con.register("fw_csv_odd", pa.table(
+        {"n": pa.array(list(odd), pa.int32()), "l": pa.array([v[0] for v in odd.values()], pa.string()),
+         "w": pa.array([len(v[1]) for v in odd.values()], pa.int64())}
+        | {c: pa.array([v[1][i] if i < len(v[1]) else None for v in odd.values()], pa.string())
+           for i, c in enumerate(cols)}))
+    blank = f"CASE WHEN contains(l, '\"') THEN fw_empty(concat({', '.join(cols)})) ELSE fw_blank_line(l) END"
+    rows = f"""SELECT n, l, {_WIDTH} AS w, {", ".join(cols)}
+        FROM fw_csv_lines JOIN fw_csv_records USING (k)
+        WHERE n > {header.row} AND n NOT IN (SELECT n FROM fw_csv_odd) AND NOT ({blank})
+        UNION ALL SELECT n, l, w, {", ".join(cols)} FROM fw_csv_odd"""
+
     data = DataRows(header, on_valid, on_rejected, csv=True)
-    last = con.execute(f"SELECT n, l FROM ({rows}) ORDER BY n DESC LIMIT 1").fetchone()
-    total = last if last is not None and is_total_line(_cells(last[1])) else None
+    total = _total_line(con, header.row)
     kind = header.kind
-    present = {f"c{i}": c for i, c in enumerate(kind.columns) if c.name in header.positions}
-    source = ("SELECT n, l, len(cells) AS w, "
-              + ", ".join(f"cells[{header.positions[c.name] + 1}] AS {p}_s" for p, c in present.items())
+    present = {f"v{i}": c for i, c in enumerate(kind.columns) if c.name in header.positions}
+    source = (f"SELECT n, l, w, "
+              + ", ".join(f"c{header.positions[c.name] + 1} AS {p}_s" for p, c in present.items())
               + f" FROM ({rows}) WHERE n <> {total[0] if total else -1}")
     sure = " AND ".join(
         [f"w <= {data.width}", "NOT contains(l, '#')"] + [f"{p}_ok" for p in present]
@@ -179,13 +247,15 @@ def _read_lines(con: duckdb.DuckDBPyConnection, limits: Limits, sha: str, on_hea
     # One pass: a row SQL is sure of is written as it is; any other row as a placeholder (its row
     # number negated, no values), replaced below by what the Python normalisers make of it.
     values = ", ".join(f"CASE WHEN sure THEN {p}_v END" if p in present else "NULL"
-                       for p in (f"c{i}" for i in range(len(kind.columns))))
+                       for p in (f"v{i}" for i in range(len(kind.columns))))
     target = table()
-    con.execute(f"""INSERT INTO {target}
-        SELECT ?, CASE WHEN sure THEN n ELSE -n END, {values}
-        FROM (SELECT *, {sure} AS sure FROM ({select(source, {p: c.vtype for p, c in present.items()}, "n, l, w")}))""",
-                [sha])
-    con.unregister("fw_csv_quoted")
+    try:
+        con.execute(f"""INSERT INTO {target}
+            SELECT ?, CASE WHEN sure THEN n ELSE -n END, {values}
+            FROM (SELECT *, {sure} AS sure FROM ({select(source, {p: c.vtype for p, c in present.items()}, "n, l, w")}))""",
+                    [sha])
+    finally:
+        con.unregister("fw_csv_odd")
     money = [p for p, c in present.items() if c.vtype is VType.MONEY]
     got = con.execute(f"""SELECT count(*) FILTER (WHERE source_row > 0), count(*) FILTER (WHERE source_row < 0)
         {"".join(f", sum({present[p].name}) FILTER (WHERE source_row > 0)" for p in money)}
@@ -205,5 +275,16 @@ def _read_lines(con: duckdb.DuckDBPyConnection, limits: Limits, sha: str, on_hea
         for n, line in others:
             data.handle(n, row_text(_cells(line), True)[0])  # type: ignore[arg-type]
     if total is not None:
-        data.last(total[0], row_text(_cells(total[1]), True)[0])  # type: ignore[arg-type]
+        data.last(*total)
     return header, data.stats
+
+
+def _total_line(con: duckdb.DuckDBPyConnection, header_row: int) -> tuple[int, list[object]] | None:
+    """(row, cells) of the last non-blank row when it is a 合计 line (looked for from the end)."""
+    cur = con.execute("SELECT n, l FROM fw_csv_lines WHERE n > ? AND l IS NOT NULL ORDER BY n DESC", [header_row])
+    while batch := cur.fetchmany(100):
+        for n, line in batch:
+            cells = row_text(_cells(line), True)[0]
+            if cells is not None:
+                return (n, cells) if is_total_line(cells) else None
+    return None

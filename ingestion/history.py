@@ -114,9 +114,10 @@ class _RowSink:
             self.rejects = []
 
 
-def _parse_file(ctx: RunContext, entry: Entry, scan: FileScan) -> None:
-    """Parse one new content into raw_history (inside the caller's transaction). A CSV goes through
-    DuckDB's reader when it can (:mod:`ingestion.csv_duckdb`), else through the Python reader."""
+def _parse_file(ctx: RunContext, entry: Entry, scan: FileScan, fast: csv_duckdb.Prepared | None) -> None:
+    """Parse one new content into raw_history (inside the caller's transaction): a CSV that DuckDB
+    has read (``fast``, :mod:`ingestion.csv_duckdb`) is written from there, anything else goes
+    through the Python readers."""
     assert entry.path is not None
     con = ctx.con
     sinks: list[_RowSink] = []
@@ -137,10 +138,8 @@ def _parse_file(ctx: RunContext, entry: Entry, scan: FileScan) -> None:
     is_csv = entry.rel.lower().endswith(".csv")
     try:
         rows = open_rows(entry.path, entry.rel, scan, ctx.limits)  # a CSV's rows are read only if needed
-        fast = csv_duckdb.read(con, entry.path, scan, ctx.limits, scan.sha256, on_header, valid, rejected, wrote,
-                               lambda: sinks[0].table) if is_csv else None
         if fast is not None:
-            header, stats = fast
+            header, stats = fast.write(scan.sha256, on_header, valid, rejected, wrote, lambda: sinks[0].table)
         else:
             header, stats = parse_rows(rows, on_header, valid, rejected, csv=is_csv)
     except FileRejected as exc:
@@ -215,8 +214,11 @@ def record_entry(ctx: RunContext, e: Entry) -> tuple[str, str]:
         _write(ctx, lambda: _record_version(ctx, e, sha, size))
         return "recorded", "内容已载入过 / same bytes seen before"
     assert scan is not None
+    fast = None
     try:
-        _write(ctx, lambda: (_record_version(ctx, e, sha, size), _parse_file(ctx, e, scan)))
+        if e.rel.lower().endswith(".csv"):  # read by DuckDB before the transaction (ingestion.csv_duckdb)
+            fast = csv_duckdb.prepare(ctx.con, e.path, scan, ctx.limits)  # type: ignore[arg-type]
+        _write(ctx, lambda: (_record_version(ctx, e, sha, size), _parse_file(ctx, e, scan, fast)))
     except FileChanged:
         if prior is not None:
             ctx.path_state[e.rel] = prior
@@ -233,6 +235,9 @@ def record_entry(ctx: RunContext, e: Entry) -> tuple[str, str]:
                       "（下次运行会重新读取）")
         _write(ctx, lambda: _record_version(ctx, e, "", size))
         return "recorded", f"拒收 / rejected: {e.reason}"
+    finally:
+        if fast is not None:
+            fast.close()
     ctx.known.add(sha)
     return "recorded", "已读取 / parsed"
 

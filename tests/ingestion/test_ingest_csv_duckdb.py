@@ -131,18 +131,18 @@ def test_csv_through_duckdb_equals_the_python_reader(tmp_path: Path, monkeypatch
     inbox = tmp_path / "inbox"
     _hostile_inbox(inbox)
     monkeypatch.setattr(csv_duckdb, "MIN_BYTES", 0)
-    real, used = csv_duckdb.read, []
+    real, used = csv_duckdb.prepare, []
 
     def spy(*args, **kwargs):
         got = real(*args, **kwargs)
         used.append(got is not None)
         return got
 
-    monkeypatch.setattr(csv_duckdb, "read", spy)
+    monkeypatch.setattr(csv_duckdb, "prepare", spy)
     fast = Warehouse(inbox, tmp_path / "fast.duckdb")
     fast.load()
     assert used == [True] * 5 + [False] * 2  # every file with one record per line went through DuckDB
-    monkeypatch.setattr(csv_duckdb, "read", lambda *a, **k: None)
+    monkeypatch.setattr(csv_duckdb, "prepare", lambda *a, **k: None)
     slow = Warehouse(inbox, tmp_path / "slow.duckdb")
     slow.load()
     got, expected = _snapshot(fast), _snapshot(slow)
@@ -165,3 +165,28 @@ def test_line_numbers_hold_across_duckdb_read_buffers(wh: Warehouse, inbox: Path
     assert wh.q("SELECT sum(amount) FROM raw.payments")[0][0] == sum(
         Decimal(n % 997) for n in range(2, 100_002) if n != 5001)
     assert wh.q("SELECT min(pay_date) FROM raw.payments") == [(date(2020, 6, 30),)]
+
+
+def test_duckdb_reads_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Path):
+    import csv
+
+    from ingestion.readers import Limits
+
+    rnd = random.Random(5)
+    lines = ['a,"5,000.00",x', '"a""b",c', '"",a,""', ",a,,b,", '"x\ty"', '"甲，乙",丙', "  ", ","] + [
+        "".join(rnd.choice('ab,"，') for _ in range(rnd.randint(1, 10))) for _ in range(20_000)]
+    con = duckdb.connect()
+    plain = [line for (line,) in con.execute("SELECT l FROM (SELECT unnest(?::VARCHAR[]) AS l, "
+                                             "generate_subscripts(?, 1) AS i) WHERE regexp_full_match(l, ?) "
+                                             "ORDER BY i", [lines, lines, csv_duckdb.PLAIN]).fetchall()]
+    assert len(plain) > 3000
+    path = tmp_path / "plain.csv"
+    path.write_text("\r\n".join(plain) + "\r\n", encoding="utf-8")
+    assert csv_duckdb._read_twice(con, path, Limits())
+    width = len(con.execute("SELECT * FROM fw_csv_records LIMIT 0").description) - 1
+    got = con.execute(f"""SELECT l, {csv_duckdb._WIDTH}, [{", ".join(f"c{i}" for i in range(1, width + 1))}]
+        FROM fw_csv_lines JOIN fw_csv_records USING (k) ORDER BY n""").fetchall()
+    assert [line for line, _, _ in got] == plain
+    expected = [next(csv.reader([line])) for line in plain]
+    assert [w for _, w, _ in got] == [len(cells) for cells in expected]
+    assert [[c or "" for c in cells[:w]] for _, w, cells in got] == expected
