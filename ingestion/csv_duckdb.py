@@ -186,7 +186,8 @@ def _read_twice(con: duckdb.DuckDBPyConnection, source: Path, limits: Limits) ->
     except duckdb.Error:
         return False  # a line beyond DuckDB's line size, or anything else it refuses
     longest, lines, width, odd = con.execute(f"""SELECT max(length(l)), count(l), max({_WIDTH}),
-            list({{'n': n, 'l': l}} ORDER BY n) FILTER (WHERE contains(l, '"') AND NOT regexp_full_match(l, {_q(PLAIN)}))
+            list({{'n': n, 'l': l}} ORDER BY n)
+                FILTER (WHERE contains(l, '"') AND NOT regexp_full_match(l, {_q(PLAIN)}))
         FROM fw_csv_lines""").fetchone()  # type: ignore[misc]
     if not lines or longest > limits.max_csv_field:
         return False
@@ -238,7 +239,7 @@ def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, sha: str, on_val
     total = _total_line(con, header.row)
     kind = header.kind
     present = {f"v{i}": c for i, c in enumerate(kind.columns) if c.name in header.positions}
-    source = (f"SELECT n, l, w, "
+    source = ("SELECT n, l, w, "
               + ", ".join(f"c{header.positions[c.name] + 1} AS {p}_s" for p, c in present.items())
               + f" FROM ({rows}) WHERE n <> {total[0] if total else -1}")
     sure = " AND ".join(
@@ -249,11 +250,11 @@ def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, sha: str, on_val
     values = ", ".join(f"CASE WHEN sure THEN {p}_v END" if p in present else "NULL"
                        for p in (f"v{i}" for i in range(len(kind.columns))))
     target = table()
+    normalised = select(source, {p: c.vtype for p, c in present.items()}, "n, l, w")
     try:
         con.execute(f"""INSERT INTO {target}
             SELECT ?, CASE WHEN sure THEN n ELSE -n END, {values}
-            FROM (SELECT *, {sure} AS sure FROM ({select(source, {p: c.vtype for p, c in present.items()}, "n, l, w")}))""",
-                    [sha])
+            FROM (SELECT *, {sure} AS sure FROM ({normalised}))""", [sha])
     finally:
         con.unregister("fw_csv_odd")
     money = [p for p, c in present.items() if c.vtype is VType.MONEY]
