@@ -14,6 +14,8 @@ named and without recording its bytes as known, so the next run reads the file a
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +47,39 @@ class RunContext:
     progress: Callable[[str], None] | None = None
     known: set[str] = field(default_factory=set)  # contents already parsed (sha256)
     path_state: dict[str, str] = field(default_factory=dict)  # path -> sha256 of its version in force
+    path_stat: dict[str, tuple] = field(default_factory=dict)  # path -> raw_history.path_stat row
+
+
+# A file whose os.stat is what it was when its version in force was read has not changed: any write
+# moves its mtime and ctime, and nobody can set a ctime. Only a stat taken when the file's last change
+# was at least this long ago is trusted (a clock that counts whole seconds could hide a second write
+# in the same second).
+_SETTLED_NS = 2_000_000_000
+
+
+def _stat_key(path: Path) -> tuple[int, int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+def unchanged_on_disk(ctx: RunContext, e: Entry) -> bool:
+    """Whether the file at this path still looks exactly as when its version in force was read."""
+    seen = ctx.path_stat.get(e.rel)
+    if e.path is None or seen is None or seen[0] != ctx.path_state.get(e.rel):
+        return False
+    key = _stat_key(e.path)
+    return key is not None and key == tuple(seen[1:6]) and seen[6] - key[1] >= _SETTLED_NS
+
+
+def _remember_stat(ctx: RunContext, e: Entry, sha: str, key: tuple | None, seen_ns: int) -> None:
+    if key is None or e.path is None:
+        return
+    row = (sha, *key, seen_ns)
+    ctx.con.execute("INSERT OR REPLACE INTO raw_history.path_stat VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [e.rel, *row])
+    ctx.path_stat[e.rel] = row
 
 
 def open_rows(path: Path, rel: str, scan: FileScan, limits: Limits) -> Iterator[Row]:
@@ -195,7 +230,10 @@ def record_entry(ctx: RunContext, e: Entry) -> tuple[str, str]:
     """Record one entry; returns (outcome, Chinese/English message) where outcome is
     ``unchanged`` | ``recorded`` | ``left`` (nothing recorded; the path's version in force stays)."""
     prior = ctx.path_state.get(e.rel)
+    if e.status is None and prior and unchanged_on_disk(ctx, e):
+        return "unchanged", ""
     scan = None
+    key, seen_ns = (_stat_key(e.path), time.time_ns()) if e.path is not None else (None, 0)
     if e.path is not None:
         try:
             scan = scan_file(e.path)
@@ -205,20 +243,23 @@ def record_entry(ctx: RunContext, e: Entry) -> tuple[str, str]:
             e = e.refused(os_error_reason(exc), "skipped" if isinstance(exc, FileNotFoundError) else "rejected")
     sha = scan.sha256 if scan else ""
     if prior == sha:
+        if sha and key is not None and ctx.path_stat.get(e.rel, ())[:6] != (sha, *key):
+            _write(ctx, lambda: _remember_stat(ctx, e, sha, key, seen_ns))
         return "unchanged", ""
     size = scan.size if scan else None
     if e.status is not None:
         _write(ctx, lambda: _record_version(ctx, e, sha, size))
         return "recorded", f"{'跳过 / skipped' if e.status == 'skipped' else '拒收 / rejected'}: {e.reason}"
     if sha in ctx.known:
-        _write(ctx, lambda: _record_version(ctx, e, sha, size))
+        _write(ctx, lambda: (_record_version(ctx, e, sha, size), _remember_stat(ctx, e, sha, key, seen_ns)))
         return "recorded", "内容已载入过 / same bytes seen before"
     assert scan is not None
     fast = None
     try:
         if e.rel.lower().endswith(".csv"):  # read by DuckDB before the transaction (ingestion.csv_duckdb)
             fast = csv_duckdb.prepare(ctx.con, e.path, scan, ctx.limits)  # type: ignore[arg-type]
-        _write(ctx, lambda: (_record_version(ctx, e, sha, size), _parse_file(ctx, e, scan, fast)))
+        _write(ctx, lambda: (_record_version(ctx, e, sha, size), _parse_file(ctx, e, scan, fast),
+                             _remember_stat(ctx, e, sha, key, seen_ns)))
     except FileChanged:
         if prior is not None:
             ctx.path_state[e.rel] = prior

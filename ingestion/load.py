@@ -18,6 +18,9 @@ Decisions (决定及理由):
 - 收件箱中已载入、后来又不见了的文件：其记录保留（收件箱可能被归档清理，历史不能因此丢失）。
   没有读到内容的条目（链接、坏文件名、锁定文件等）例外：不在收件箱中了，其记录随之删除。
 - 已载入过的路径本次读不到（被移走、没有权限、读取中被修改）：保留已载入的版本，下次再读。
+- 文件的 os.stat（大小、修改时间、inode 变更时间、inode）与上次读取时完全相同、且上次读取时它已有 2 秒
+  以上未被改动的，不再重新读取计算哈希（任何写入都会改变修改时间和 inode 变更时间，后者无法人为设回）；
+  这样每天的耗时取决于新到的文件，而不是收件箱的全部历史。
 - 不是 .xlsx/.csv 的文件（含 .xls、隐藏文件）：按规范整个拒收，写明原因。
 - raw.files 中 rows_loaded / rows_rejected 是该文件在当前 raw 表 / raw.rejected_rows 中的行数；
   与其他文件完全相同而未重复载入的行两边都不计。被取代（superseded）和重复（duplicate）的版本记 0。
@@ -89,7 +92,8 @@ def start_run(con: duckdb.DuckDBPyConnection, run: tuple[str, datetime], limits:
     return RunContext(
         con, run_seq, run, limits, progress,
         known={r[0] for r in con.execute("SELECT file_sha256 FROM raw_history.contents").fetchall()},
-        path_state=dict(con.execute("SELECT source_file, file_sha256 FROM raw_history.path_state").fetchall()))
+        path_state=dict(con.execute("SELECT source_file, file_sha256 FROM raw_history.path_state").fetchall()),
+        path_stat={r[0]: tuple(r[1:]) for r in con.execute("SELECT * FROM raw_history.path_stat").fetchall()})
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, say: Callable[[str], None]) -> None:

@@ -48,6 +48,10 @@ HISTORY = (
     """CREATE TABLE IF NOT EXISTS raw_history.total_checks (file_sha256 VARCHAR, source_row INTEGER,
         column_name VARCHAR, stated_total DECIMAL(18,2), computed_total DECIMAL(18,2))""",
     "CREATE TABLE IF NOT EXISTS raw_history.state (needs_rebuild BOOLEAN)",
+    # what each path's file looked like (os.stat) when its version in force was last read: a file that
+    # still looks the same is not read again (ingestion.history.unchanged_on_disk)
+    """CREATE TABLE IF NOT EXISTS raw_history.path_stat (source_file VARCHAR PRIMARY KEY, file_sha256 VARCHAR,
+        size_bytes BIGINT, mtime_ns BIGINT, ctime_ns BIGINT, inode BIGINT, device BIGINT, seen_ns BIGINT)""",
     # the loaded file versions as of the last rebuild: the next one redoes only what changed
     """CREATE TABLE IF NOT EXISTS raw_history.loaded_files (file_sha256 VARCHAR, source_file VARCHAR,
         run_seq INTEGER, load_run_id VARCHAR, loaded_at TIMESTAMP)""",
