@@ -8,6 +8,8 @@ runs masked, so that no ID number or bank account reaches a log.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -102,14 +104,37 @@ def _failing_nodes(target_dir: Path) -> list[str]:
     ]
 
 
+def project_fingerprint() -> str:
+    """SHA-256 over every file of the dbt project and the dbt version: all that parsing, compiling,
+    the unit tests and the docs' catalog (columns and types, no statistics on DuckDB) depend on,
+    the data aside."""
+    h = hashlib.sha256(importlib.metadata.version("dbt-core").encode())
+    for f in sorted(p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(f.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+# What the last successful build left in the target folder, beside dbt's own artifacts.
+_UNIT_TESTS_PASSED = "fundwatch_unit_tests_passed"  # the project fingerprint whose unit tests passed
+_BUILT = "fundwatch_built.json"  # run date and project fingerprint of manifest.json
+_CATALOG_OF = "fundwatch_catalog_of"  # the project fingerprint of catalog.json
+
+
 def dbt_build(home: Home, run_date: date) -> None:
-    """Seed and build the whole dbt project (models, dbt tests, unit tests) as of ``run_date``.
+    """Seed and build the whole dbt project (models, dbt tests) as of ``run_date``; the unit tests
+    too when the project changed since they last passed (they test the SQL on fixtures, not the
+    data, so an unchanged project needs no second run).
 
     Raises WarehouseError listing the failing nodes when anything fails.
     """
     target_dir, log_dir = _home_dirs(home)
+    fingerprint = project_fingerprint()
+    passed = target_dir / _UNIT_TESTS_PASSED
+    unit_tests = not passed.exists() or passed.read_text(encoding="utf-8") != fingerprint
+    (target_dir / _BUILT).unlink(missing_ok=True)
     env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
-    args = _dbt_args(["build"], target_dir, log_dir)
+    args = _dbt_args(["build", *([] if unit_tests else ["--exclude-resource-type", "unit_test"])],
+                     target_dir, log_dir)
     rc, lines = _run(args, env)
     if rc != 0:
         failing = _failing_nodes(target_dir)
@@ -118,26 +143,55 @@ def dbt_build(home: Home, run_date: date) -> None:
         raise WarehouseError(
             f"dbt build 失败（dbt build failed, exit {rc}）：" + "；".join(failing)
         )
+    if unit_tests:
+        passed.write_text(fingerprint, encoding="utf-8")
+    built = {"run_date": run_date.isoformat(), "fingerprint": fingerprint}
+    (target_dir / _BUILT).write_text(json.dumps(built), encoding="utf-8")
 
 
 def dbt_docs(home: Home, run_date: date) -> Path:
-    """Generate the dbt docs as one self-contained page; return HOME/docs/dbt/index.html.
+    """The dbt docs as one self-contained page; return HOME/docs/dbt/index.html.
 
     Compiled as of ``run_date``, like the build: the compiled SQL auditors read in the docs shows the
-    run date the as-of rules used, not dbt's placeholder.
+    run date the as-of rules used, not dbt's placeholder. After a build of the same date and project,
+    the page is put together from that build's manifest (compiled as of the date) and the catalog of
+    the project (columns and types: they change only with the project), as `dbt docs generate
+    --static` puts it together; otherwise dbt generates both.
     """
     target_dir, log_dir = _home_dirs(home)
-    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
-    args = _dbt_args(["docs", "generate", "--static"], target_dir, log_dir)
-    rc, lines = _run(args, env)
-    static = target_dir / "static_index.html"
-    if rc != 0 or not static.exists():
-        tail = "；".join(ln for ln in lines if ln.strip())[-500:]
-        raise WarehouseError(f"dbt 文档生成失败（dbt docs generate failed, exit {rc}）：{tail}")
+    fingerprint = project_fingerprint()
+    built = target_dir / _BUILT
+    catalog_of = target_dir / _CATALOG_OF
+    fresh = (built.exists() and json.loads(built.read_text(encoding="utf-8"))
+             == {"run_date": run_date.isoformat(), "fingerprint": fingerprint}
+             and catalog_of.exists() and catalog_of.read_text(encoding="utf-8") == fingerprint
+             and (target_dir / "catalog.json").exists())
+    if fresh:
+        page = _static_page(target_dir / "manifest.json", target_dir / "catalog.json")
+    else:
+        env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
+        args = _dbt_args(["docs", "generate", "--static"], target_dir, log_dir)
+        rc, lines = _run(args, env)
+        static = target_dir / "static_index.html"
+        if rc != 0 or not static.exists():
+            tail = "；".join(ln for ln in lines if ln.strip())[-500:]
+            raise WarehouseError(f"dbt 文档生成失败（dbt docs generate failed, exit {rc}）：{tail}")
+        catalog_of.write_text(fingerprint, encoding="utf-8")
+        page = static.read_bytes()
     home.dbt_docs_dir.mkdir(parents=True, exist_ok=True)
     out = home.dbt_docs_dir / "index.html"
-    shutil.copyfile(static, out)
+    out.write_bytes(page)
     return out
+
+
+def _static_page(manifest: Path, catalog: Path) -> bytes:
+    """What `dbt docs generate --static` writes: dbt's docs page with both artifacts inlined."""
+    from dbt.task.docs import DOCS_INDEX_FILE_PATH
+
+    page = Path(DOCS_INDEX_FILE_PATH).read_text(encoding="utf-8")
+    page = page.replace('"MANIFEST.JSON INLINE DATA"', manifest.read_text(encoding="utf-8"))
+    page = page.replace('"CATALOG.JSON INLINE DATA"', catalog.read_text(encoding="utf-8"))
+    return page.encode("utf-8")
 
 
 def lint_sql() -> int:

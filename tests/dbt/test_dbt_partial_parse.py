@@ -1,6 +1,7 @@
 """A new run date keeps dbt's partial parse: the date reaches dbt in the environment, not in --vars
 (which make dbt throw the saved parse away and re-parse the whole project every day), and the compiled
-SQL in the docs still shows the date the as-of rules used."""
+SQL in the docs still shows the date the as-of rules used. After a build, the docs of its date are put
+together from the build's manifest without running dbt again, and say what dbt's own page says."""
 
 from __future__ import annotations
 
@@ -8,11 +9,25 @@ import json
 import logging
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 from dbt_fixture_raw import RUN_DATE
 
 from fundwatch.paths import Home
-from fundwatch.warehouse import dbt_docs
+from fundwatch.warehouse import dbt_build, dbt_docs
+
+
+def _inlined(page: Path) -> tuple[dict, dict]:
+    """(manifest, catalog) as inlined in a static docs page (where dbt's template holds them)."""
+    from dbt.task.docs import DOCS_INDEX_FILE_PATH
+
+    template = Path(DOCS_INDEX_FILE_PATH).read_text(encoding="utf-8")
+    html = page.read_text(encoding="utf-8")
+    m_at = template.index('"MANIFEST.JSON INLINE DATA"')
+    gap = template.index('"CATALOG.JSON INLINE DATA"') - (m_at + len('"MANIFEST.JSON INLINE DATA"'))
+    manifest, end = json.JSONDecoder().raw_decode(html, m_at)
+    catalog, _ = json.JSONDecoder().raw_decode(html, end + gap)
+    return manifest, catalog
 
 
 def test_the_next_day_reuses_the_partial_parse_and_the_docs_show_its_date(built_home, tmp_path, caplog):
@@ -33,3 +48,16 @@ def test_the_next_day_reuses_the_partial_parse_and_the_docs_show_its_date(built_
     compiled = manifest["nodes"]["model.fundwatch.roster_entries"]["compiled_code"]
     assert f"cast('{next_day.isoformat()}' as date)" in compiled
     assert f"cast('{RUN_DATE.isoformat()}' as date)" not in compiled
+
+    # The daily run: a build, then the docs of its date from the build's own manifest (no dbt run).
+    by_dbt = _inlined(home.dbt_docs_dir / "index.html")
+    dbt_build(home, next_day)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fundwatch.warehouse"):
+        page = dbt_docs(home, next_day)
+    assert not [r for r in caplog.records if r.getMessage().startswith("running dbt")]
+    manifest, catalog = _inlined(page)
+    models = {u: n["compiled_code"] for u, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    assert models == {u: n["compiled_code"] for u, n in by_dbt[0]["nodes"].items() if n["resource_type"] == "model"}
+    assert f"cast('{next_day.isoformat()}' as date)" in models["model.fundwatch.fct_findings"]
+    assert catalog["nodes"] == by_dbt[1]["nodes"]
