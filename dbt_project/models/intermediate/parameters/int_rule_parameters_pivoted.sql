@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ fw_dim_changed(['int_roster_entries_paid']) }}") }}
 with
 
 rule_parameters as (

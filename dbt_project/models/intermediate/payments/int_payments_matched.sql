@@ -2,11 +2,59 @@
   One row per payment (交易流水号) matched to its roster entry (项目编码 + 公民身份号码), its
   project document, the death register and the staff register of the paying association, with
   its position among the person's payments in the project and the people paid on its account.
+
+  Incremental (macros/incremental.sql): a day recomputes the payments of every person whose payments
+  or roster entry changed and every payment on an account a changed payment used (before or after);
+  everything when a project document, the death or the staff register changed.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='txn_ref',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ fw_consume_pre('txn_ref', 'txn_ref') }}",
+    post_hook="{{ fw_consumed() }}"
+) }}
 with
 
-payments as (
+all_payments as (
     select * from {{ ref('stg_raw__payments') }}
+),
+
+changes as (
+    select * from {{ fw_changes() }}
+),
+
+-- the payments recomputed: of the people touched, and on the accounts touched
+scope as (
+    select all_payments.txn_ref
+    from all_payments
+    where
+        {{ fw_everything() }}
+        or exists (
+            select 1 from changes
+            where
+                changes.project_code is not distinct from all_payments.project_code
+                and changes.id_number is not distinct from all_payments.id_number
+        )
+        or all_payments.account_no in (select changes.account_no from changes)
+),
+
+-- their people's payments whole (for the order among them)
+scope_people as (
+    select distinct
+        all_payments.project_code,
+        all_payments.id_number
+    from all_payments
+    where all_payments.txn_ref in (select scope.txn_ref from scope)
+),
+
+payments as (
+    select all_payments.*
+    from all_payments
+    semi join scope_people
+        on
+            all_payments.project_code is not distinct from scope_people.project_code
+            and all_payments.id_number is not distinct from scope_people.id_number
 ),
 
 roster_entries as (
@@ -46,8 +94,8 @@ people_per_account as (
     select
         account_no,
         count(distinct id_number) as account_person_count
-    from payments
-    where account_no is not null
+    from all_payments
+    where account_no in (select payments.account_no from payments)
     group by account_no
 ),
 
@@ -119,3 +167,4 @@ matched as (
 )
 
 select * from matched
+where txn_ref in (select scope.txn_ref from scope)

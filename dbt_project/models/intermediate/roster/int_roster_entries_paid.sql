@@ -1,11 +1,34 @@
 {#-
   One row per roster entry (项目编码 + 公民身份号码) with its project's deadlines and every loaded
   payment with the same 项目编码 and 公民身份号码 (whatever its amount, date or account).
+
+  Incremental (macros/incremental.sql): a day recomputes the entries of every person whose payments
+  or roster entry changed; everything when a project document or a rule parameter changed.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='roster_key',
+    incremental_strategy='delete+insert',
+    pre_hook="{{ fw_consume_pre('roster_key', \"project_code || '|' || id_number\") }}",
+    post_hook="{{ fw_consumed() }}"
+) }}
 with
 
+changes as (
+    select * from {{ fw_changes() }}
+),
+
 roster_entries as (
-    select * from {{ ref('stg_raw__roster_entries') }}
+    select all_entries.*
+    from {{ ref('stg_raw__roster_entries') }} as all_entries
+    where
+        {{ fw_everything() }}
+        or exists (
+            select 1 from changes
+            where
+                changes.project_code is not distinct from all_entries.project_code
+                and changes.id_number is not distinct from all_entries.id_number
+        )
 ),
 
 projects as (
@@ -13,7 +36,12 @@ projects as (
 ),
 
 payments as (
-    select * from {{ ref('stg_raw__payments') }}
+    select all_payments.*
+    from {{ ref('stg_raw__payments') }} as all_payments
+    semi join roster_entries
+        on
+            all_payments.project_code = roster_entries.project_code
+            and all_payments.id_number = roster_entries.id_number
 ),
 
 parameters as (

@@ -1,4 +1,5 @@
 {#- One row per project document with the rule defaults applied (seed rule_parameters). -#}
+{{ config(post_hook="{{ fw_dim_changed(['int_payments_matched', 'int_roster_entries_paid']) }}") }}
 with
 
 projects as (

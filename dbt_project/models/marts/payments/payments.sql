@@ -1,4 +1,6 @@
 {#- One row per payment to an individual (交易流水号), with its roster match and rule outcomes. -#}
+{#- A view: computed from its intermediate table where it is read (an as-of rule sees the run date). -#}
+{{ config(materialized='view') }}
 with
 
 payments as (

@@ -1,4 +1,6 @@
 {#- One row per roster entry (项目编码 + 公民身份号码), with its payments and rule outcomes. -#}
+{#- A view: computed from its intermediate table where it is read (an as-of rule sees the run date). -#}
+{{ config(materialized='view') }}
 with
 
 roster_entries as (

@@ -1,7 +1,14 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ fw_rows_pre(source('raw', 'roster'), ['int_payments_matched', 'int_roster_entries_paid'], 'roster', ['project_code', 'id_number']) }}",
+    post_hook="{{ fw_rows_post(['int_payments_matched', 'int_roster_entries_paid'], 'roster', ['project_code', 'id_number']) }}"
+) }}
 with
 
 source as (
     select * from {{ source('raw', 'roster') }}
+    {{ fw_rows_new() }}
 ),
 
 renamed as (

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ fw_dim_changed(['int_payments_matched']) }}") }}
 with
 
 source as (
