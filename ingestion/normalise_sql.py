@@ -18,26 +18,40 @@ Each value type is a short list of steps ``(name, SQL)`` over the cell ``{s}`` a
 from __future__ import annotations
 
 import re
-import sys
 
 from ingestion.kinds import VType
 
 
-def _class(codes: list[int]) -> str:
-    """An RE2 character class of these code points, as ranges."""
-    parts, start = [], None
-    for i, c in enumerate(codes):
-        start = c if start is None else start
-        if i + 1 == len(codes) or codes[i + 1] != c + 1:
-            parts.append(f"\\x{{{start:06x}}}" + (f"-\\x{{{c:06x}}}" if c != start else ""))
-            start = None
-    return "[" + "".join(parts) + "]"
+# Python's whitespace (``str.isspace``, also what ``re``'s ``\\s`` matches) and the digits ``re``'s
+# ``\\d`` matches beyond 0-9 (Arabic-Indic and the like: left to Python), as code point ranges.
+# Written out (working them out at import costs seconds); a test derives them from Python again.
+WS_RANGES = (
+    (0x9, 0xD), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A),
+    (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000),
+)
+OTHER_DIGIT_RANGES = (
+    (0x660, 0x669), (0x6F0, 0x6F9), (0x7C0, 0x7C9), (0x966, 0x96F), (0x9E6, 0x9EF), (0xA66, 0xA6F),
+    (0xAE6, 0xAEF), (0xB66, 0xB6F), (0xBE6, 0xBEF), (0xC66, 0xC6F), (0xCE6, 0xCEF), (0xD66, 0xD6F),
+    (0xDE6, 0xDEF), (0xE50, 0xE59), (0xED0, 0xED9), (0xF20, 0xF29), (0x1040, 0x1049), (0x1090, 0x1099),
+    (0x17E0, 0x17E9), (0x1810, 0x1819), (0x1946, 0x194F), (0x19D0, 0x19D9), (0x1A80, 0x1A89),
+    (0x1A90, 0x1A99), (0x1B50, 0x1B59), (0x1BB0, 0x1BB9), (0x1C40, 0x1C49), (0x1C50, 0x1C59),
+    (0xA620, 0xA629), (0xA8D0, 0xA8D9), (0xA900, 0xA909), (0xA9D0, 0xA9D9), (0xA9F0, 0xA9F9),
+    (0xAA50, 0xAA59), (0xABF0, 0xABF9), (0xFF10, 0xFF19), (0x104A0, 0x104A9), (0x10D30, 0x10D39),
+    (0x11066, 0x1106F), (0x110F0, 0x110F9), (0x11136, 0x1113F), (0x111D0, 0x111D9), (0x112F0, 0x112F9),
+    (0x11450, 0x11459), (0x114D0, 0x114D9), (0x11650, 0x11659), (0x116C0, 0x116C9), (0x11730, 0x11739),
+    (0x118E0, 0x118E9), (0x11950, 0x11959), (0x11C50, 0x11C59), (0x11D50, 0x11D59), (0x11DA0, 0x11DA9),
+    (0x16A60, 0x16A69), (0x16AC0, 0x16AC9), (0x16B50, 0x16B59), (0x1D7CE, 0x1D7FF), (0x1E140, 0x1E149),
+    (0x1E2F0, 0x1E2F9), (0x1E950, 0x1E959), (0x1FBF0, 0x1FBF9),
+)
 
 
-#: Python's whitespace (``str.isspace``, also what ``re``'s ``\s`` matches), as an RE2 class.
-WS = _class([c for c in range(sys.maxunicode + 1) if chr(c).isspace()])
-#: The digits ``re``'s ``\d`` matches beyond 0-9 (Arabic-Indic and the like): left to Python.
-OTHER_DIGITS = _class([c for c in range(128, sys.maxunicode + 1) if re.match(r"\d", chr(c))])
+def _class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """An RE2 character class of these code point ranges."""
+    return "[" + "".join(f"\\x{{{a:06x}}}" + (f"-\\x{{{b:06x}}}" if b != a else "") for a, b in ranges) + "]"
+
+
+WS = _class(WS_RANGES)
+OTHER_DIGITS = _class(OTHER_DIGIT_RANGES)
 _FW_FROM = "".join(chr(0xFF10 + i) for i in range(10)) + "．，－＋／：Ｘｘ\u3000"  # normalise._FULLWIDTH
 _FW_TO = "0123456789.,-+/:Xx "
 # The patterns of ingestion.normalise, with ASCII digits and Python's whitespace.

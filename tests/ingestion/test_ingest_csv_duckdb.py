@@ -190,3 +190,16 @@ def test_duckdb_reads_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Pat
     expected = [next(csv.reader([line])) for line in plain]
     assert [w for _, w, _ in got] == [len(cells) for cells in expected]
     assert [[c or "" for c in cells[:w]] for _, w, cells in got] == expected
+
+
+def test_the_written_out_character_classes_are_pythons():
+    import re
+    import sys
+
+    from ingestion.normalise_sql import OTHER_DIGIT_RANGES, WS_RANGES
+
+    def codes(ranges):
+        return [c for a, b in ranges for c in range(a, b + 1)]
+
+    assert codes(WS_RANGES) == [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert codes(OTHER_DIGIT_RANGES) == [c for c in range(128, sys.maxunicode + 1) if re.match(r"\d", chr(c))]
