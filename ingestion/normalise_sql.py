@@ -21,7 +21,6 @@ import re
 
 from ingestion.kinds import VType
 
-
 # Python's whitespace (``str.isspace``, also what ``re``'s ``\\s`` matches) and the digits ``re``'s
 # ``\\d`` matches beyond 0-9 (Arabic-Indic and the like: left to Python), as code point ranges.
 # Written out (working them out at import costs seconds); a test derives them from Python again.
