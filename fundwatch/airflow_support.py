@@ -113,13 +113,17 @@ def logical_date_for(run_date: date) -> str:
     return datetime(run_date.year, run_date.month, run_date.day, 6, 0, tzinfo=SHANGHAI).isoformat()
 
 
-def run_dag(home: Home, inbox: Path, run_date: date, out: Path) -> str:
-    """Run the daily DAG once through Airflow; returns the run's final state ('success' or other)."""
+def run_dag(home: Home, inbox: Path, run_date: date, out: Path, *, quiet: bool = False) -> str:
+    """Run the daily DAG once through Airflow; returns the run's final state ('success' or other).
+
+    The state is the one the run logs as it finishes; only when that line is missing is Airflow
+    asked again (``airflow dags state``: a second Airflow process, some 3-5 s)."""
     ensure_metadata(home)
     conf = json.dumps({"inbox": str(inbox), "home": str(home.root), "out": str(out)})
     logical = logical_date_for(run_date)
     log_path = home.logs_dir / f"run-{run_date.isoformat()}.log"
     exe = Path(sys.executable).with_name("airflow")
+    finished = None
     with log_path.open("w", encoding="utf-8") as log_file:
         proc = subprocess.Popen(
             [str(exe), "dags", "test", DAG_ID, logical, "-c", conf], env=airflow_env(home), text=True,
@@ -130,17 +134,31 @@ def run_dag(home: Home, inbox: Path, run_date: date, out: Path) -> str:
             line = mask_line(line)
             log_file.write(line)
             shown = _progress(line)
-            if shown:
+            if shown and not quiet:
                 print(shown, flush=True)
+            finished = _FINISHED.search(line) or finished
         returncode = proc.wait()
-    print(f"完整日志（full Airflow log）：{log_path}", flush=True)
-    state = dag_run_state(home, logical)
+    if not quiet:
+        print(f"完整日志（full Airflow log）：{log_path}", flush=True)
+    state = finished.group(1) if finished else dag_run_state(home, logical)
     if returncode != 0 and state == "success":
         return "failed"
     return state
 
 
 _STAGE = re.compile(rf"\[({'|'.join(STAGE_NAMES)})\] (.*?) \[fundwatch\.pipeline\]")
+_FINISHED = re.compile(rf"DagRun Finished: dag_id={DAG_ID}, .*?, state=(\w+),")
+_STAGE_SECONDS = re.compile(rf"\[({'|'.join(STAGE_NAMES)})\] .*\((\d+(?:\.\d+)?) s\) \[fundwatch\.pipeline\]")
+
+
+def stage_seconds(log_path: Path) -> dict[str, float]:
+    """Each stage's own seconds, as logged by ``fundwatch.pipeline`` in a run's Airflow log."""
+    out: dict[str, float] = {}
+    for line in log_path.read_text(encoding="utf-8").splitlines():
+        m = _STAGE_SECONDS.search(line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
 _FAILED = re.compile(r"Task failed with exception|BrokenCheckError|WarehouseError|Error: |Exception: ")
 
 

@@ -17,17 +17,25 @@ framework around it:
 Every stage runs through ``fundwatch.pipeline.run_day`` (one stage per child process), as the DAG
 runs it.
 
+Then the day after: one new file of 2,000 payments arrives in the same inbox and every stage runs
+again for the next date (``day_after: seconds=S full=F ratio=R``, both sums over every stage), and
+the DAG runs once more through Airflow (``airflow dags test``) to show Airflow's own overhead per
+run: its wall time less the stages' own seconds.
+
 The last line is ``ratio_vs_duckdb=X.XX``: pipeline time (without docs) ÷ lower bound.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from fundwatch.paths import Home
@@ -35,6 +43,7 @@ from fundwatch.pipeline import STAGE_NAMES
 
 RUN_DATE = date(2021, 4, 30)
 BOUNDED = ("ingest", "dbt_build", "validate", "export")  # the stages with a plain-DuckDB lower bound
+NEXT_DAY_ROWS = 2_000  # the file that arrives the day after
 
 
 def _peak_mb() -> float:
@@ -48,10 +57,10 @@ def _peak_mb() -> float:
     return max(own_kb, kids_kb) / 1024
 
 
-def _child(stage: str, home: Path, inbox: Path, payments: int = 0) -> dict:
+def _child(stage: str, home: Path, inbox: Path, payments: int = 0, run_date: date = RUN_DATE) -> dict:
     """Run one stage (or its lower bound) in a fresh process; returns seconds and peak MB."""
     proc = subprocess.run(
-        [sys.executable, "-m", "fundwatch.bench", stage, str(home), str(inbox), str(payments)],
+        [sys.executable, "-m", "fundwatch.bench", stage, str(home), str(inbox), str(payments), run_date.isoformat()],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
@@ -59,13 +68,68 @@ def _child(stage: str, home: Path, inbox: Path, payments: int = 0) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _stage(stage: str, home: Home, inbox: Path) -> dict | None:
+def _stage(stage: str, home: Home, inbox: Path, run_date: date) -> dict | None:
     """One stage of the day, exactly as the DAG's task runs it; the validate stage also reports GX's
     own timings."""
     from fundwatch.pipeline import run_day
 
-    result = run_day(home, inbox, "bench", RUN_DATE, home.root / "bench-out", stages=(stage,))[stage]
+    result = run_day(home, inbox, f"bench-{run_date}", run_date, home.root / "bench-out", stages=(stage,))[stage]
     return result.detail.get("timings")
+
+
+def _linked_inbox(generated: Path, inbox: Path) -> None:
+    """The generated inbox as hard links (the generated one stays as generated, for the next bench)."""
+    shutil.rmtree(inbox, ignore_errors=True)
+    for f in sorted(generated.rglob("*")):
+        target = inbox / f.relative_to(generated)
+        if f.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, target)
+        except OSError:
+            shutil.copy2(f, target)
+
+
+def _next_day_file(home: Home, inbox: Path) -> Path:
+    """The file that arrives the day after: 2,000 payments to people on the rosters (a supplementary
+    batch with new 交易流水号, paid the day after the run date), the same for the same warehouse."""
+    import duckdb
+
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        people = con.execute(f"""SELECT project_code, name, id_number, account_no, bank_name, approved_amount,
+                unit_code FROM raw.roster WHERE account_no IS NOT NULL
+            ORDER BY hash(project_code, id_number), project_code, id_number LIMIT {NEXT_DAY_ROWS}""").fetchall()
+    path = inbox / "补报材料" / "次日补发明细.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["交易流水号", "发放批次", "项目编码", "姓名", "公民身份号码", "银行账号", "开户银行", "金额（元）",
+                    "发放日期", "发放单位代码", "备注"])
+        paid_on = (RUN_DATE + timedelta(days=1)).isoformat()
+        for i, (project, name, idn, account, bank, amount, unit) in enumerate(people):
+            w.writerow([f"BF{RUN_DATE:%Y%m%d}{i:06d}", "次日补发", project, name, idn, account, bank or "",
+                        f"{amount:.2f}", paid_on, unit, "补发"])
+    return path
+
+
+def _airflow_overhead(work: Home, inbox: Path, run_date: date) -> str:
+    """One more day through Airflow (``airflow dags test``, as ``fundwatch run``): its wall time less
+    the stages' own seconds (from the run's log) is Airflow's overhead per run."""
+    from fundwatch.airflow_support import ensure_metadata, run_dag, stage_seconds
+
+    t0 = time.perf_counter()
+    ensure_metadata(work)
+    migrate_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    state = run_dag(work, inbox, run_date, work.root / "bench-out", quiet=True)
+    wall = time.perf_counter() - t0
+    stages = stage_seconds(work.logs_dir / f"run-{run_date.isoformat()}.log")
+    if state != "success":
+        raise RuntimeError(f"bench: the run through Airflow ended {state}")
+    return (f"airflow: one run {wall:.1f} s, its stages {sum(stages.values()):.1f} s, Airflow's own overhead "
+            f"{wall - sum(stages.values()):.1f} s per run (its metadata database, once per home: {migrate_s:.1f} s)")
 
 
 def _plain_validation(home: Home) -> dict:
@@ -150,7 +214,7 @@ def _bound(stage: str, home: Home, inbox: Path) -> dict | None:
             con.execute(f"copy (select * from marts.fct_findings) to '{home.root / 'bound.csv'}' (header)")
 
 
-def run_bench(home: Home, *, payments: int, seed: int = 2020) -> int:
+def run_bench(home: Home, *, payments: int, seed: int = 2020, airflow: bool = True) -> int:
     """Generate, run every stage and its lower bound, print the table; last line is the ratio."""
     home = home.ensure()
     gen_dir = home.root / f"bench-{payments}"
@@ -164,13 +228,12 @@ def run_bench(home: Home, *, payments: int, seed: int = 2020) -> int:
         stamp.write_text(params, encoding="utf-8")
         print(f"generate: {payments:,} payments in {time.perf_counter() - t0:.1f} s, "
               f"peak {got['peak_mb']:.0f} MB", flush=True)
-    inbox = gen_dir / "inbox"
     work = Home(home.root / f"bench-home-{payments}")
     if work.root.exists():
-        import shutil
-
         shutil.rmtree(work.root)
     work.ensure()
+    inbox = work.root / "inbox"
+    _linked_inbox(gen_dir / "inbox", inbox)
     rows = []
     print(f"{'stage':10} {'seconds':>9} {'payments/s':>11} {'peak MB':>8} {'duckdb s':>9} {'ratio':>6}",
           flush=True)
@@ -205,16 +268,28 @@ def run_bench(home: Home, *, payments: int, seed: int = 2020) -> int:
           f"ratio {rules_s / rules_bound:.2f}", flush=True)
     print(f"payments={payments} pipeline_s={total:.2f} duckdb_s={bound_total:.2f} "
           f"payments_per_s={payments / total:,.0f}", flush=True)
+    # The day after: one new file arrives; every stage runs again, as of the next date.
+    full = sum(got["seconds"] for _, got, _ in rows)
+    _next_day_file(work, inbox)
+    next_day = RUN_DATE + timedelta(days=1)
+    after = {stage: _child(stage, work.root, inbox, run_date=next_day)["seconds"] for stage in STAGE_NAMES}
+    print("day_after stages: " + ", ".join(f"{s} {t:.2f} s" for s, t in after.items())
+          + f" ({NEXT_DAY_ROWS:,} new payments, as of {next_day})", flush=True)
+    if airflow:
+        print(_airflow_overhead(work, inbox, next_day + timedelta(days=1)), flush=True)
+    seconds = sum(after.values())
+    print(f"day_after: seconds={seconds:.2f} full={full:.2f} ratio={seconds / full:.3f}", flush=True)
     print(f"ratio_vs_duckdb={total / bound_total:.2f}", flush=True)
     return 0
 
 
 def main(argv: list[str]) -> int:
-    """Child-process entry: ``python -m fundwatch.bench STAGE HOME INBOX``."""
+    """Child-process entry: ``python -m fundwatch.bench STAGE HOME INBOX PAYMENTS RUN_DATE``."""
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     stage, home, inbox = argv[0], Home(Path(argv[1])), Path(argv[2])
+    run_date = date.fromisoformat(argv[4]) if len(argv) > 4 else RUN_DATE
     t0 = time.perf_counter()
     if stage == "generate":  # here home is the output folder and inbox carries the seed
         from fundwatch.generator import generate
@@ -224,7 +299,7 @@ def main(argv: list[str]) -> int:
     elif stage.startswith("bound:"):
         detail = _bound(stage.split(":", 1)[1], home, inbox)
     else:
-        detail = _stage(stage, home, inbox)
+        detail = _stage(stage, home, inbox, run_date)
     print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb(), "detail": detail or {}}))
     return 0
 

@@ -187,7 +187,7 @@ def cmd_lint_sql(args) -> int:
 def cmd_bench(args) -> int:
     from fundwatch.bench import run_bench
 
-    return run_bench(Home.resolve(args.home), payments=args.payments)
+    return run_bench(Home.resolve(args.home), payments=args.payments, airflow=not args.no_airflow)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = with_home(sub.add_parser("bench", help="scale benchmark against the plain-DuckDB lower bound"))
     b.add_argument("--payments", type=int, required=True)
+    b.add_argument("--no-airflow", action="store_true", help="skip the run through Airflow (its overhead per run)")
     b.set_defaults(func=cmd_bench)
 
     m = sub.add_parser("simulate", help="a month of daily runs on a growing inbox: invariants and the time curve")

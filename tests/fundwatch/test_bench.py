@@ -24,3 +24,14 @@ def test_bench_prints_every_stage_and_ends_with_the_ratio(tmp_path):
     validation = next(ln for ln in lines if ln.startswith("validation: GX checkpoint"))
     gx_s, plain_s, ratio = (float(x) for x in re.findall(r"(\d+\.\d+)", validation))
     assert gx_s > 0 and plain_s > 0 and abs(ratio - gx_s / plain_s) < 0.05 * ratio + 0.02
+    # issue 17: the day after (one new file of 2,000 payments, every stage again) against the full run,
+    # just before the last line; and Airflow's own overhead per run, measured through a real run
+    day_after = re.fullmatch(r"day_after: seconds=(\d+\.\d\d) full=(\d+\.\d\d) ratio=(\d+\.\d+)", lines[-2])
+    assert day_after, lines[-2]
+    after_s, full_s, share = (float(x) for x in day_after.groups())
+    assert 0 < after_s and 0 < full_s and abs(share - after_s / full_s) < 0.002
+    stages_after = next(ln for ln in lines if ln.startswith("day_after stages: "))
+    assert "2,000 new payments" in stages_after and "dbt_build" in stages_after
+    airflow = next(ln for ln in lines if ln.startswith("airflow: one run "))
+    wall, stages, overhead = (float(x) for x in re.findall(r"(\d+\.\d) s", airflow)[:3])
+    assert wall > stages > 0 and abs(overhead - (wall - stages)) < 0.11
