@@ -98,7 +98,19 @@
     (select * from incremental.changes where consumer = '{{ this.name }}')
 {%- endmacro %}
 
-{#- In a consumer's SQL: whether it recomputes everything (built from scratch or told 'all'). -#}
+{#- In a consumer's SQL, decided when it runs: whether it recomputes everything (built from scratch or
+    told 'all'); it then renders its plain SQL, with no scope to compute. -#}
+{% macro fw_recompute_all() %}
+    {%- if not fw_is_incremental() -%}
+        {{ return(true) }}
+    {%- elif not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set told = run_query("select count(*) from " ~ fw_changes() ~ " where kind = 'all'") -%}
+    {{ return(told.columns[0].values()[0] > 0) }}
+{% endmacro %}
+
+{#- In a consumer's hooks: the same, in SQL. -#}
 {% macro fw_everything() -%}
     {%- if fw_is_incremental() -%}
     exists (select 1 from {{ fw_changes() }} where kind = 'all')

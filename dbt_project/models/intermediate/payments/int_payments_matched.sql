@@ -14,8 +14,16 @@
     pre_hook="{{ fw_consume_pre('txn_ref', 'txn_ref') }}",
     post_hook="{{ fw_consumed() }}"
 ) }}
+{% set everything = fw_recompute_all() %}
+
 with
 
+{% if everything %}
+payments as (
+    select * from {{ ref('stg_raw__payments') }}
+),
+
+{% else %}
 all_payments as (
     select * from {{ ref('stg_raw__payments') }}
 ),
@@ -29,8 +37,7 @@ scope as (
     select all_payments.txn_ref
     from all_payments
     where
-        {{ fw_everything() }}
-        or exists (
+        exists (
             select 1 from changes
             where
                 changes.project_code is not distinct from all_payments.project_code
@@ -57,6 +64,7 @@ payments as (
             and all_payments.id_number is not distinct from scope_people.id_number
 ),
 
+{% endif %}
 roster_entries as (
     select * from {{ ref('stg_raw__roster_entries') }}
 ),
@@ -94,8 +102,13 @@ people_per_account as (
     select
         account_no,
         count(distinct id_number) as account_person_count
+    {% if everything %}
+    from payments
+    where account_no is not null
+    {% else %}
     from all_payments
     where account_no in (select payments.account_no from payments)
+    {% endif %}
     group by account_no
 ),
 
@@ -167,4 +180,6 @@ matched as (
 )
 
 select * from matched
-where txn_ref in (select scope.txn_ref from scope)
+{% if not everything %}
+    where txn_ref in (select scope.txn_ref from scope)
+{% endif %}

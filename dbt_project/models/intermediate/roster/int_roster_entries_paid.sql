@@ -12,8 +12,16 @@
     pre_hook="{{ fw_consume_pre('roster_key', \"project_code || '|' || id_number\") }}",
     post_hook="{{ fw_consumed() }}"
 ) }}
+{% set everything = fw_recompute_all() %}
+
 with
 
+{% if everything %}
+roster_entries as (
+    select * from {{ ref('stg_raw__roster_entries') }}
+),
+
+{% else %}
 changes as (
     select * from {{ fw_changes() }}
 ),
@@ -21,27 +29,30 @@ changes as (
 roster_entries as (
     select all_entries.*
     from {{ ref('stg_raw__roster_entries') }} as all_entries
-    where
-        {{ fw_everything() }}
-        or exists (
-            select 1 from changes
-            where
-                changes.project_code is not distinct from all_entries.project_code
-                and changes.id_number is not distinct from all_entries.id_number
-        )
+    where exists (
+        select 1 from changes
+        where
+            changes.project_code is not distinct from all_entries.project_code
+            and changes.id_number is not distinct from all_entries.id_number
+    )
 ),
 
+{% endif %}
 projects as (
     select * from {{ ref('int_projects_defaulted') }}
 ),
 
 payments as (
+    {% if everything %}
+    select * from {{ ref('stg_raw__payments') }}
+    {% else %}
     select all_payments.*
     from {{ ref('stg_raw__payments') }} as all_payments
     semi join roster_entries
         on
             all_payments.project_code = roster_entries.project_code
             and all_payments.id_number = roster_entries.id_number
+    {% endif %}
 ),
 
 parameters as (
