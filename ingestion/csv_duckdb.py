@@ -60,9 +60,15 @@ MIN_BYTES = 256 * 1024
 # DuckDB's reader split such a line alike (tests/ingestion/test_ingest_csv_duckdb.py).
 _FIELD = '"(?:[^"]|"")*"|[^,"]*'
 PLAIN = f"(?:{_FIELD})(?:,(?:{_FIELD}))*"
-# Its number of cells: one more than the commas outside quoted fields.
-_WIDTH = """len(string_split(CASE WHEN contains(l, '"')
-    THEN regexp_replace(l, '"(?:[^"]|"")*"', '', 'g') ELSE l END, ','))"""
+# Its number of cells: one more than the commas outside quoted fields, which are the line's commas less
+# those inside its cells (a comma inside a cell is always quoted), given the record's cells.
+_COMMAS = "(strlen({0}) - strlen(replace({0}, ',', '')))"
+
+
+def _width(cells: list[str]) -> str:
+    joined = f"concat({', '.join(cells)})"
+    return f"1 + {_COMMAS.format('l')} - {_COMMAS.format(joined)}"
+
 
 
 def _q(s: str) -> str:
@@ -155,6 +161,8 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
             return None
         source = copy
     prepared = None
+    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]  # type: ignore[index]
+    con.execute("SET preserve_insertion_order = true")  # a line's place in the scan is its number
     try:
         if _read_twice(con, source, limits):
             if encoding != "gb18030" and _sha256(path) != scan.sha256:
@@ -167,6 +175,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
             else:
                 create_macros(con)
     finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
         if source != path:
             source.unlink(missing_ok=True)
         if prepared is None:
@@ -175,20 +184,23 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
 
 
 def _read_twice(con: duckdb.DuckDBPyConnection, source: Path, limits: Limits) -> bool:
-    """``fw_csv_lines`` (n, k, l, w) and ``fw_csv_records`` (k, c1..cW): the file's lines (k numbers
+    """``fw_csv_lines`` (n, k, l) and ``fw_csv_records`` (k, c1..cW): the file's lines (k numbers
     the non-empty ones) and its records. False when the file must go to the Python reader."""
     try:
         con.execute("""CREATE OR REPLACE TEMP TABLE fw_csv_lines AS
-            SELECT n, l, CASE WHEN l IS NOT NULL THEN count(l) OVER (ORDER BY n) END AS k
-            FROM (SELECT CAST(row_number() OVER () AS INTEGER) AS n, l
-                  FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '',
-                                escape = '', auto_detect = false, strict_mode = false))""", [str(source)])
+            SELECT CAST(row_number() OVER () AS INTEGER) AS n, l
+            FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '', escape = '',
+                          auto_detect = false, strict_mode = false)""", [str(source)])
     except duckdb.Error:
         return False  # a line beyond DuckDB's line size, or anything else it refuses
-    longest, lines, width, odd = con.execute(f"""SELECT max(length(l)), count(l), max({_WIDTH}),
+    longest, lines, empty, width, odd = con.execute(f"""SELECT max(length(l)), count(l), count(*) - count(l),
+            1 + max({_COMMAS.format('l')}),
             list({{'n': n, 'l': l}} ORDER BY n)
                 FILTER (WHERE contains(l, '"') AND NOT regexp_full_match(l, {_q(PLAIN)}))
         FROM fw_csv_lines""").fetchone()  # type: ignore[misc]
+    # k: the line's place among the non-empty lines, where DuckDB's CSV reader puts its record
+    k = "CASE WHEN l IS NOT NULL THEN count(l) OVER (ORDER BY n) END" if empty else "n"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE fw_csv_lines AS SELECT n, l, {k} AS k FROM fw_csv_lines")
     if not lines or longest > limits.max_csv_field:
         return False
     if any(open_quote_line([o["l"]], o["n"]) is not None for o in odd or []):
@@ -230,7 +242,7 @@ def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, sha: str, on_val
         | {c: pa.array([v[1][i] if i < len(v[1]) else None for v in odd.values()], pa.string())
            for i, c in enumerate(cols)}))
     blank = f"CASE WHEN contains(l, '\"') THEN fw_empty(concat({', '.join(cols)})) ELSE fw_blank_line(l) END"
-    rows = f"""SELECT n, l, {_WIDTH} AS w, {", ".join(cols)}
+    rows = f"""SELECT n, l, {_width(cols)} AS w, {", ".join(cols)}
         FROM fw_csv_lines JOIN fw_csv_records USING (k)
         WHERE n > {header.row} AND n NOT IN (SELECT n FROM fw_csv_odd) AND NOT ({blank})
         UNION ALL SELECT n, l, w, {", ".join(cols)} FROM fw_csv_odd"""

@@ -184,7 +184,8 @@ def test_duckdb_reads_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Pat
     path.write_text("\r\n".join(plain) + "\r\n", encoding="utf-8")
     assert csv_duckdb._read_twice(con, path, Limits())
     width = len(con.execute("SELECT * FROM fw_csv_records LIMIT 0").description) - 1
-    got = con.execute(f"""SELECT l, {csv_duckdb._WIDTH}, [{", ".join(f"c{i}" for i in range(1, width + 1))}]
+    cells = [f"c{i}" for i in range(1, width + 1)]
+    got = con.execute(f"""SELECT l, {csv_duckdb._width(cells)}, [{", ".join(cells)}]
         FROM fw_csv_lines JOIN fw_csv_records USING (k) ORDER BY n""").fetchall()
     assert [line for line, _, _ in got] == plain
     expected = [next(csv.reader([line])) for line in plain]
