@@ -5,8 +5,10 @@ smallest relative path), while a *rejected* content is reported under every path
 keys deduplicated (same values: one record) or rejected as conflicts (different values: neither
 place loaded, each reason naming the other place); 合计 lines compared with the rows in force.
 
-Only what changed is redone: the loaded file versions are compared with those of the last rebuild
-(``raw_history.loaded_files``), and only the keys met in a version that came, went or changed its
+The rows are not copied: ``raw.<kind>`` is a view of the parsed rows of the loaded versions
+(``raw_history.loaded_files``) less those held back here (``raw_history.held_<kind>``).
+Only what changed is redone: the loaded file versions are compared with those of the last rebuild,
+and only the keys met in a version that came, went or changed its
 lineage are re-derived (a key's record, duplicates and conflicts depend on nothing else). A day's
 new file costs its own rows, not the history's. The first rebuild of a warehouse (or
 ``full=True``) derives everything.
@@ -55,6 +57,9 @@ def rebuild(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> None:
             ({_LOADED} EXCEPT SELECT * FROM raw_history.loaded_files)
             UNION ALL
             (SELECT * FROM raw_history.loaded_files EXCEPT {_LOADED}))""")
+    # The versions in force from now on: raw.<kind> (views) join them for their lineage.
+    con.execute("DELETE FROM raw_history.loaded_files")
+    con.execute(f"INSERT INTO raw_history.loaded_files {_LOADED}")
     for kind in KINDS:
         _rebuild_kind(con, kind, full)
 
@@ -92,23 +97,21 @@ def rebuild(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> None:
         LEFT JOIN n_loaded l ON l.source_file = e.source_file AND e.status = 'loaded'
         LEFT JOIN n_rejected j ON j.source_file = e.source_file AND e.status = 'loaded'
         ORDER BY e.source_file, e.run_seq""")
-    con.execute("DELETE FROM raw_history.loaded_files")
-    con.execute(f"INSERT INTO raw_history.loaded_files {_LOADED}")
     con.execute("UPDATE raw_history.state SET needs_rebuild = false")
     for t in ("eff_files", "changed_shas", "touched_keys", "dup_keys"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
 def _rebuild_kind(con: duckdb.DuckDBPyConnection, kind: Kind, full: bool) -> None:
-    """Re-derive the records, duplicates and conflicts of the keys met in a changed version (all
-    keys when ``full``)."""
+    """Re-derive the rows held back (duplicates, conflicts) and the conflicts' reasons for the keys met
+    in a changed version (all keys when ``full``). The rows themselves stay where they were parsed:
+    ``raw.<kind>`` is a view of them (ingestion/schema.py)."""
     t = kind.table
     cols = ", ".join(c.name for c in kind.columns)
     keys = ", ".join(kind.key)
-    lineage = "source_file, source_row, file_sha256, load_run_id, loaded_at"
     match = " AND ".join(f"c.{k} IS NOT DISTINCT FROM d.{k}" for k in kind.key)
     if full:
-        con.execute(f"DELETE FROM raw.{t}")
+        con.execute(f"DELETE FROM raw_history.held_{t}")
         scope = ""
     else:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE touched_keys AS
@@ -117,7 +120,7 @@ def _rebuild_kind(con: duckdb.DuckDBPyConnection, kind: Kind, full: bool) -> Non
         if not con.execute("SELECT count(*) FROM touched_keys").fetchone()[0]:  # type: ignore[index]
             return
         within = match.replace("c.", "x.")
-        con.execute(f"DELETE FROM raw.{t} x USING touched_keys d WHERE {within}")
+        con.execute(f"DELETE FROM raw_history.held_{t} x USING touched_keys d WHERE {within}")
         con.execute(f"""DELETE FROM raw.rejected_rows x USING (
                 SELECT c.file_sha256, c.source_row FROM raw_history.rows_{t} c SEMI JOIN touched_keys d ON {match}) y
             WHERE x.kind = '{t}' AND x.file_sha256 = y.file_sha256 AND x.source_row = y.source_row""")
@@ -132,16 +135,16 @@ def _rebuild_kind(con: duckdb.DuckDBPyConnection, kind: Kind, full: bool) -> Non
         multi AS (SELECT {keys} FROM cand GROUP BY ALL HAVING count(*) > 1)
         SELECT {", ".join("c." + k for k in kind.key)}, count(DISTINCT ({cols})) AS nd
         FROM cand c SEMI JOIN multi d ON {match} GROUP BY ALL""")
-    con.execute(f"""INSERT INTO raw.{t} {cand}
-        SELECT {cols}, {lineage} FROM cand c ANTI JOIN dup_keys d ON {match}""")
     if not con.execute("SELECT count(*) FROM dup_keys").fetchone()[0]:  # type: ignore[index]
         return
-    con.execute(f"""INSERT INTO raw.{t} {cand},
-        same AS (
-            SELECT c.*, row_number() OVER (PARTITION BY {keys}
-                                           ORDER BY run_seq, source_file, source_row) AS rn
-            FROM cand c SEMI JOIN (SELECT * FROM dup_keys WHERE nd = 1) d ON {match})
-        SELECT {cols}, {lineage} FROM same WHERE rn = 1""")
+    # Held back: every place but the first of a key repeated with the same values (one record, the
+    # lineage of the place seen first), and every place of a key met with different values.
+    con.execute(f"""INSERT INTO raw_history.held_{t} {cand},
+        places AS (
+            SELECT c.*, d.nd, row_number() OVER (PARTITION BY {", ".join("c." + k for k in kind.key)}
+                                                 ORDER BY run_seq, source_file, source_row) AS rn
+            FROM cand c JOIN dup_keys d ON {match})
+        SELECT {keys}, file_sha256, source_row FROM places WHERE nd > 1 OR rn > 1""")
     _insert_conflicts(con, kind, cand, match)
 
 

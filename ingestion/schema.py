@@ -1,5 +1,10 @@
 """The DuckDB tables of ingestion: ``raw`` (the contract dbt reads, ARCHITECTURE.md "Raw layer")
-and ``raw_history`` (every file version and its parsed rows, from which ``raw`` is rebuilt)."""
+and ``raw_history`` (every file version and its parsed rows, from which ``raw`` is rebuilt).
+
+Each kind's rows are stored once, in ``raw_history.rows_<kind>``: ``raw.<kind>`` is a view of the
+rows in force, those of the loaded file versions (``raw_history.loaded_files``, with their lineage)
+less the rows the rebuild holds back (``raw_history.held_<kind>``: a later place of a key repeated
+with the same values, every place of a key met with different values)."""
 
 from __future__ import annotations
 
@@ -8,13 +13,31 @@ import duckdb
 from ingestion.kinds import KINDS, LINEAGE_COLUMNS, Kind
 
 
-def _kind_ddl(kind: Kind, schema: str, table: str, lineage: bool) -> str:
-    cols = [f"{c.name} {c.sql_type}" for c in kind.columns]
-    if lineage:
-        cols += [f"{n} {t}" for n, t in LINEAGE_COLUMNS]
-    else:
-        cols = ["file_sha256 VARCHAR NOT NULL", "source_row INTEGER NOT NULL", *cols]
-    return f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({', '.join(cols)})"
+def _rows_ddl(kind: Kind) -> str:
+    """The parsed rows of every file version of the kind (one copy, whatever its paths)."""
+    cols = ["file_sha256 VARCHAR NOT NULL", "source_row INTEGER NOT NULL",
+            *(f"{c.name} {c.sql_type}" for c in kind.columns)]
+    return f"CREATE TABLE IF NOT EXISTS raw_history.rows_{kind.table} ({', '.join(cols)})"
+
+
+def _held_ddl(kind: Kind) -> str:
+    """Rows of loaded versions not in force (by key: the rebuild redoes a key's rows together)."""
+    keys = [f"{c.name} {c.sql_type}" for c in kind.columns if c.name in kind.key]
+    return (f"CREATE TABLE IF NOT EXISTS raw_history.held_{kind.table} "
+            f"({', '.join(keys)}, file_sha256 VARCHAR NOT NULL, source_row INTEGER NOT NULL)")
+
+
+def _view_ddl(kind: Kind) -> str:
+    """``raw.<kind>``: the kind's columns, then the lineage columns (LINEAGE_COLUMNS' order)."""
+    cols = ", ".join(f"r.{c.name}" for c in kind.columns)
+    lineage = {"source_file": "f.source_file", "source_row": "r.source_row", "file_sha256": "r.file_sha256",
+               "load_run_id": "f.load_run_id", "loaded_at": "f.loaded_at"}
+    assert [n for n, _ in LINEAGE_COLUMNS] == list(lineage)
+    return f"""CREATE OR REPLACE VIEW raw.{kind.table} AS
+        SELECT {cols}, {', '.join(lineage.values())}
+        FROM raw_history.rows_{kind.table} r
+        JOIN raw_history.loaded_files f ON f.file_sha256 = r.file_sha256
+        ANTI JOIN raw_history.held_{kind.table} h ON h.file_sha256 = r.file_sha256 AND h.source_row = r.source_row"""
 
 
 RAW_BOOKKEEPING = (
@@ -68,11 +91,20 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN")
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("CREATE SCHEMA IF NOT EXISTS raw_history")
-    for k in KINDS:
-        con.execute(_kind_ddl(k, "raw", k.table, lineage=True))
-        con.execute(_kind_ddl(k, "raw_history", f"rows_{k.table}", lineage=False))
     for ddl in RAW_BOOKKEEPING + HISTORY + ADDED_COLUMNS:
         con.execute(ddl)
     if not con.execute("SELECT count(*) FROM raw_history.state").fetchone()[0]:  # type: ignore[index]
         con.execute("INSERT INTO raw_history.state VALUES (false)")
+    # A warehouse from before the views held a copy of the rows in force in tables named raw.<kind>:
+    # they go, and the next rebuild derives everything (what it holds back was never recorded).
+    copies = con.execute("""SELECT table_name FROM information_schema.tables
+        WHERE table_schema = 'raw' AND table_type = 'BASE TABLE'""").fetchall()
+    for k in KINDS:
+        con.execute(_rows_ddl(k))
+        con.execute(_held_ddl(k))
+        if (k.table,) in copies:
+            con.execute(f"DROP TABLE raw.{k.table}")
+            con.execute("DELETE FROM raw_history.loaded_files")
+            con.execute("UPDATE raw_history.state SET needs_rebuild = true")
+        con.execute(_view_ddl(k))
     con.execute("COMMIT")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.kinds import KINDS
 from ingestion.load import ensure_schema
 
 RUN_DATE = date(2021, 4, 30)
@@ -254,16 +255,37 @@ TABLES = {
 }
 
 
+def store_raw(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+    """Rows shaped like ``raw.<table>`` (the kind's columns, then the lineage), from the relation
+    ``source``, stored as ingestion stores them: the parsed rows of file versions in force
+    (``raw_history``), of which ``raw.<table>`` is a view (ingestion/schema.py)."""
+    kind = next(k for k in KINDS if k.table == table)
+    cols = ", ".join(c.name for c in kind.columns)
+    con.execute(f"insert into raw_history.rows_{table} select file_sha256, source_row, {cols} from {source}")
+    con.execute(f"""insert into raw_history.loaded_files
+        select distinct file_sha256, source_file, 1, load_run_id, loaded_at from {source}
+        where file_sha256 not in (select file_sha256 from raw_history.loaded_files)""")
+
+
+def insert_raw(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert ``rows`` (shaped like ``raw.<table>``): a kind's rows through :func:`store_raw`."""
+    if table not in {k.table for k in KINDS}:
+        con.executemany(f"insert into raw.{table} values ({', '.join('?' * len(rows[0]))})", rows)
+        return
+    con.execute(f"create or replace temp table fixture_rows as select * from raw.{table} limit 0")
+    con.executemany(f"insert into fixture_rows values ({', '.join('?' * len(rows[0]))})", rows)
+    store_raw(con, table, "fixture_rows")
+    con.execute("drop table fixture_rows")
+
+
 def write_raw(path: Path) -> None:
     """Create the raw schema in a fresh DuckDB file and fill it with the rows above."""
     con = duckdb.connect(str(path))
     try:
         ensure_schema(con)  # the raw layer exactly as ingestion creates it
         for table, rows in TABLES.items():
-            if not rows:
-                continue
-            marks = ", ".join("?" * len(rows[0]))
-            con.executemany(f"insert into raw.{table} values ({marks})", rows)
+            if rows:
+                insert_raw(con, table, rows)
         con.execute("update raw.files set loaded_at = timestamp '2021-04-30 08:00:00'")
     finally:
         con.close()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import shutil
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from dbt_fixture_raw import ID1, ID2, ID3, PA, PB, RUN_DATE, U1, make_id
+from dbt_fixture_raw import ID1, ID2, ID3, PA, PB, RUN_DATE, U1, insert_raw, make_id, store_raw
 
 from fundwatch.paths import Home
 from fundwatch.warehouse import dbt_build
@@ -25,7 +26,7 @@ RELATIONS = ["marts." + t for t in ("allocations", "transfers", "payments", "ros
 def _day_two(warehouse: Path) -> None:
     """What the next day's load changed in the raw layer."""
     with duckdb.connect(str(warehouse)) as con:
-        con.executemany("insert into raw.payments values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        insert_raw(con, "payments", [
             # 张三 paid once more, earlier than before: the order of his payments changes
             ("N001", "3", PA, "张三", ID1, "6217990000000001", "邮储银行", "3000.00", "2020-05-09", U1, None,
              NEW_FILE, 2, NEW_SHA, "run-2", None),
@@ -33,10 +34,17 @@ def _day_two(warehouse: Path) -> None:
             ("N002", "3", PB, "新人", ID_NEW, "6228480000000003", "农业银行", "500.00", "2020-06-01", U1, None,
              NEW_FILE, 3, NEW_SHA, "run-2", None),
         ])
-        con.execute("delete from raw.payments where txn_ref = 'P005'")  # withdrawn by a corrected file
-        con.execute("update raw.roster set approved_amount = 3500.00, file_sha256 = 'sha-roster-v2', "
-                    "load_run_id = 'run-2' where id_number = ?", [ID2])
+        # withdrawn by a corrected file
+        con.execute("delete from raw_history.rows_payments where txn_ref = 'P005'")
+        # a roster entry corrected (its new version loaded by the second run)
+        con.execute("create temp table corrected as select * from raw.roster where id_number = ?", [ID2])
+        con.execute("update corrected set approved_amount = 3500.00, file_sha256 = 'sha-roster-v2', "
+                    "load_run_id = 'run-2'")
+        con.execute("delete from raw_history.rows_roster where id_number = ?", [ID2])
+        store_raw(con, "roster", "corrected")
         assert con.execute("select count(*) from raw.payments where id_number = ?", [ID3]).fetchone() == (1,)
+        assert con.execute("select approved_amount from raw.roster where id_number = ?", [ID2]).fetchone() == (
+            Decimal("3500.00"),)
 
 
 def _rows(warehouse: Path) -> dict[str, list[tuple]]:

@@ -60,3 +60,40 @@ def test_each_day_the_incremental_raw_layer_equals_a_full_rebuild(wh: Warehouse,
     last = seen[-1]
     assert {r[0] for r in last["payments"]} == {"T1", "T2", "T5", "T6"}  # T4 differs between b and its old copy
     assert any("相同，但内容不同" in r[4] for r in last["rejected_rows"])  # the roster conflict
+
+
+def test_rows_are_stored_once_and_the_raw_tables_show_those_in_force(wh: Warehouse, inbox: Path):
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1"), pay_row("T2"), pay_row("T3")])
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T2"), pay_row("T3", amount="999.00")])  # same T2, T3 conflicts
+    wh.load()
+    assert wh.q("""SELECT table_name, table_type FROM information_schema.tables
+                   WHERE table_schema = 'raw' AND table_name = 'payments'""") == [("payments", "VIEW")]
+    assert wh.q("SELECT count(*) FROM raw_history.rows_payments") == [(5,)]  # each parsed row once
+    assert wh.q("SELECT txn_ref, source_file, source_row FROM raw.payments ORDER BY 1") == [
+        ("T1", "a.csv", 2), ("T2", "a.csv", 3)]  # T2 from the place seen first; T3 from neither
+    held = wh.q("SELECT txn_ref, source_row FROM raw_history.held_payments ORDER BY 1, 2")
+    assert held == [("T2", 2), ("T3", 3), ("T3", 4)]  # b's T2; both places of T3 ('a' row 4, 'b' row 3)
+
+
+def test_a_warehouse_that_held_copies_of_the_rows_is_rebuilt_into_views(wh: Warehouse, inbox: Path, tmp_path: Path):
+    """A warehouse from before the views: raw.<kind> were tables holding a copy of the rows in force."""
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1"), pay_row("T2")])
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T2"), pay_row("T3")])
+    wh.load()
+    with duckdb.connect(str(wh.path)) as con:
+        before = _state(con)
+        for k in KINDS:  # what ingestion made then: a table per kind, filled by the rebuild
+            con.execute(f"CREATE TABLE raw.copy_{k.table} AS SELECT * FROM raw.{k.table}")
+            con.execute(f"DROP VIEW raw.{k.table}")
+            con.execute(f"ALTER TABLE raw.copy_{k.table} RENAME TO {k.table}")
+            con.execute(f"DROP TABLE raw_history.held_{k.table}")
+    write_csv(inbox / "c.csv", [PAY_HEADER, pay_row("T4")])
+    wh.load()
+    with duckdb.connect(str(wh.path), read_only=True) as con:
+        after = _state(con)
+        kinds = con.execute("""SELECT DISTINCT table_type FROM information_schema.tables
+            WHERE table_schema = 'raw' AND table_name IN (SELECT unnest(?))""", [[k.table for k in KINDS]]).fetchall()
+    assert kinds == [("VIEW",)]
+    assert {r[0] for r in after["payments"]} == {"T1", "T2", "T3", "T4"}
+    assert [r for r in after["payments"] if r[0] != "T4"] == before["payments"]
+    _same_as_full_rebuild(wh, tmp_path)
