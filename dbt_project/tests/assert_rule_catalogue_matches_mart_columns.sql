@@ -1,5 +1,13 @@
 -- Every rule of the catalogue has its rule_<id> DECIMAL(18,2) column in its mart, and every
 -- rule_* column of a mart is a catalogued rule of that mart (ARCHITECTURE.md, "Marts").
+-- It reads the marts' columns from information_schema, so it runs only after every mart that holds
+-- rule columns is built (without these, a first build could run it before some mart exists):
+-- depends_on: {{ ref('allocations') }}
+-- depends_on: {{ ref('transfers') }}
+-- depends_on: {{ ref('projects') }}
+-- depends_on: {{ ref('expenditures') }}
+-- depends_on: {{ ref('roster_entries') }}
+-- depends_on: {{ ref('source_files') }}
 with
 
 catalogue as (
