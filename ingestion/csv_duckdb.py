@@ -61,14 +61,19 @@ def _q(s: str) -> str:
 
 
 # A line of plain fields: each either without quotes or wholly quoted ("" inside). The csv module
-# splits such a line as SPLIT does (tests/ingestion/test_ingest_csv_duckdb.py).
+# splits such a line as CELLS and unquoted() do (tests/ingestion/test_ingest_csv_duckdb.py).
 _FIELD = '"(?:[^"]|"")*"|[^,"]*'
 PLAIN = f"(?:{_FIELD})(?:,(?:{_FIELD}))*"
-# The cells of a line ``l`` of plain fields: the fields, each found with the comma before it (one is
-# put before the line, so no match is empty), a quoted one unquoted.
-SPLIT = f"""CASE WHEN NOT contains(l, '"') THEN string_split(l, ',')
-    ELSE list_transform(regexp_extract_all(',' || l, {_q(f',({_FIELD})')}, 1),
-        lambda f: CASE WHEN starts_with(f, '"') THEN replace(f[2:-2], '""', '"') ELSE f END) END"""
+# The fields of such a line ``l``: the commas inside quoted fields (those after an odd number of quotes)
+# stand in as RS, which no line holds (readers.FileScan.plain_lines), and the line is split at the others.
+CELLS = """string_split(CASE WHEN NOT contains(l, '"') THEN l ELSE array_to_string(list_transform(string_split(l, '"'),
+    lambda part, i: CASE WHEN i % 2 = 0 THEN replace(part, ',', chr(30)) ELSE part END), '"') END, ',')"""
+
+
+def unquoted(field: str) -> str:
+    """SQL: the cell of a field of CELLS (a quoted one unquoted, its commas back)."""
+    return (f"""CASE WHEN starts_with({field}, '"') THEN replace(replace({field}[2:-2], '""', '"'), chr(30), ',')"""
+            f" ELSE {field} END")
 
 
 def _cells(line: str | None) -> list[str]:
@@ -208,19 +213,20 @@ def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, odd: dict[int, s
     data = DataRows(header, on_valid, on_rejected, csv=True)
     total = _total_line(con, header.row)
     last = total[0] if total else -1
-    lines = f"SELECT n, l, {SPLIT} AS cells FROM fw_csv_lines WHERE n > {header.row} AND n <> {last} AND l IS NOT NULL"
+    lines = f"""SELECT n, l, contains(l, '"') AS q, {CELLS} AS cells FROM fw_csv_lines
+        WHERE n > {header.row} AND n <> {last} AND l IS NOT NULL"""
     # Lines with a quote that are not plain fields: split by the csv module.
     split = {n: _cells(line) for n, line in odd.items() if n > header.row and n != last}
     if split:
         con.register("fw_csv_odd", pa.table({
             "n": pa.array(list(split), pa.int32()), "l": pa.array([odd[n] for n in split], pa.string()),
             "cells": pa.array(list(split.values()), pa.list_(pa.string()))}))
-        lines += " AND n NOT IN (SELECT n FROM fw_csv_odd) UNION ALL SELECT n, l, cells FROM fw_csv_odd"
+        lines += " AND n NOT IN (SELECT n FROM fw_csv_odd) UNION ALL SELECT n, l, false, cells FROM fw_csv_odd"
     kind = header.kind
     present = {f"v{i}": c for i, c in enumerate(kind.columns) if c.name in header.positions}
-    source = ("SELECT n, l, len(cells) AS w, "
-              + ", ".join(f"cells[{header.positions[c.name] + 1}] AS {p}_s" for p, c in present.items())
-              + f" FROM ({lines})")
+    fields = ", ".join(f"cells[{header.positions[c.name] + 1}] AS {p}_f" for p, c in present.items())
+    cells = ", ".join(f"CASE WHEN q THEN {unquoted(p + '_f')} ELSE {p}_f END AS {p}_s" for p in present)
+    source = f"SELECT n, l, w, {cells} FROM (SELECT n, l, q, len(cells) AS w, {fields} FROM ({lines}))"
     # A blank row is never sure: a required column is always present, and empty.
     sure = " AND ".join(
         [f"w <= {data.width}", "NOT contains(l, '#')"] + [f"{p}_ok" for p in present]

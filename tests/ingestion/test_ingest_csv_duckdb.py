@@ -186,7 +186,8 @@ def test_sql_splits_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Path)
     con.execute("SET preserve_insertion_order = true")
     odd = csv_duckdb._read_lines(con, path, Limits())
     assert odd is not None
-    got = con.execute(f"SELECT n, l, {csv_duckdb.SPLIT} FROM fw_csv_lines ORDER BY n").fetchall()
+    got = con.execute(f"""SELECT n, l, list_transform({csv_duckdb.CELLS}, lambda f: {csv_duckdb.unquoted('f')})
+        FROM fw_csv_lines ORDER BY n""").fetchall()
     assert [line for _, line, _ in got] == lines
     expected = {n: next(csv.reader([line])) for n, line in enumerate(lines, 1)}
     plain = {n: cells for n, _, cells in got if n not in odd}
