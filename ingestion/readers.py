@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,7 @@ class FileScan:
 
 
 LINE_READER_SEPARATOR = b"\x1e"
+_LONE_CR = re.compile(b"\r(?!\n)")
 
 
 CHUNK = 1024 * 1024
@@ -80,9 +82,8 @@ def scan_file(path: Path) -> FileScan:
             if plain:
                 if cr_pending and not chunk.startswith(b"\n"):
                     plain = False
-                cr_pending = chunk.endswith(b"\r")
-                crs = chunk.count(b"\r")
-                if crs and crs - cr_pending != chunk.count(b"\r\n") or LINE_READER_SEPARATOR in chunk:
+                cr_pending = chunk.endswith(b"\r")  # its LF, if any, begins the next chunk
+                if _LONE_CR.search(chunk, 0, len(chunk) - cr_pending) or LINE_READER_SEPARATOR in chunk:
                     plain = False
             if utf8:
                 try:

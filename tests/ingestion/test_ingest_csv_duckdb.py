@@ -278,3 +278,18 @@ def test_the_written_out_character_classes_are_pythons():
 
     assert codes(WS_RANGES) == [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
     assert codes(OTHER_DIGIT_RANGES) == [c for c in range(128, sys.maxunicode + 1) if re.match(r"\d", chr(c))]
+
+
+@pytest.mark.parametrize(("data", "plain"), [
+    (b"a,b\r\nc,d\r\n", True), (b"a,b\nc,d\n\n", True), (b"a,b\r\nc\nd\r\n", True),
+    (b"a,b\rc,d\r\n", False), (b"a,b\r\nc,d\r", False), (b"a,b\r\r\nc", False), (b"a\x1eb\n", False),
+    (b"abc\r\ndef\r\n", True), (b"abc\rdef\r\n", False), (b"ab\r\r\ndef\r\n", False),  # around the chunk's end
+])
+def test_plain_lines_are_lines_ending_in_lf_or_crlf_without_rs(tmp_path: Path, monkeypatch, data: bytes, plain: bool):
+    """Whether DuckDB's line reader may read a file (readers.FileScan.plain_lines), also across chunks."""
+    from ingestion import readers
+
+    monkeypatch.setattr(readers, "CHUNK", 4)  # "abc\r" | "\ndef" ...: a CR at a chunk's end, its LF next
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    assert readers.scan_file(path).plain_lines is plain
