@@ -93,10 +93,8 @@ MACROS = {
 # The usual forms, each read by one regular expression and a cast (RE2's [0-9] is ASCII, as it must be).
 _MONEY_PLAIN = "[0-9]{1,16}(?:\\.[0-9]{1,2})?"
 _MONEY_MARKED = "[￥¥]?(?:[0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,16})(?:\\.[0-9]{1,2})?元?"  # plain once unmarked
-_DATE_ISO = "(?:19|20)[0-9]{2}(?:-[0-9]{1,2}-[0-9]{1,2}|/[0-9]{1,2}/[0-9]{1,2})"  # as DuckDB's DATE cast reads them
-_DATE_DOTS = "(?:19|20)[0-9]{2}\\.[0-9]{1,2}\\.[0-9]{1,2}"
-_DATE_8 = "(?:19|20)[0-9]{6}"
-_DATE_ZH = "(?:19|20)[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日"
+_DATE_USUAL = ("(?:19|20)[0-9]{2}(?:-[0-9]{1,2}-[0-9]{1,2}|/[0-9]{1,2}/[0-9]{1,2}|\\.[0-9]{1,2}\\.[0-9]{1,2}"
+               "|年[0-9]{1,2}月[0-9]{1,2}日|[0-9]{4})")
 
 # Sure of a value it read, and of an empty cell (the rare all-whitespace cell looked at last).
 _SURE = ("ok", "CASE WHEN {v} IS NOT NULL OR {s} IS NULL OR {s} = '' THEN true ELSE fw_empty({s}) END")
@@ -127,8 +125,9 @@ STEPS: dict[VType, tuple[tuple[str, str], ...]] = {
         ("ok", "CASE WHEN {s} IS NULL OR {fast} OR {t} = '' OR {v} IS NOT NULL THEN true ELSE false END")),
     VType.MONEY: (
         ("f", f"""CASE WHEN regexp_full_match({{s}}, {_q(_MONEY_PLAIN)}) THEN CAST({{s}} AS DECIMAL(18, 2))
-            WHEN regexp_full_match({{s}}, {_q(_MONEY_MARKED)})
-            THEN CAST(regexp_replace({{s}}, '[￥¥,元]', '', 'g') AS DECIMAL(18, 2)) END"""),
+            WHEN regexp_full_match({{s}}, {_q(_MONEY_MARKED)}) THEN CAST(CASE
+                WHEN ord({{s}}) < 128 AND NOT ends_with({{s}}, '元') THEN replace({{s}}, ',', '')
+                ELSE regexp_replace({{s}}, '[￥¥,元]', '', 'g') END AS DECIMAL(18, 2)) END"""),
         ("m", f"""CASE WHEN {{f}} IS NULL AND {{s}} <> ''
             THEN regexp_extract(fw_nows(fw_halfwidth({{s}})), {_q(_MONEY)}, ['i', 'f']) END"""),
         ("i", "replace({m}.i, ',', '')"),
@@ -144,12 +143,10 @@ STEPS: dict[VType, tuple[tuple[str, str], ...]] = {
             WHEN {g} <> '' AND length(ltrim({g}, '0')) <= 10 THEN try_cast({g} AS INTEGER) END"""),
         _SURE),
     VType.DATE: (
-        ("f", f"""CASE WHEN regexp_full_match({{s}}, {_q(_DATE_ISO)}) THEN try_cast({{s}} AS DATE)
-            WHEN regexp_full_match({{s}}, {_q(_DATE_DOTS)}) THEN try_cast(replace({{s}}, '.', '-') AS DATE)
-            WHEN regexp_full_match({{s}}, {_q(_DATE_8)})
-            THEN try_cast({{s}}[1:4] || '-' || {{s}}[5:6] || '-' || {{s}}[7:8] AS DATE)
-            WHEN regexp_full_match({{s}}, {_q(_DATE_ZH)})
-            THEN try_cast(replace(replace(replace({{s}}, '年', '-'), '月', '-'), '日', '') AS DATE) END"""),
+        ("f", f"""CASE WHEN regexp_full_match({{s}}, {_q(_DATE_USUAL)}) THEN CAST(CASE
+            WHEN contains({{s}}, '-') THEN try_strptime({{s}}, '%Y-%m-%d') WHEN contains({{s}}, '.') THEN try_strptime({{s}}, '%Y.%m.%d')
+            WHEN contains({{s}}, '/') THEN try_strptime({{s}}, '%Y/%m/%d') WHEN contains({{s}}, '年') THEN try_strptime({{s}}, '%Y年%m月%d日')
+            ELSE try_strptime({{s}}, '%Y%m%d') END AS DATE) END"""),
         ("t", "CASE WHEN {f} IS NULL AND {s} <> '' THEN fw_strip(fw_halfwidth({s})) END"),
         ("p", f"""CASE WHEN NOT fw_other_digit({{t}})
             THEN regexp_extract({{t}}, {_q(_DATE_SEP)}, ['y', 'a', 'm', 'b', 'd']) END"""),
