@@ -184,6 +184,11 @@ def _hostile_inbox(inbox: Path) -> None:
              '"合计",,,,,,,"1,234,567.89",,,']
     (inbox / "d").mkdir()
     (inbox / "d" / "forms.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    # Lines ending in LF, then one in CR LF (which DuckDB's line reader, having met LF first, reads as
+    # two line ends), then a refused row: the Python reader numbers such a file.
+    (inbox / "e").mkdir()
+    (inbox / "e" / "mixed.csv").write_text("\n".join([",".join(PAY_HEADER), line("E1"), line("E2")]) + "\n"
+                                           + line("E3") + "\r\n" + line("E4", amount="-5") + "\n", encoding="utf-8")
     # Records over several lines: numbered by the Python reader (these two do not go through DuckDB).
     multiline = pay_row("M1")
     multiline[10] = "第一行\n第二行"
@@ -207,7 +212,7 @@ def test_csv_through_duckdb_equals_the_python_reader(tmp_path: Path, monkeypatch
     monkeypatch.setattr(csv_duckdb, "prepare", spy)
     fast = Warehouse(inbox, tmp_path / "fast.duckdb")
     fast.load()
-    assert used == [True] * 5 + [False] * 2 + [True]  # every file with one record per line went through DuckDB
+    assert used == [True] * 5 + [False] * 2 + [True, False]  # every file with one record per line and one line end
     monkeypatch.setattr(csv_duckdb, "prepare", lambda *a, **k: None)
     slow = Warehouse(inbox, tmp_path / "slow.duckdb")
     slow.load()
@@ -281,9 +286,10 @@ def test_the_written_out_character_classes_are_pythons():
 
 
 @pytest.mark.parametrize(("data", "plain"), [
-    (b"a,b\r\nc,d\r\n", True), (b"a,b\nc,d\n\n", True), (b"a,b\r\nc\nd\r\n", True),
+    (b"a,b\r\nc,d\r\n", True), (b"a,b\nc,d\n\n", True), (b"a,b\r\nc\r\n\r\nd\r\n", True),
     (b"a,b\rc,d\r\n", False), (b"a,b\r\nc,d\r", False), (b"a,b\r\r\nc", False), (b"a\x1eb\n", False),
     (b"abc\r\ndef\r\n", True), (b"abc\rdef\r\n", False), (b"ab\r\r\ndef\r\n", False),  # around the chunk's end
+    (b"a,b\nc,d\r\n", False), (b"a,b\r\nc,d\n", False), (b"abc\n\r\nd", False), (b"abc\n\ndef\n", True),  # mixed ends
 ])
 def test_plain_lines_are_lines_ending_in_lf_or_crlf_without_rs(tmp_path: Path, monkeypatch, data: bytes, plain: bool):
     """Whether DuckDB's line reader may read a file (readers.FileScan.plain_lines), also across chunks."""
