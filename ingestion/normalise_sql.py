@@ -144,8 +144,10 @@ STEPS: dict[VType, tuple[tuple[str, str], ...]] = {
         _SURE),
     VType.DATE: (
         ("f", f"""CASE WHEN regexp_full_match({{s}}, {_q(_DATE_USUAL)}) THEN CAST(CASE
-            WHEN contains({{s}}, '-') THEN try_strptime({{s}}, '%Y-%m-%d') WHEN contains({{s}}, '.') THEN try_strptime({{s}}, '%Y.%m.%d')
-            WHEN contains({{s}}, '/') THEN try_strptime({{s}}, '%Y/%m/%d') WHEN contains({{s}}, '年') THEN try_strptime({{s}}, '%Y年%m月%d日')
+            WHEN contains({{s}}, '-') THEN try_strptime({{s}}, '%Y-%m-%d')
+            WHEN contains({{s}}, '.') THEN try_strptime({{s}}, '%Y.%m.%d')
+            WHEN contains({{s}}, '/') THEN try_strptime({{s}}, '%Y/%m/%d')
+            WHEN contains({{s}}, '年') THEN try_strptime({{s}}, '%Y年%m月%d日')
             ELSE try_strptime({{s}}, '%Y%m%d') END AS DATE) END"""),
         ("t", "CASE WHEN {f} IS NULL AND {s} <> '' THEN fw_strip(fw_halfwidth({s})) END"),
         ("p", f"""CASE WHEN NOT fw_other_digit({{t}})
