@@ -270,13 +270,15 @@ def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, odd: dict[int, s
 
 
 def _total_line(con: duckdb.DuckDBPyConnection, header_row: int) -> tuple[int, list[object]] | None:
-    """(row, cells) of the last non-blank row when it is a 合计 line (looked for from the end)."""
-    below = 2**31 - 1
-    while batch := con.execute("""SELECT n, l FROM fw_csv_lines WHERE n > ? AND n < ? AND l IS NOT NULL
-            ORDER BY n DESC LIMIT 100""", [header_row, below]).fetchall():
-        for n, line in batch:
+    """(row, cells) of the last non-blank row when it is a 合计 line (looked for from the end, 100 lines
+    at a time: a range of n reads only the row groups that hold it)."""
+    high = con.execute("SELECT max(n) FROM fw_csv_lines").fetchone()[0]  # type: ignore[index]
+    while high > header_row:
+        low = max(high - 100, header_row)
+        for n, line in con.execute("""SELECT n, l FROM fw_csv_lines WHERE n > ? AND n <= ? AND l IS NOT NULL
+                ORDER BY n DESC""", [low, high]).fetchall():
             cells = row_text(_cells(line), True)[0]
             if cells is not None:
                 return (n, cells) if is_total_line(cells) else None
-        below = batch[-1][0]
+        high = low
     return None
