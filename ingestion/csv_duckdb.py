@@ -2,16 +2,18 @@
 (:mod:`ingestion.csv_reader` + :mod:`ingestion.parse`), several times faster.
 
 DuckDB reads the file once, line by line, in parallel C++ (one column, no quoting; empty lines
-kept, in order, so a line's position is its number). That holds only for a file whose records each
-sit on one line; any other file — a quoted cell spanning lines, a lone CR, a line longer than the
-cell limit, bytes that are not text, no header in the first rows — goes to the Python reader whole
-(:func:`prepare` returns None), which then words the file's reason.
+kept, in order, so a line's position is its number), into a temporary table. That holds only for a
+file whose records each sit on one line and whose lines all end alike; any other file — a quoted
+cell spanning lines, a lone CR, LF and CR LF lines mixed, a line longer than the cell limit, bytes
+that are not text, no header in the first rows — goes to the Python reader whole (:func:`prepare`
+returns None), which then words the file's reason.
 
 For a file that qualifies:
 
 - SQL splits each line into its cells as the ``csv`` module does: a line without quotes at its
-  commas, a line of plain fields (each without quotes, or wholly quoted with ``""`` inside) by one
-  regular expression; the rare other line with a quote is split by the ``csv`` module itself;
+  commas, a line of plain fields (each without quotes, or wholly quoted with ``""`` inside) at the
+  commas outside its quoted fields, which are then unquoted; the rare other line with a quote (one
+  inside a field, text after a closing quote) is split by the ``csv`` module itself;
 - the header is found by :func:`ingestion.parse.read_header` on the first lines, as always;
 - every cell is normalised in SQL (:mod:`ingestion.normalise_sql`); a row whose every value SQL is
   sure of, with every required value present, is written to ``raw_history`` by SQL;
