@@ -75,7 +75,8 @@ def _solid() -> str:
     return f"s BETWEEN {ascii_ws + 1} AND {other_ws - 1} OR s > {max(b for _, b in WS_RANGES)}"
 
 
-# Helper macros (their argument is used once or is a plain column, so nothing is computed twice).
+# Helper macros (over a plain column, so nothing is computed twice; on the rare paths a macro may
+# take an expression, which DuckDB then computes once per use).
 # A test that reads the whole cell (a regular expression, some 50 ns) is reached only, through a
 # CASE (DuckDB evaluates a branch only for the rows it takes), by cells that a cheaper test (a usual
 # form, the code point of the first and last character) leaves open.
