@@ -68,60 +68,89 @@ def _q(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-# Helper macros (their argument is used once or is a plain column, so nothing is computed twice).
+def _solid() -> str:
+    """SQL: the code point ``s`` is certainly not whitespace (printable ASCII, or above every space)."""
+    ascii_ws = max(b for a, b in WS_RANGES if b < 128)
+    other_ws = min(a for a, b in WS_RANGES if a >= 128)
+    return f"s BETWEEN {ascii_ws + 1} AND {other_ws - 1} OR s > {max(b for _, b in WS_RANGES)}"
+
+
+# Helper macros (over a plain column, so nothing is computed twice; on the rare paths a macro may
+# take an expression, which DuckDB then computes once per use).
+# A test that reads the whole cell (a regular expression, some 50 ns) is reached only, through a
+# CASE (DuckDB evaluates a branch only for the rows it takes), by cells that a cheaper test (a usual
+# form, the code point of the first and last character) leaves open.
 MACROS = {
-    "empty": f"s IS NULL OR s = '' OR (regexp_matches(s, {_q('^' + WS)}) AND regexp_full_match(s, {_q(WS + '+')}))",
-    "strip": f"""CASE WHEN regexp_matches(s, {_q(f'^{WS}|{WS}$')})
-        THEN regexp_replace(s, {_q(f'^{WS}+|{WS}+$')}, '', 'g') ELSE s END""",
+    "solid": _solid(),  # over a code point (ord('') is -1)
+    "empty": f"""CASE WHEN s IS NULL OR s = '' THEN true WHEN fw_solid(ord(s)) THEN false
+        ELSE regexp_full_match(s, {_q(WS + '+')}) END""",
+    "strip": f"""CASE WHEN fw_solid(ord(s)) AND fw_solid(ord(s[-1])) OR s = '' THEN s
+        ELSE regexp_replace(s, {_q(f'^{WS}+|{WS}+$')}, '', 'g') END""",
     "nows": f"regexp_replace(s, {_q(WS + '+')}, '', 'g')",
     "halfwidth": f"CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, {_q(_FW_FROM)}, {_q(_FW_TO)}) END",
-    "blank_line": f"regexp_full_match(s, {_q('[,' + WS[1:-1] + ']*')})",
     "other_digit": f"strlen(s) <> length(s) AND regexp_matches(s, {_q(OTHER_DIGITS)})",
 }
 
-_EMPTY = ("e", "fw_empty({s})")
-_SURE = ("ok", "{e} OR {v} IS NOT NULL")
+# The usual forms, each read by one regular expression and a cast (RE2's [0-9] is ASCII, as it must be).
+_MONEY_PLAIN = "[0-9]{1,16}(?:\\.[0-9]{1,2})?"
+_MONEY_MARKED = "[￥¥]?(?:[0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,16})(?:\\.[0-9]{1,2})?元?"  # plain once unmarked
+_DATE_USUAL = ("(?:19|20)[0-9]{2}(?:-[0-9]{1,2}-[0-9]{1,2}|/[0-9]{1,2}/[0-9]{1,2}|\\.[0-9]{1,2}\\.[0-9]{1,2}"
+               "|年[0-9]{1,2}月[0-9]{1,2}日|[0-9]{4})")
+
+# Sure of a value it read, and of an empty cell (the rare all-whitespace cell looked at last).
+_SURE = ("ok", "CASE WHEN {v} IS NOT NULL OR {s} IS NULL OR {s} = '' THEN true ELSE fw_empty({s}) END")
 
 STEPS: dict[VType, tuple[tuple[str, str], ...]] = {
     VType.TEXT: (("v", "nullif(fw_strip({s}), '')"), ("ok", "true")),
     VType.NAME: (
-        ("v", f"""CASE WHEN {{s}} IS NULL OR NOT regexp_matches({{s}}, {_q(_NAME_FIX)}) THEN nullif({{s}}, '')
+        ("v", f"""CASE WHEN NOT regexp_matches({{s}}, {_q(_NAME_FIX)}) THEN nullif({{s}}, '')
             ELSE nullif(translate(fw_nows({{s}}), '•・･‧', '····'), '') END"""),
         ("ok", "true")),
     VType.ID: (
-        _EMPTY, ("fast", "regexp_full_match({s}, '[0-9]{{17}}[0-9X]')"),
-        ("t", "CASE WHEN NOT {fast} AND NOT {e} THEN ltrim(fw_nows(fw_halfwidth({s})), '''') END"),
+        ("fast", "regexp_full_match({s}, '[0-9]{{17}}[0-9X]')"),
+        ("t", "CASE WHEN NOT {fast} THEN ltrim(fw_nows(fw_halfwidth({s})), '''') END"),
         ("v", """CASE WHEN {fast} THEN {s}
             WHEN {t} <> '' AND strlen({t}) = length({t}) AND NOT regexp_full_match({t}, '[0-9]{{15}}') THEN upper({t})
             END"""),
-        ("ok", "{e} OR {v} IS NOT NULL OR {t} = ''")),
+        ("ok", "CASE WHEN {s} IS NULL OR {fast} OR {t} = '' OR {v} IS NOT NULL THEN true ELSE false END")),
     VType.ACCOUNT: (
-        _EMPTY, ("fast", "regexp_full_match({s}, '[0-9]+')"),
-        ("t", f"""CASE WHEN NOT {{fast}} AND NOT {{e}}
+        ("fast", "regexp_full_match({s}, '[0-9]+')"),
+        ("t", f"""CASE WHEN NOT {{fast}}
             THEN ltrim(regexp_replace(fw_halfwidth({{s}}), {_q(_ACCOUNT_DROP)}, '', 'g'), '''') END"""),
         ("v", "CASE WHEN {fast} THEN {s} WHEN regexp_full_match({t}, '[0-9]+') THEN {t} END"),
         _SURE),
     VType.CODE: (
-        _EMPTY, ("t", "fw_nows(fw_halfwidth({s}))"),
-        ("v", "CASE WHEN NOT {e} AND regexp_full_match({t}, '[0-9]{{6}}') THEN {t} END"),
-        _SURE),
+        ("fast", "regexp_full_match({s}, '[0-9]{{6}}')"),
+        ("t", "CASE WHEN NOT {fast} THEN fw_nows(fw_halfwidth({s})) END"),
+        ("v", "CASE WHEN {fast} THEN {s} WHEN regexp_full_match({t}, '[0-9]{{6}}') THEN {t} END"),
+        ("ok", "CASE WHEN {s} IS NULL OR {fast} OR {t} = '' OR {v} IS NOT NULL THEN true ELSE false END")),
     VType.MONEY: (
-        _EMPTY, ("fast", "regexp_full_match({s}, '[0-9]{{1,16}}(?:\\.[0-9]{{1,2}})?')"),
-        ("m", f"""CASE WHEN NOT {{fast}} AND NOT {{e}}
+        ("f", f"""CASE WHEN regexp_full_match({{s}}, {_q(_MONEY_PLAIN)}) THEN CAST({{s}} AS DECIMAL(18, 2))
+            WHEN regexp_full_match({{s}}, {_q(_MONEY_MARKED)}) THEN CAST(CASE
+                WHEN ord({{s}}) < 128 AND NOT ends_with({{s}}, '元') THEN replace({{s}}, ',', '')
+                ELSE regexp_replace({{s}}, '[￥¥,元]', '', 'g') END AS DECIMAL(18, 2)) END"""),
+        ("m", f"""CASE WHEN {{f}} IS NULL AND {{s}} <> ''
             THEN regexp_extract(fw_nows(fw_halfwidth({{s}})), {_q(_MONEY)}, ['i', 'f']) END"""),
         ("i", "replace({m}.i, ',', '')"),
-        ("v", """CASE WHEN {fast} THEN CAST({s} AS DECIMAL(18, 2))
+        ("v", """CASE WHEN {f} IS NOT NULL THEN {f}
             WHEN {i} <> '' AND length(ltrim({i}, '0')) <= 16 AND ltrim({m}.f[3:], '0') = ''
             THEN try_cast({i} || '.' || rpad({m}.f[1:2], 2, '0') AS DECIMAL(18, 2)) END"""),
         _SURE),
     VType.INT: (
-        _EMPTY,
-        ("g", f"""CASE WHEN NOT {{e}}
+        ("f", "CASE WHEN regexp_full_match({s}, '[0-9]{{1,9}}') THEN CAST({s} AS INTEGER) END"),
+        ("g", f"""CASE WHEN {{f}} IS NULL AND {{s}} <> ''
             THEN replace(regexp_extract(fw_nows(fw_halfwidth({{s}})), {_q(_INT)}, 1), ',', '') END"""),
-        ("v", "CASE WHEN {g} <> '' AND length(ltrim({g}, '0')) <= 10 THEN try_cast({g} AS INTEGER) END"),
+        ("v", """CASE WHEN {f} IS NOT NULL THEN {f}
+            WHEN {g} <> '' AND length(ltrim({g}, '0')) <= 10 THEN try_cast({g} AS INTEGER) END"""),
         _SURE),
     VType.DATE: (
-        _EMPTY, ("t", "CASE WHEN NOT {e} THEN fw_strip(fw_halfwidth({s})) END"),
+        ("f", f"""CASE WHEN regexp_full_match({{s}}, {_q(_DATE_USUAL)}) THEN CAST(CASE
+            WHEN contains({{s}}, '-') THEN try_strptime({{s}}, '%Y-%m-%d')
+            WHEN contains({{s}}, '.') THEN try_strptime({{s}}, '%Y.%m.%d')
+            WHEN contains({{s}}, '/') THEN try_strptime({{s}}, '%Y/%m/%d')
+            WHEN contains({{s}}, '年') THEN try_strptime({{s}}, '%Y年%m月%d日')
+            ELSE try_strptime({{s}}, '%Y%m%d') END AS DATE) END"""),
+        ("t", "CASE WHEN {f} IS NULL AND {s} <> '' THEN fw_strip(fw_halfwidth({s})) END"),
         ("p", f"""CASE WHEN NOT fw_other_digit({{t}})
             THEN regexp_extract({{t}}, {_q(_DATE_SEP)}, ['y', 'a', 'm', 'b', 'd']) END"""),
         ("c", f"CASE WHEN {{p}}.y = '' THEN regexp_extract({{t}}, {_q(_DATE_COMPACT)}, ['y', 'm', 'd']) END"),
@@ -130,15 +159,18 @@ STEPS: dict[VType, tuple[tuple[str, str], ...]] = {
                 AND ({p}.a <> '年' OR split_part(split_part({t}, ' ', 1), 'T', 1) LIKE '%日')
                 THEN [CAST({p}.y AS INTEGER), CAST({p}.m AS INTEGER), CAST({p}.d AS INTEGER)]
             WHEN {c}.y <> '' THEN [CAST({c}.y AS INTEGER), CAST({c}.m AS INTEGER), CAST({c}.d AS INTEGER)] END"""),
-        ("v", "CASE WHEN {ymd}[1] BETWEEN 1900 AND 2099 THEN try(make_date({ymd}[1], {ymd}[2], {ymd}[3])) END"),
+        ("v", """CASE WHEN {f} IS NOT NULL THEN {f}
+            WHEN {ymd}[1] BETWEEN 1900 AND 2099 THEN try(make_date({ymd}[1], {ymd}[2], {ymd}[3])) END"""),
         _SURE),
     VType.DOCNO: (
-        _EMPTY, ("t", "CASE WHEN NOT {e} THEN fw_strip({s}) END"),
+        ("fast", "NOT regexp_matches({s}, '[〔\\[【(（［]')"),  # no opening bracket: the text stripped
+        ("t", "CASE WHEN NOT {fast} THEN fw_strip({s}) END"),
         ("h", "replace(fw_halfwidth({t}), ' ', '')"),
         ("od", "fw_other_digit({h})"),
         ("m", f"CASE WHEN NOT {{od}} THEN regexp_extract({{h}}, {_q(_DOCNO)}, ['p', 'y', 'n']) END"),
-        ("v", "CASE WHEN {m}.p <> '' THEN {m}.p || '〔' || {m}.y || '〕' || {m}.n || '号' ELSE {t} END"),
-        ("ok", "{e} OR NOT {od}")),
+        ("v", """CASE WHEN {fast} THEN nullif(fw_strip({s}), '')
+            WHEN {m}.p <> '' THEN {m}.p || '〔' || {m}.y || '〕' || {m}.n || '号' ELSE {t} END"""),
+        ("ok", "CASE WHEN {s} IS NULL OR {fast} OR NOT {od} THEN true ELSE false END")),
 }
 
 _REF = re.compile(r"\{([a-z]\w*)\}")  # a step's name; {17} and \x{00000a} are not

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +52,16 @@ class FileScan:
     utf8: bool  # the whole file decodes as UTF-8
     has_nul: bool
     utf8_text_before_error: bool = False  # valid multi-byte UTF-8 (several CJK characters) came first
-    # Every line ends in LF or CR LF (no lone CR, which the csv module also takes for a line end) and
-    # no byte is RS (0x1e), the column separator of DuckDB's line reader (ingestion.csv_duckdb).
+    # Every line ends in LF, or every line in CR LF (no lone CR, which the csv module also takes for a
+    # line end; not both kinds: DuckDB's line reader keeps the first end it meets, and after LF lines
+    # reads a CR LF as two), and no byte is RS (0x1e), the column separator of that reader
+    # (ingestion.csv_duckdb).
     plain_lines: bool = False
 
 
 LINE_READER_SEPARATOR = b"\x1e"
+_LONE_CR = re.compile(b"\r(?!\n)")
+_BARE_LF = re.compile(b"(?<!\r)\n")
 
 
 CHUNK = 1024 * 1024
@@ -68,7 +73,7 @@ def scan_file(path: Path) -> FileScan:
     h = hashlib.sha256()
     dec = codecs.getincrementaldecoder("utf-8")()
     utf8, nul, size, head, extra = True, False, 0, b"", 0
-    plain, cr_pending = True, False
+    plain, cr_pending, crlf, bare_lf = True, False, False, False
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if not head:
@@ -80,9 +85,12 @@ def scan_file(path: Path) -> FileScan:
             if plain:
                 if cr_pending and not chunk.startswith(b"\n"):
                     plain = False
-                cr_pending = chunk.endswith(b"\r")
-                crs = chunk.count(b"\r")
-                if crs and crs - cr_pending != chunk.count(b"\r\n") or LINE_READER_SEPARATOR in chunk:
+                after_cr, cr_pending = cr_pending, chunk.endswith(b"\r")  # its LF begins the next chunk
+                if _LONE_CR.search(chunk, 0, len(chunk) - cr_pending) or LINE_READER_SEPARATOR in chunk:
+                    plain = False
+                crlf = crlf or b"\r" in chunk
+                bare_lf = bare_lf or _BARE_LF.search(chunk, int(after_cr)) is not None
+                if crlf and bare_lf:
                     plain = False
             if utf8:
                 try:

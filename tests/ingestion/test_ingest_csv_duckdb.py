@@ -21,17 +21,19 @@ from ingestion.parse import NORMALISERS
 
 # ---------------------------------------------------------------- the normalisers, SQL beside Python
 USUAL = {  # forms the generator and the clerks' files use: SQL must be sure of each
-    VType.TEXT: [" 第一批 ", "中国银行", "P2020001", "\u3000备注\u3000"],
-    VType.NAME: ["张三", "张 三", "买买提•艾力", "阿依古丽\u3000买买提"],
+    VType.TEXT: [" 第一批 ", "中国银行", "P2020001", "\u3000备注\u3000", "备注\x85", "\x1c备注", "é\u0301 "],
+    VType.NAME: ["张三", "张 三", "买买提•艾力", "阿依古丽\u3000买买提", " 李子凤 ", "帕提古丽・热合曼"],
     VType.ID: [ID1, ID2, "43012119850315003x", "430102 19900101 1238", "４３０１０２１９９００１０１１２３８",
                "4301021990"],
-    VType.ACCOUNT: ["6217000011112222", "6217 0000 1111 2222", "6217-0000-1111-2222", "'6217000011112222"],
+    VType.ACCOUNT: ["6217000011112222", "6217 0000 1111 2222", "6217-0000-1111-2222", "'6217000011112222",
+                    "6217 0000 1111 2222 ", "621285-000015-943363-6"],
     VType.CODE: ["430121", " 430121 ", "４３０１２１"],
     VType.MONEY: ["1200", "1200.5", "1,200.00", "￥5,000.00", "¥1200", "1200元", "人民币 1,200", "１２００．５０",
-                  "1200.500", "0"],
+                  "1200.500", "0", "5,000.00", "５０００.００", "1,234,567.89"],
     VType.INT: ["30", "30天", "1,000人", "12.0", "00012"],
     VType.DATE: ["2020-06-30", "2020/6/30", "2020.8.21", "2020年6月30日", "20200630", " 2020-06-30 ",
-                 "２０２０-０６-３０", "2020-06-30 00:00:00", "2020-06-30T08:00"],
+                 "２０２０-０６-３０", "2020-06-30 00:00:00", "2020-06-30T08:00", "2020/8/13", "2020.8.1",
+                 "2020年8月10日", "19000101", "2099-12-31"],
     VType.DOCNO: ["湘财社指〔2020〕36号", "湘财社指[2020]36号", "湘财社指（2020）36号", " 湘财社指 【2020】 36 号 ",
                   "会议纪要2020-3", "〔2020〕36号"],
 }
@@ -55,10 +57,52 @@ def _sql(con: duckdb.DuckDBPyConnection, vtype: VType, values: list[str]) -> lis
         f"SELECT * FROM ({select('SELECT i, x_s FROM v', {'x': vtype}, 'i')}) ORDER BY i").fetchall()]
 
 
+def _near_usual(rnd: random.Random, vtype: VType) -> str:
+    """A value near the usual forms SQL decides by itself (mostly those of ``vtype``), each part taken
+    from the edge of what it accepts, with a space of some kind before or after it now and then."""
+    def num(n: int) -> str:
+        return str(rnd.randrange(10**n)).zfill(n)
+
+    def date() -> str:
+        year = rnd.choice(["1899", "1900", "1999", "2000", "2020", "2099", "2100", "0999", "202", "20201"])
+        month = rnd.choice(["0", "1", "01", "2", "02", "9", "12", "13", "001", ""])
+        day = rnd.choice(["0", "1", "01", "28", "29", "30", "31", "32", "010", ""])
+        if rnd.random() < 0.2:
+            return year + rnd.choice([month.zfill(2)[-2:], num(2)]) + rnd.choice([day.zfill(2)[-2:], num(2)])
+        sep = rnd.choice(["-", "/", ".", "-", "/", ".", "年", "月", "日", " ", "．", ","])
+        return (year + sep + month + (sep if rnd.random() < 0.8 else rnd.choice("-/.月")) + day
+                + rnd.choice(["", "", "", "日", " 00:00:00", "T08:00"]))
+
+    def money() -> str:
+        if rnd.random() < 0.3:
+            return num(rnd.randint(1, 18)) + rnd.choice(["", ".5", ".05", ".555"])
+        groups = "".join("," + num(rnd.choice([3, 3, 3, 2, 4])) for _ in range(rnd.randint(0, 6)))
+        return (rnd.choice(["", "", "", "￥", "¥", "RMB", "-"]) + num(rnd.randint(1, 3)) + groups
+                + rnd.choice(["", ".5", ".50", ".500", ".505", ".", ".0"]) + rnd.choice(["", "", "元", "万"]))
+
+    forms = {
+        VType.DATE: date,
+        VType.MONEY: money,
+        VType.INT: lambda: num(rnd.randint(1, 11)) + rnd.choice(["", "", ".0", ".00", ".5", "天", "人", "个"]),
+        VType.ID: lambda: num(rnd.randint(14, 19)) + rnd.choice(["", "X", "x", "Ｘ"]),
+        VType.ACCOUNT: lambda: num(6) + rnd.choice(["", " ", "-", "—"]) + num(rnd.randint(1, 13)),
+        VType.CODE: lambda: num(rnd.randint(5, 7)),
+        VType.DOCNO: lambda: (rnd.choice(["湘财社指", "", "会议纪要"]) + rnd.choice("〔[【(（［")
+                              + rnd.choice(["2020", "٢٠٢٠"]) + rnd.choice("〕]】)）］") + num(2) + "号"),
+        VType.TEXT: lambda: rnd.choice(["张三", "P2020001", "中国银行", "é"]),
+        VType.NAME: lambda: rnd.choice(["张三", "买买提•艾力", "李 四", "é"]),
+    }
+    value = forms[vtype if rnd.random() < 0.7 else rnd.choice(list(forms))]()
+    space = rnd.choice(["", " ", "\u3000", "\t", "\x85", "\x1c", "\xa0", "\u2003", "\u200b", "\u0301"])
+    where = rnd.random()
+    return space + value if where < 0.15 else value + space if where < 0.3 else value
+
+
 @pytest.mark.parametrize("vtype", list(VType))
 def test_sql_normalisers_are_sure_only_of_what_python_returns(vtype: VType):
     rnd = random.Random(int.from_bytes(vtype.encode(), "big") % 10_000)
     generated = ["".join(rnd.choice(_ALPHABET) for _ in range(rnd.randint(1, 14))) for _ in range(3000)]
+    generated += [_near_usual(rnd, vtype) for _ in range(6000)]
     values = USUAL[vtype] + [v for vals in USUAL.values() for v in vals] + ODD + generated
     con = duckdb.connect()
     create_macros(con)
@@ -118,6 +162,33 @@ def _hostile_inbox(inbox: Path) -> None:
     (inbox / "a" / "lf.csv").write_text(",".join(PAY_HEADER) + "\n" + ",".join(map(str, pay_row("L1"))) + "\n\n",
                                         encoding="utf-8")
     write_csv(inbox / "b" / "copy.csv", [PAY_HEADER, pay_row("B1")], encoding="utf-8-sig")  # a key seen twice
+    # Lines written by hand: quoted fields as SQL splits them, the value forms SQL reads by itself and
+    # their neighbours just outside (each row's reference says what it holds).
+    def line(ref: str, amount: str = "1200", date: str = "2020-06-30", name: str = "张三",
+             account: str = "6217000011112222", remark: str = "") -> str:
+        return ",".join([ref, "第一批", "P2020001", name, ID1, account, "农行", amount, date, "430121", remark])
+    lines = [",".join(PAY_HEADER),
+             line("F1", amount='"5,000.00"', date="2020.8.21"),
+             line("F2", amount='"1,234,567.89"', date="2020/8/1"),
+             line("F3", amount='"1,20,0"'), line("F4", amount='"￥5,000.00"', date="2020年8月10日"),
+             line("F5", amount="5000元", date="20200810"), line("F6", amount="１２００.００", date="2020年8月10"),
+             line("F7", date="2020.2.30"), line("F8", date="2100-01-01"), line("F9", date="1899/12/31"),
+             line("F10", date="19000101"), line("F11", remark='"含""引号"",和逗号"'), line("F12", remark='x"y'),
+             line("F13", remark='"a"b'), line('"F14"', amount='""'),
+             line("F15", name=" 李子凤 ", remark="备注\x85"),
+             line("F16", name="帕提古丽・热合曼", remark="\u3000备注\x1c"),
+             line("F17", account="621285-000015-943363-6", remark="#1"), line("F18", amount='"#N/A"'),
+             line("F19", account="6255 1902 3862 6806 "), ',"",\u3000,, ,,,,,,', '"",,,,,,,,,,',
+             line("F20", amount='"9,999.99"'), line("F21", date="2020-8-1", remark='"甲,乙"'),
+             line("F22") + ',"多,一格"', line("F23", remark=" #DIV/0! "),
+             '"合计",,,,,,,"1,234,567.89",,,'] + [",,,,,,,,,,"] * 150  # the 合计 line, 150 blank lines above the end
+    (inbox / "d").mkdir()
+    (inbox / "d" / "forms.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    # Lines ending in LF, then one in CR LF (which DuckDB's line reader, having met LF first, reads as
+    # two line ends), then a refused row: the Python reader numbers such a file.
+    (inbox / "e").mkdir()
+    (inbox / "e" / "mixed.csv").write_text("\n".join([",".join(PAY_HEADER), line("E1"), line("E2")]) + "\n"
+                                           + line("E3") + "\r\n" + line("E4", amount="-5") + "\n", encoding="utf-8")
     # Records over several lines: numbered by the Python reader (these two do not go through DuckDB).
     multiline = pay_row("M1")
     multiline[10] = "第一行\n第二行"
@@ -141,13 +212,18 @@ def test_csv_through_duckdb_equals_the_python_reader(tmp_path: Path, monkeypatch
     monkeypatch.setattr(csv_duckdb, "prepare", spy)
     fast = Warehouse(inbox, tmp_path / "fast.duckdb")
     fast.load()
-    assert used == [True] * 5 + [False] * 2  # every file with one record per line went through DuckDB
+    assert used == [True] * 5 + [False] * 2 + [True, False]  # every file with one record per line and one line end
     monkeypatch.setattr(csv_duckdb, "prepare", lambda *a, **k: None)
     slow = Warehouse(inbox, tmp_path / "slow.duckdb")
     slow.load()
     got, expected = _snapshot(fast), _snapshot(slow)
     assert got == expected
     assert len(got["rejected"]) >= 9 and got["totals"]  # the cases above did arrive as meant
+    forms = {r[0]: r[1:] for r in fast.q("SELECT txn_ref, amount, pay_date, name, account_no, remark FROM raw.payments "
+                                          "WHERE source_file = 'd/forms.csv'")}
+    assert forms["F1"][:2] == (Decimal("5000.00"), date(2020, 8, 21)) and forms["F11"][4] == '含"引号",和逗号'
+    assert forms["F21"][4] == "甲,乙" and forms["F15"][2:] == ("李子凤", "6217000011112222", "备注")
+    assert {r[1] for r in got["rejected"] if r[0] == "d/forms.csv"} == {4, 7, 8, 9, 10, 15, 19, 25, 26}
 
 
 def test_line_numbers_hold_across_duckdb_read_buffers(wh: Warehouse, inbox: Path):
@@ -167,30 +243,33 @@ def test_line_numbers_hold_across_duckdb_read_buffers(wh: Warehouse, inbox: Path
     assert wh.q("SELECT min(pay_date) FROM raw.payments") == [(date(2020, 6, 30),)]
 
 
-def test_duckdb_reads_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Path):
+def test_sql_splits_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Path):
+    """Every line whose quotes close on it: SQL splits the lines of plain fields as the csv module does,
+    and leaves exactly the others (quotes inside a field, text after a closing quote) to it."""
     import csv
 
+    from ingestion.csv_reader import open_quote_line
     from ingestion.readers import Limits
 
     rnd = random.Random(5)
-    lines = ['a,"5,000.00",x', '"a""b",c', '"",a,""', ",a,,b,", '"x\ty"', '"甲，乙",丙', "  ", ","] + [
-        "".join(rnd.choice('ab,"，') for _ in range(rnd.randint(1, 10))) for _ in range(20_000)]
+    lines = ['a,"5,000.00",x', '"a""b",c', '"",a,""', ",a,,b,", '"x\ty"', '"甲，乙",丙', "  ", ",", '""""',
+             '"é́😀",x', 'a"b,c', '"a"b,c', ' "a",b'] + [
+        "".join(rnd.choice('ab,"，é ') for _ in range(rnd.randint(1, 10))) for _ in range(20_000)]
+    lines = [line for line in lines if open_quote_line([line], 1) is None]
+    path = tmp_path / "lines.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
     con = duckdb.connect()
-    plain = [line for (line,) in con.execute("SELECT l FROM (SELECT unnest(?::VARCHAR[]) AS l, "
-                                             "generate_subscripts(?, 1) AS i) WHERE regexp_full_match(l, ?) "
-                                             "ORDER BY i", [lines, lines, csv_duckdb.PLAIN]).fetchall()]
-    assert len(plain) > 3000
-    path = tmp_path / "plain.csv"
-    path.write_text("\r\n".join(plain) + "\r\n", encoding="utf-8")
-    assert csv_duckdb._read_twice(con, path, Limits())
-    width = len(con.execute("SELECT * FROM fw_csv_records LIMIT 0").description) - 1
-    cells = [f"c{i}" for i in range(1, width + 1)]
-    got = con.execute(f"""SELECT l, {csv_duckdb._width(cells)}, [{", ".join(cells)}]
-        FROM fw_csv_lines JOIN fw_csv_records USING (k) ORDER BY n""").fetchall()
-    assert [line for line, _, _ in got] == plain
-    expected = [next(csv.reader([line])) for line in plain]
-    assert [w for _, w, _ in got] == [len(cells) for cells in expected]
-    assert [[c or "" for c in cells[:w]] for _, w, cells in got] == expected
+    con.execute("SET preserve_insertion_order = true")
+    odd = csv_duckdb._read_lines(con, path, Limits())
+    assert odd is not None
+    got = con.execute(f"""SELECT n, l, list_transform({csv_duckdb.CELLS}, lambda f: {csv_duckdb.unquoted('f')})
+        FROM fw_csv_lines ORDER BY n""").fetchall()
+    assert [line for _, line, _ in got] == lines
+    expected = {n: next(csv.reader([line])) for n, line in enumerate(lines, 1)}
+    plain = {n: cells for n, _, cells in got if n not in odd}
+    assert len(plain) > 3000 and len(odd) > 3000 and {2, 3, 9, 10} <= set(plain) and {11, 12, 13} <= set(odd)
+    assert plain == {n: expected[n] for n in plain}
+    assert {n for n, _, cells in got if cells != expected[n]} <= set(odd)  # what SQL would split wrongly
 
 
 def test_the_written_out_character_classes_are_pythons():
@@ -204,3 +283,19 @@ def test_the_written_out_character_classes_are_pythons():
 
     assert codes(WS_RANGES) == [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
     assert codes(OTHER_DIGIT_RANGES) == [c for c in range(128, sys.maxunicode + 1) if re.match(r"\d", chr(c))]
+
+
+@pytest.mark.parametrize(("data", "plain"), [
+    (b"a,b\r\nc,d\r\n", True), (b"a,b\nc,d\n\n", True), (b"a,b\r\nc\r\n\r\nd\r\n", True),
+    (b"a,b\rc,d\r\n", False), (b"a,b\r\nc,d\r", False), (b"a,b\r\r\nc", False), (b"a\x1eb\n", False),
+    (b"abc\r\ndef\r\n", True), (b"abc\rdef\r\n", False), (b"ab\r\r\ndef\r\n", False),  # around the chunk's end
+    (b"a,b\nc,d\r\n", False), (b"a,b\r\nc,d\n", False), (b"abc\n\r\nd", False), (b"abc\n\ndef\n", True),  # mixed ends
+])
+def test_plain_lines_are_lines_ending_in_lf_or_crlf_without_rs(tmp_path: Path, monkeypatch, data: bytes, plain: bool):
+    """Whether DuckDB's line reader may read a file (readers.FileScan.plain_lines), also across chunks."""
+    from ingestion import readers
+
+    monkeypatch.setattr(readers, "CHUNK", 4)  # "abc\r" | "\ndef" ...: a CR at a chunk's end, its LF next
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    assert readers.scan_file(path).plain_lines is plain
