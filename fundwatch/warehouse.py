@@ -61,9 +61,9 @@ def _home_dirs(home: Home) -> tuple[Path, Path]:
 
 
 def _run(args: Sequence[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> tuple[int, list[str]]:
-    """Run a tool from the venv, streaming its masked output to the logger."""
-    exe = _BIN_DIR / args[0]
-    cmd = [str(exe), *args[1:]]
+    """Run dbt (``args``: ``["dbt", command, ...]``) with this interpreter through fundwatch.dbt_cli (dbt's
+    own command line, without the interpreter's teardown), streaming its masked output to the logger."""
+    cmd = [sys.executable, "-m", "fundwatch.dbt_cli", *args[1:]]
     log.info("running %s", " ".join(args[:2]))
     lines: list[str] = []
     with subprocess.Popen(
