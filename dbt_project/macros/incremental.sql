@@ -162,15 +162,19 @@
 
 {#- pre_hook of a consumer: delete its rows whose key was touched, so that a key that went is gone
     (the keys it recomputes are replaced by the fw_delete_insert strategy); its data tests are told
-    which rows went, or 'all'. -#}
+    which rows went, or 'all'. The rows are found once (their row ids) and deleted by row id. -#}
 {% macro fw_consume_pre(this_key, change_key) %}
     {% if fw_is_incremental() %}
     {% set keys = _fw_row_keys(adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    create or replace temp table fw_touched_{{ this.name }} as
+        select rowid as fw_rowid, {{ keys | join(', ') }} from {{ this }}
+        where not {{ fw_everything() }} and {{ this_key }} in (
+            select {{ change_key }} from {{ fw_changes() }} where kind <> 'all');
     {{ _fw_push([fw_tests_consumer()], 'all', [], '(select 1) as one where ' ~ fw_everything()) }}
-    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ this ~ ' where not ' ~ fw_everything()
-        ~ ' and ' ~ this_key ~ ' in (select ' ~ change_key ~ ' from ' ~ fw_changes() ~ " where kind <> 'all'))") }}
-    delete from {{ this }} where {{ fw_everything() }} or {{ this_key }} in (
-        select {{ change_key }} from {{ fw_changes() }} where kind <> 'all');
+    {{ _fw_push([fw_tests_consumer()], 'rows', keys, 'fw_touched_' ~ this.name) }}
+    delete from {{ this }}
+        where {{ fw_everything() }} or rowid in (select fw_rowid from fw_touched_{{ this.name }});
+    drop table fw_touched_{{ this.name }};
     {% endif %}
 {% endmacro %}
 
@@ -183,18 +187,26 @@
     {% endif %}
 {% endmacro %}
 
-{#- incremental_strategy='fw_delete_insert' of a consumer: dbt's delete+insert, and its data tests
-    are told the keys of the rows it replaced and of those it wrote (unless they see every row). -#}
+{#- incremental_strategy='fw_delete_insert' of a consumer: delete+insert by its unique key (the
+    rows it replaces found once, deleted by row id), and its data tests are told the keys of the
+    rows it replaced and of those it wrote (unless they already see every row). -#}
 {% macro get_incremental_fw_delete_insert_sql(arg_dict) %}
     {%- set target, temp = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
-    {%- set keys = _fw_row_keys(arg_dict['dest_columns'] | map(attribute='name') | list) -%}
-    {%- set told_all = "not exists (select 1 from incremental.changes where consumer = '"
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
+    {%- set keys = _fw_row_keys(columns) -%}
+    {%- set replaced = 'fw_replaced_' ~ this.name -%}
+    {%- set untested = "not exists (select 1 from incremental.changes where consumer = '"
         ~ fw_tests_consumer() ~ "' and kind = 'all')" -%}
-    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ target ~ ' where ' ~ told_all
-        ~ ' and ' ~ key ~ ' in (select ' ~ key ~ ' from ' ~ temp ~ '))') }}
-    {{ get_incremental_delete_insert_sql(arg_dict) }};
-    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ temp ~ ' where ' ~ told_all ~ ')') }}
+    create or replace temp table {{ replaced }} as
+        select rowid as fw_rowid, {{ keys | join(', ') }} from {{ target }}
+        where {{ key }} in (select {{ key }} from {{ temp }});
+    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ replaced ~ ' where ' ~ untested ~ ')') }}
+    delete from {{ target }} where rowid in (select fw_rowid from {{ replaced }});
+    insert into {{ target }} ({{ get_quoted_csv(columns) }})
+        select {{ get_quoted_csv(columns) }} from {{ temp }};
+    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ temp ~ ' where ' ~ untested ~ ')') }}
+    drop table {{ replaced }}
 {% endmacro %}
 
 {#- In a data test's `where`: the rows of the tested relation its tests have not yet seen, as a SQL
@@ -205,6 +217,9 @@
 {% macro fw_untested(checks) -%}
     {%- set consumers = [] -%}
     {%- for column, model, key in checks -%}
+        {%- if key not in ['txn_ref', 'roster_key'] -%}
+            {{ exceptions.raise_compiler_error("fw_untested: key " ~ key ~ " of " ~ model ~ " is neither txn_ref nor roster_key") }}
+        {%- endif -%}
         {%- do consumers.append("'" ~ fw_tests_consumer(model) ~ "'") -%}
     {%- endfor -%}
     (
