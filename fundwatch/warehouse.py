@@ -61,9 +61,9 @@ def _home_dirs(home: Home) -> tuple[Path, Path]:
 
 
 def _run(args: Sequence[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> tuple[int, list[str]]:
-    """Run a tool from the venv, streaming its masked output to the logger."""
-    exe = _BIN_DIR / args[0]
-    cmd = [str(exe), *args[1:]]
+    """Run dbt (``args``: ``["dbt", command, ...]``) with this interpreter through fundwatch.dbt_cli (dbt's
+    own command line, without the interpreter's teardown), streaming its masked output to the logger."""
+    cmd = [sys.executable, "-m", "fundwatch.dbt_cli", *args[1:]]
     log.info("running %s", " ".join(args[:2]))
     lines: list[str] = []
     with subprocess.Popen(
@@ -103,6 +103,16 @@ def _failing_nodes(target_dir: Path) -> list[str]:
     ]
 
 
+def _models_built(target_dir: Path) -> bool:
+    """Whether the last dbt run built every model of the project (run_results.json)."""
+    results = target_dir / "run_results.json"
+    if not results.exists():
+        return False
+    data = json.loads(results.read_text(encoding="utf-8"))
+    models = [r for r in data.get("results", []) if r["unique_id"].startswith("model.")]
+    return bool(models) and all(r["status"] == "success" for r in models)
+
+
 def project_fingerprint() -> str:
     """SHA-256 over every file of the dbt project and the dbt version: all that parsing, compiling,
     the unit tests and the docs' catalog (columns and types, no statistics on DuckDB) depend on,
@@ -117,6 +127,7 @@ def project_fingerprint() -> str:
 _UNIT_TESTS_PASSED = "fundwatch_unit_tests_passed"  # the project fingerprint whose unit tests passed
 _BUILT = "fundwatch_built.json"  # run date and project fingerprint of manifest.json
 _CATALOG_OF = "fundwatch_catalog_of"  # the project fingerprint of catalog.json
+_INCREMENTAL_OF = "fundwatch_incremental_of"  # the project fingerprint whose models built the incremental tables
 
 
 def dbt_build(home: Home, run_date: date) -> None:
@@ -124,17 +135,28 @@ def dbt_build(home: Home, run_date: date) -> None:
     too when the project changed since they last passed (they test the SQL on fixtures, not the
     data, so an unchanged project needs no second run).
 
+    The incremental models keep their rows from day to day; when the project changed since they
+    were last built (or that is not known), everything is rebuilt (``--full-refresh``), so that no
+    row computed by an older model, nor checked only by an older data test, is kept.
+
     Raises WarehouseError listing the failing nodes when anything fails.
     """
     target_dir, log_dir = _home_dirs(home)
     fingerprint = project_fingerprint()
     passed = target_dir / _UNIT_TESTS_PASSED
     unit_tests = not passed.exists() or passed.read_text(encoding="utf-8") != fingerprint
+    incremental_of = target_dir / _INCREMENTAL_OF
+    full_refresh = (not incremental_of.exists() or incremental_of.read_text(encoding="utf-8") != fingerprint)
     (target_dir / _BUILT).unlink(missing_ok=True)
+    (target_dir / "run_results.json").unlink(missing_ok=True)  # what this run writes, not an earlier run's
+    if full_refresh:
+        incremental_of.unlink(missing_ok=True)
     env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
-    args = _dbt_args(["build", *([] if unit_tests else ["--exclude-resource-type", "unit_test"])],
-                     target_dir, log_dir)
+    args = _dbt_args(["build", *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
+                      *(["--full-refresh"] if full_refresh else [])], target_dir, log_dir)
     rc, lines = _run(args, env)
+    if full_refresh and _models_built(target_dir):
+        incremental_of.write_text(fingerprint, encoding="utf-8")
     if rc != 0:
         failing = _failing_nodes(target_dir)
         if not failing:  # failed before running nodes (parse/compile error): show the tail

@@ -16,6 +16,16 @@
   - A staging model compares the raw rows with its own by lineage (file, row, SHA-256, load run):
     rows that went are deleted, rows that came are normalised and added; nothing else is touched.
   - Any model built from scratch (first run, a full refresh) tells its consumers 'all'.
+
+  The data tests of these models are consumers too (`data_tests:<model>`): each model also writes
+  there the keys of every row it added or deleted (or 'all' when built from scratch or told 'all'),
+  and the tests of its rows read only the rows whose keys are listed (fw_untested, through the
+  `where` placeholder `__fw_untested__(...)`, see get_where_subquery below): a row nobody wrote since
+  the tests last passed is the row they passed on. The list is emptied at the end of a run where
+  every data test of the project passed (fw_data_tests_consumed, on-run-end), so a failed or partial
+  run leaves it for the next. fundwatch.warehouse rebuilds everything (--full-refresh, so 'all')
+  when the dbt project changed: rows computed by an older model or checked by an older test are
+  never kept.
 -#}
 
 {#- is_incremental(), also where there is no relation at all (a unit test builds none). -#}
@@ -44,17 +54,37 @@
 {%- endmacro -%}
 
 {#- pre_hook of a row-wise staging model: the lineage of raw rows not yet in it, and its rows whose
-    raw row went (their keys pushed to the consumers, then deleted). -#}
+    raw row went (their keys pushed to the consumers and its own data tests, then deleted). Rows are
+    compared only in the lineage groups (file, version, load run) whose sorted row numbers differ:
+    a group with the same rows on both sides holds the same rows (exact, and a fraction of comparing
+    every row of every group). -#}
 {% macro fw_rows_pre(source_relation, consumers, kind, keys) %}
     {% if fw_is_incremental() %}
+    create or replace temp table fw_groups_{{ this.name }} as
+        with
+        came as (
+            select source_file, file_sha256, load_run_id, list(source_row order by source_row) as source_rows
+            from {{ source_relation }} group by source_file, file_sha256, load_run_id
+        ),
+        have as (
+            select source_file, file_sha256, load_run_id, list(source_row order by source_row) as source_rows
+            from {{ this }} group by source_file, file_sha256, load_run_id
+        )
+        select source_file, file_sha256, load_run_id
+        from came full join have using (source_file, file_sha256, load_run_id)
+        where came.source_rows is distinct from have.source_rows;
     create or replace temp table fw_new_{{ this.name }} as
-        select file_sha256, source_row, source_file, load_run_id from {{ source_relation }}
+        select file_sha256, source_row, source_file, load_run_id
+        from {{ source_relation }} semi join fw_groups_{{ this.name }} using (source_file, file_sha256, load_run_id)
         except
-        select file_sha256, source_row, source_file, load_run_id from {{ this }};
+        select file_sha256, source_row, source_file, load_run_id
+        from {{ this }} semi join fw_groups_{{ this.name }} using (source_file, file_sha256, load_run_id);
     create or replace temp table fw_gone_{{ this.name }} as
         select * from {{ this }} as t
-        where not exists (select 1 from {{ source_relation }} as s where {{ _fw_lineage_match('s', 't') }});
-    {{ _fw_push(consumers, kind, keys, 'fw_gone_' ~ this.name) }}
+        where
+            (t.source_file, t.file_sha256, t.load_run_id) in (select * from fw_groups_{{ this.name }})
+            and not exists (select 1 from {{ source_relation }} as s where {{ _fw_lineage_match('s', 't') }});
+    {{ _fw_push(consumers + [fw_tests_consumer()], kind, keys, 'fw_gone_' ~ this.name) }}
     delete from {{ this }} as t
         where exists (select 1 from fw_gone_{{ this.name }} as g where {{ _fw_lineage_match('g', 't') }});
     {% endif %}
@@ -70,13 +100,14 @@
 {#- post_hook of a row-wise staging model: the keys of the rows that came, or 'all'. -#}
 {% macro fw_rows_post(consumers, kind, keys) %}
     {% if fw_is_incremental() %}
-    {{ _fw_push(consumers, kind, keys,
+    {{ _fw_push(consumers + [fw_tests_consumer()], kind, keys,
         '(select t.* from ' ~ this ~ ' as t semi join fw_new_' ~ this.name ~ ' as n on '
         ~ _fw_lineage_match('n', 't') ~ ')') }}
     drop table fw_new_{{ this.name }};
     drop table fw_gone_{{ this.name }};
+    drop table fw_groups_{{ this.name }};
     {% else %}
-    {{ _fw_push(consumers, 'all', [], '(select 1)') }}
+    {{ _fw_push(consumers + [fw_tests_consumer()], 'all', [], '(select 1)') }}
     {% endif %}
 {% endmacro %}
 
@@ -119,16 +150,122 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The columns of a row that name it in the data tests' lists (fw_untested), of those the model has. -#}
+{% macro _fw_row_keys(column_names) -%}
+    {{ return(['project_code', 'id_number', 'account_no', 'txn_ref'] | select('in', column_names) | list) }}
+{%- endmacro %}
+
+{#- The consumer name under which a model lists the rows its data tests have yet to see. -#}
+{% macro fw_tests_consumer(model_name=none) -%}
+    data_tests:{{ model_name or this.name }}
+{%- endmacro %}
+
 {#- pre_hook of a consumer: delete its rows whose key was touched, so that a key that went is gone
-    (the keys it recomputes are replaced by the delete+insert strategy). -#}
+    (the keys it recomputes are replaced by the fw_delete_insert strategy); its data tests are told
+    which rows went, or 'all'. The rows are found once (their row ids) and deleted by row id. -#}
 {% macro fw_consume_pre(this_key, change_key) %}
     {% if fw_is_incremental() %}
-    delete from {{ this }} where {{ fw_everything() }} or {{ this_key }} in (
-        select {{ change_key }} from {{ fw_changes() }} where kind <> 'all');
+    {% set keys = _fw_row_keys(adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    create or replace temp table fw_touched_{{ this.name }} as
+        select rowid as fw_rowid, {{ keys | join(', ') }} from {{ this }}
+        where not {{ fw_everything() }} and {{ this_key }} in (
+            select {{ change_key }} from {{ fw_changes() }} where kind <> 'all');
+    {{ _fw_push([fw_tests_consumer()], 'all', [], '(select 1) as one where ' ~ fw_everything()) }}
+    {{ _fw_push([fw_tests_consumer()], 'rows', keys, 'fw_touched_' ~ this.name) }}
+    delete from {{ this }}
+        where {{ fw_everything() }} or rowid in (select fw_rowid from fw_touched_{{ this.name }});
+    drop table fw_touched_{{ this.name }};
     {% endif %}
 {% endmacro %}
 
-{#- post_hook of a consumer: its changes are taken in (same transaction as its rows). -#}
+{#- post_hook of a consumer: its changes are taken in (same transaction as its rows); built from
+    scratch, its data tests see every row. -#}
 {% macro fw_consumed() %}
     delete from incremental.changes where consumer = '{{ this.name }}';
+    {% if not fw_is_incremental() %}
+    {{ _fw_push([fw_tests_consumer()], 'all', [], '(select 1)') }}
+    {% endif %}
+{% endmacro %}
+
+{#- incremental_strategy='fw_delete_insert' of a consumer: delete+insert by its unique key (the
+    rows it replaces found once, deleted by row id), and its data tests are told the keys of the
+    rows it replaced and of those it wrote (unless they already see every row). -#}
+{% macro get_incremental_fw_delete_insert_sql(arg_dict) %}
+    {%- set target, temp = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
+    {%- set keys = _fw_row_keys(columns) -%}
+    {%- set replaced = 'fw_replaced_' ~ this.name -%}
+    {%- set untested = "not exists (select 1 from incremental.changes where consumer = '"
+        ~ fw_tests_consumer() ~ "' and kind = 'all')" -%}
+    create or replace temp table {{ replaced }} as
+        select rowid as fw_rowid, {{ keys | join(', ') }} from {{ target }}
+        where {{ key }} in (select {{ key }} from {{ temp }});
+    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ replaced ~ ' where ' ~ untested ~ ')') }}
+    delete from {{ target }} where rowid in (select fw_rowid from {{ replaced }});
+    insert into {{ target }} ({{ get_quoted_csv(columns) }})
+        select {{ get_quoted_csv(columns) }} from {{ temp }};
+    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ temp ~ ' where ' ~ untested ~ ')') }}
+    drop table {{ replaced }}
+{% endmacro %}
+
+{#- In a data test's `where`: the rows of the tested relation its tests have not yet seen, as a SQL
+    predicate. `checks` lists (column, model, key): the rows whose `column` is the key of a row that
+    `model` wrote since the tests last passed (key 'txn_ref', or 'roster_key' for 项目编码|公民身份号码);
+    every row when one of the models was built from scratch; and every row whose first `column` (the
+    row's own key) is NULL, as no list can name it. -#}
+{% macro fw_untested(checks) -%}
+    {%- set consumers = [] -%}
+    {%- for column, model, key in checks -%}
+        {%- if key not in ['txn_ref', 'roster_key'] -%}
+            {{ exceptions.raise_compiler_error("fw_untested: key " ~ key ~ " of " ~ model ~ " is neither txn_ref nor roster_key") }}
+        {%- endif -%}
+        {%- do consumers.append("'" ~ fw_tests_consumer(model) ~ "'") -%}
+    {%- endfor -%}
+    (
+        exists (select 1 from incremental.changes where kind = 'all' and consumer in ({{ consumers | join(', ') }}))
+        or {{ checks[0][0] }} is null
+    {%- for column, model, key in checks %}
+        or {{ column }} in (
+            select {{ 'txn_ref' if key == 'txn_ref' else "project_code || '|' || id_number" }}
+            from incremental.changes where consumer = '{{ fw_tests_consumer(model) }}'
+        )
+    {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- dbt's hook for a generic test's `where` config, overridden for one placeholder:
+    `__fw_untested__(column = model.key, ...)` becomes fw_untested([(column, model, key), ...]);
+    any other `where` is dbt's. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where and where.strip().startswith('__fw_untested__(') -%}
+        {%- set checks = [] -%}
+        {%- for check in where.strip()[16:-1].split(',') -%}
+            {%- set column, target = check.split('=') -%}
+            {%- set model, key = target.strip().split('.') -%}
+            {%- do checks.append((column.strip(), model, key)) -%}
+        {%- endfor -%}
+        {%- set where = fw_untested(checks) -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}
+
+{#- on-run-end: the data tests' lists are emptied when every data test of the project passed in this
+    run (not after a failure, a partial selection or a run without tests). -#}
+{% macro fw_data_tests_consumed(results) %}
+    {%- if execute -%}
+    {%- set passed = [] -%}
+    {%- for result in results if result.node.resource_type == 'test' and result.status == 'pass' -%}
+        {%- do passed.append(result.node.unique_id) -%}
+    {%- endfor -%}
+    {%- set data_tests = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test')
+        | map(attribute='unique_id') | list -%}
+    {%- if data_tests and (data_tests | reject('in', passed) | list | length) == 0 -%}
+    delete from incremental.changes where starts_with(consumer, 'data_tests:')
+    {%- endif -%}
+    {%- endif -%}
 {% endmacro %}

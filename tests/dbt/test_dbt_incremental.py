@@ -5,16 +5,19 @@ incremental: the payments nothing reached keep their stored rows."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from dbt_fixture_raw import ID1, ID2, ID3, PA, PB, RUN_DATE, U1, insert_raw, make_id, store_raw
+import pytest
+from dbt_fixture_raw import ID1, ID2, ID3, ID5, PA, PB, RUN_DATE, U1, insert_raw, make_id, store_raw
 
+from fundwatch import warehouse
 from fundwatch.paths import Home
-from fundwatch.warehouse import dbt_build
+from fundwatch.warehouse import WarehouseError, dbt_build
 
 NEXT_RUN = RUN_DATE + timedelta(days=400)  # past every pay deadline of the fixture
 NEW_FILE, NEW_SHA = "pay/补发明细.csv", "sha-pay/补发明细.csv"
@@ -55,6 +58,7 @@ def _rows(warehouse: Path) -> dict[str, list[tuple]]:
 def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Home, tmp_path: Path):
     day = Home(tmp_path / "incremental").ensure()
     shutil.copyfile(built_home.warehouse, day.warehouse)
+    shutil.copytree(built_home.dbt_target_dir, day.dbt_target_dir, dirs_exist_ok=True)  # the same installation
     _day_two(day.warehouse)
     full = Home(tmp_path / "full").ensure()
     shutil.copyfile(day.warehouse, full.warehouse)
@@ -77,3 +81,67 @@ def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Hom
         probe = con.execute("select project_unit_code from intermediate.int_payments_matched "
                             "where txn_ref = 'S001'").fetchone()
     assert probe == ("probe",)  # not recomputed: the day was incremental
+
+
+def _failing_tests(home: Home) -> set[str]:
+    """The data tests that failed in the home's last dbt run (run_results.json), by name."""
+    results = json.loads((home.dbt_target_dir / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return {r["unique_id"].split(".")[2] for r in results if r["status"] in ("fail", "error")}
+
+
+def _listed(home: Home, model: str, column: str) -> set[str]:
+    """What `model` listed for its data tests (incremental.changes, consumer data_tests:<model>)."""
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        return {r[0] for r in con.execute(f"select {column} from incremental.changes where consumer = ?",
+                                          [f"data_tests:{model}"]).fetchall()}
+
+
+def _n003(amount: str | None, sha: str, run: str) -> tuple:
+    """A new payment (raw.payments' shape), in the file version ``sha`` loaded by ``run``."""
+    return ("N003", "3", PA, "新人", ID_NEW, "6217990000000077", "邮储银行", amount, "2020-06-01", U1, None,
+            NEW_FILE, 2, sha, run, None)
+
+
+def test_data_tests_read_the_rows_written_since_they_last_passed(built_home: Home, tmp_path: Path, monkeypatch):
+    """The data tests of the incremental models check every row written since they last passed (new,
+    gone, recomputed; kept when a run fails) and, after a change of the dbt project (a full rebuild),
+    every row; a row nobody wrote is the row they passed on."""
+    day = Home(tmp_path / "day").ensure()
+    shutil.copyfile(built_home.warehouse, day.warehouse)
+    shutil.copytree(built_home.dbt_target_dir, day.dbt_target_dir, dirs_exist_ok=True)
+    gone_entry = f"{PB}|{ID5}"
+    with duckdb.connect(str(day.warehouse)) as con:
+        # A broken row nobody writes today: S002 without a pay date (in raw too, so a rebuild keeps it).
+        con.execute("update raw_history.rows_payments set pay_date = null where txn_ref = 'S002'")
+        con.execute("update staging.stg_raw__payments set pay_date = null where txn_ref = 'S002'")
+        # A stale row: S001 (untouched today) pointing at the roster entry that goes today.
+        con.execute("update intermediate.int_payments_matched set roster_key = ? where txn_ref = 'S001'", [gone_entry])
+        # The day: a new payment without an amount, a payment withdrawn, a roster entry withdrawn.
+        insert_raw(con, "payments", [_n003(None, NEW_SHA, "run-2")])
+        con.execute("delete from raw_history.rows_payments where txn_ref = 'P005'")
+        con.execute("delete from raw_history.rows_roster where project_code = ? and id_number = ?", [PB, ID5])
+
+    # The new row's missing amount is found; S002's is not looked at (its row was not written).
+    with pytest.raises(WarehouseError):
+        dbt_build(day, NEXT_RUN)
+    assert _failing_tests(day) == {"not_null_stg_raw__payments_amount"}
+
+    # The amount corrected (a new version of the row). The roster entry that went yesterday is still
+    # listed (that run failed), so S001's stale pointer to it is found now.
+    with duckdb.connect(str(day.warehouse)) as con:
+        con.execute("delete from raw_history.rows_payments where txn_ref = 'N003'")
+        insert_raw(con, "payments", [_n003("500.00", NEW_SHA + "-v2", "run-3")])
+    with pytest.raises(WarehouseError):
+        dbt_build(day, NEXT_RUN)
+    stale = "relationships_int_payments_matched_roster_key__roster_key__ref_stg_raw__roster_entries_"
+    assert _failing_tests(day) == {stale}
+    assert {"N003", "P005"} <= _listed(day, "int_payments_matched", "txn_ref")  # written, deleted
+    assert "S001" not in _listed(day, "int_payments_matched", "txn_ref")
+    assert gone_entry in _listed(day, "stg_raw__roster_entries", "project_code || '|' || id_number")
+    assert gone_entry in _listed(day, "int_roster_entries_paid", "project_code || '|' || id_number")
+
+    # The dbt project changed: everything is rebuilt and every row tested, S002 too.
+    monkeypatch.setattr(warehouse, "project_fingerprint", lambda: "another project")
+    with pytest.raises(WarehouseError):
+        dbt_build(day, NEXT_RUN)
+    assert _failing_tests(day) == {"not_null_stg_raw__payments_pay_date"}

@@ -10,7 +10,7 @@
 {{ config(
     materialized='incremental',
     unique_key='txn_ref',
-    incremental_strategy='delete+insert',
+    incremental_strategy='fw_delete_insert',
     pre_hook="{{ fw_consume_pre('txn_ref', 'txn_ref') }}",
     post_hook="{{ fw_consumed() }}"
 ) }}

@@ -8,7 +8,7 @@
 {{ config(
     materialized='incremental',
     unique_key='roster_key',
-    incremental_strategy='delete+insert',
+    incremental_strategy='fw_delete_insert',
     pre_hook="{{ fw_consume_pre('roster_key', \"project_code || '|' || id_number\") }}",
     post_hook="{{ fw_consumed() }}"
 ) }}

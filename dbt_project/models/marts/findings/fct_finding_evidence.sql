@@ -3,6 +3,8 @@
   file and row and its fields as JSON text (money as 2-decimal text). Only records findings point
   at are turned into JSON; long lists are cut at evidence_list_limit (seed rule_parameters) and an
   `omitted` record per finding counts what was cut. Kinds and rules: see _findings__models.yml.
+  The person-level tables are read where used (not materialized: DuckDB would copy a million rows
+  of every column into the CTE first).
 -#}
 with
 
@@ -34,11 +36,11 @@ projects as (
     select * from {{ ref('stg_raw__projects') }}
 ),
 
-roster_entries as (
+roster_entries as not materialized (
     select * from {{ ref('stg_raw__roster_entries') }}
 ),
 
-payments as (
+payments as not materialized (
     select * from {{ ref('stg_raw__payments') }}
 ),
 

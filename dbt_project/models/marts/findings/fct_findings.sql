@@ -5,35 +5,43 @@
   source_file/source_row: the subject's defining row for allocation, transfer, payment,
   roster_entry and expenditure subjects (rules.md); NULL for project, file and row subjects
   (a row subject's key is path|row).
+  Each mart is read only where a rule fires (any_rule_fires): the unpivot of the other rows is empty.
 -#}
 with
 
 allocations as (
     select * from {{ ref('allocations') }}
+    where {{ any_rule_fires(ref('allocations')) }}
 ),
 
 transfers as (
     select * from {{ ref('transfers') }}
+    where {{ any_rule_fires(ref('transfers')) }}
 ),
 
 payments as (
     select * from {{ ref('payments') }}
+    where {{ any_rule_fires(ref('payments')) }}
 ),
 
 roster_entries as (
     select * from {{ ref('roster_entries') }}
+    where {{ any_rule_fires(ref('roster_entries')) }}
 ),
 
 expenditures as (
     select * from {{ ref('expenditures') }}
+    where {{ any_rule_fires(ref('expenditures')) }}
 ),
 
 projects as (
     select * from {{ ref('projects') }}
+    where {{ any_rule_fires(ref('projects')) }}
 ),
 
 source_files as (
     select * from {{ ref('source_files') }}
+    where {{ any_rule_fires(ref('source_files')) }}
 ),
 
 rule_catalog as (
