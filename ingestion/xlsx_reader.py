@@ -247,8 +247,56 @@ def _merged(sheet: python_calamine.CalamineSheet) -> dict[int, list[tuple[int, i
     return out
 
 
-def iter_xlsx(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
-    """Rows of the first visible sheet, numbered as Excel shows them."""
+class XlsxSheet:
+    """The first visible sheet, checked and parsed by calamine: its rows as calamine gives them
+    (:meth:`raw_rows`) and what :meth:`fix` makes of one (the cells the grid hides put back)."""
+
+    def __init__(self, data: bytes, survey: SheetSurvey, sheet: python_calamine.CalamineSheet) -> None:
+        self.data, self.survey, self.sheet = data, survey, sheet
+        self.height = sheet.height
+        self.first_col = sheet.start[1] if sheet.start else 0
+        self.merged = _merged(sheet)
+        self._exact: dict[float, str | None] | None = None
+
+    def raw_rows(self) -> Iterator[Row]:
+        """Rows as calamine gives them, numbered as Excel shows them."""
+        return enumerate(self.sheet.iter_rows(), start=1)
+
+    def special_rows(self) -> set[int]:
+        """Rows :meth:`fix` may change beyond single cells: merged ranges, error cells, formulas
+        without a result (the other changes are per cell: a float of 1e15 or more, a text that is
+        exactly an Excel error value when :attr:`SheetSurvey.error_text`)."""
+        return set(self.merged) | set(self.survey.issues)
+
+    def fix(self, n: int, row: list[object]) -> list[object]:
+        """Row ``n`` as the parser reads it: long integers' exact digits, merged blanks, error
+        values and formulas without a result as :mod:`ingestion.cells` cells."""
+        if any(type(c) is float and not -_EXACT_LIMIT < c < _EXACT_LIMIT for c in row):
+            if self._exact is None:
+                self._exact = _long_number_texts(self.data)
+            exact = self._exact
+            row = [NumberText(exact[c]) if type(c) is float and exact.get(c) else c for c in row]
+        first_col = self.first_col
+        if n in self.merged:
+            row = row.copy()  # the caller's list stays as calamine gave it
+            for c0, c1, ref in self.merged[n]:
+                for i in range(max(c0 - first_col, 0), min(c1 - first_col + 1, len(row))):
+                    if row[i] == "":
+                        row[i] = MergedBlank(ref)
+        if self.survey.error_text:
+            row = mark_errors(row)
+        if n in self.survey.issues:
+            row = row.copy()
+            for col, issue in self.survey.issues[n]:
+                i = col - first_col
+                if 0 <= i < len(row) and (row[i] == "" or row[i] is None):
+                    row[i] = issue
+        return row
+
+
+def open_xlsx(path: Path, scan: FileScan, limits: Limits) -> XlsxSheet:
+    """Check the file (:func:`check_xlsx`) and parse its first visible sheet; :class:`FileRejected`
+    with the reason when it cannot be read, :class:`FileChanged` when its bytes are not ``scan``'s."""
     if scan.size > limits.max_xlsx_bytes:
         raise FileRejected(f"xlsx 文件 {scan.size // _MIB} MB，超过上限 {limits.max_xlsx_bytes // _MIB} MB；"
                            "请拆分成多个文件后报送")
@@ -265,28 +313,14 @@ def iter_xlsx(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
         raise FileRejected(f"xlsx 文件无法读取（{exc}）；请在 Excel 中另存为 .xlsx 后重新报送") from None
     if sheet.height == 0:
         raise FileRejected(f"第一个可见工作表“{name}”是空的；请把数据放在第一个可见工作表中")
-    first_col = sheet.start[1] if sheet.start else 0
-    merged = _merged(sheet)
-    issues = survey.issues
-    exact: dict[float, str | None] | None = None
-    for n, row in enumerate(sheet.iter_rows(), start=1):
-        if any(type(c) is float and not -_EXACT_LIMIT < c < _EXACT_LIMIT for c in row):
-            if exact is None:
-                exact = _long_number_texts(data)
-            row = [NumberText(exact[c]) if type(c) is float and exact.get(c) else c for c in row]
-        if n in merged:
-            for c0, c1, ref in merged[n]:
-                for i in range(max(c0 - first_col, 0), min(c1 - first_col + 1, len(row))):
-                    if row[i] == "":
-                        row[i] = MergedBlank(ref)
-        if survey.error_text:
-            row = mark_errors(row)
-        if n in issues:
-            for col, issue in issues[n]:
-                i = col - first_col
-                if 0 <= i < len(row) and (row[i] == "" or row[i] is None):
-                    row[i] = issue
-        yield n, row
+    return XlsxSheet(data, survey, sheet)
+
+
+def iter_xlsx(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
+    """Rows of the first visible sheet, numbered as Excel shows them (read when first asked for)."""
+    sheet = open_xlsx(path, scan, limits)
+    for n, row in sheet.raw_rows():
+        yield n, sheet.fix(n, row)
 
 
 # A number cell of more than 15 digits (a bank account typed as a number) comes out of calamine as a
