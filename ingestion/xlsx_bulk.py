@@ -29,6 +29,8 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import compress, islice
@@ -194,27 +196,42 @@ class _Chunks:
                             max_line_size = ?)""")
 
     def run(self, rows: Iterator[tuple[int, list[object]]], on_written: Callable[[int], None]) -> None:
+        """All rows below the header. While DuckDB writes a chunk (in a thread: it lets go of the GIL),
+        the next one is normalised; the connection is used by one thread at a time."""
         data, fix = self.data, self.sheet.fix
         pending: tuple[int, list[object]] | None = None  # the last non-blank row so far: the 合计 line?
-        while chunk := list(islice(rows, CHUNK_ROWS)):
-            # The chunk's last non-blank row waits: a later one makes it a data row, else it is the last.
-            last = len(chunk)
-            while last:
-                last -= 1
-                cells = row_text(fix(*chunk[last]), False)[0]
-                if cells is not None:
-                    if pending is not None:
-                        data.handle(*pending)
-                    pending = (chunk[last][0], cells)
-                    break
-            if last:
-                on_written(self._write(chunk[0][0], [r for _, r in chunk[:last]]))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            writing: _Batch | None = None
+            while chunk := list(islice(rows, CHUNK_ROWS)):
+                # The chunk's last non-blank row waits: a later one makes it a data row, else it is the last.
+                last, earlier = len(chunk), None
+                while last:
+                    last -= 1
+                    cells = row_text(fix(*chunk[last]), False)[0]
+                    if cells is not None:
+                        earlier, pending = pending, (chunk[last][0], cells)
+                        break
+                batch = self._batch(chunk[0][0], [r for _, r in chunk[:last]]) if last else None
+                self._settle(writing, on_written)
+                writing = None
+                if earlier is not None:
+                    data.handle(*earlier)
+                if batch is not None:
+                    writing = batch
+                    if batch.written:
+                        self.path.write_bytes(batch.text)
+                        batch.inserted = pool.submit(self._insert, len(batch.text))
+            self._settle(writing, on_written)
         if pending is not None:
             data.last(*pending)
 
-    def _write(self, first: int, grid: list[list[object]]) -> int:
-        """Rows ``first``, ``first + 1`` ... (none of them the last non-blank row); returns how many
-        DuckDB wrote."""
+    def _insert(self, size: int) -> int:
+        got = self.con.execute(self.insert, [self.sha, str(self.path), max(_MAX_LINE, size + 1)]).fetchone()
+        assert got is not None
+        return got[0]
+
+    def _batch(self, first: int, grid: list[list[object]]) -> _Batch:
+        """Rows ``first``, ``first + 1`` ... (none of them the last non-blank row) normalised."""
         count, width = len(grid), self.width
         left: set[int] = {n - first for n in self.special if first <= n < first + count}
         cells = grid
@@ -230,23 +247,42 @@ class _Chunks:
         if keep is not None:
             numbers = compress(numbers, keep)
             texts = [list(compress(t, keep)) for t in texts]
-        written = count - len(left)
-        if written:
+        batch = _Batch(first, grid, sorted(left), count - len(left))
+        if batch.written:
             text = "\n".join(map(_US.join, zip(numbers, *texts, strict=True)))
-            assert text.count("\n") == written - 1 and text.count(_US) == written * len(texts)
-            encoded = text.encode("utf-8")
-            self.path.write_bytes(encoded)
-            got = self.con.execute(self.insert, [self.sha, str(self.path), max(_MAX_LINE, len(encoded) + 1)]).fetchone()
-            assert got is not None and got[0] == written
-            data = self.data
-            data.stats.data_rows += written
-            data.stats.rows_valid += written
-            for column, (_, c, _) in zip(columns, self.present, strict=True):
-                if c.vtype is VType.MONEY:
-                    data.sums[c.name] += column.total(keep)
+            assert text.count("\n") == batch.written - 1 and text.count(_US) == batch.written * len(texts)
+            batch.text = text.encode("utf-8")
+            batch.sums = {c.name: column.total(keep)
+                          for column, (_, c, _) in zip(columns, self.present, strict=True) if c.vtype is VType.MONEY}
+        return batch
+
+    def _settle(self, batch: _Batch | None, on_written: Callable[[int], None]) -> None:
+        """Once DuckDB has written the batch: count it, then the rows left to the row-by-row path."""
+        if batch is None:
+            return
+        data = self.data
+        if batch.inserted is not None:
+            assert batch.inserted.result() == batch.written
+            data.stats.data_rows += batch.written
+            data.stats.rows_valid += batch.written
+            for name, total in batch.sums.items():
+                data.sums[name] += total
+        on_written(batch.written)
         fix = self.sheet.fix
-        for i in sorted(left):
-            row = row_text(fix(first + i, grid[i]), False)[0]
+        for i in batch.left:
+            row = row_text(fix(batch.first + i, batch.grid[i]), False)[0]
             if row is not None:
-                self.data.handle(first + i, row)
-        return written
+                data.handle(batch.first + i, row)
+
+
+@dataclass
+class _Batch:
+    """A chunk normalised: the rows DuckDB writes (their text), and those left to the row-by-row path."""
+
+    first: int
+    grid: list[list[object]]
+    left: list[int]
+    written: int
+    text: bytes = b""
+    sums: dict[str, Decimal] = field(default_factory=dict)
+    inserted: Future[int] | None = None

@@ -220,13 +220,13 @@ def _hostile_inbox(inbox: Path) -> Path:
 def _load(inbox: Path, path: Path, *, fast: bool, mp: pytest.MonkeyPatch) -> tuple[dict, int]:
     mp.setattr(xlsx_bulk, "MIN_ROWS", 0 if fast else 10**9)
     mp.setattr(xlsx_bulk, "CHUNK_ROWS", 7)  # many chunks: the rows held back at each chunk's end too
-    written, real = [], xlsx_bulk._Chunks._write
+    written, real = [], xlsx_bulk._Chunks._insert
 
-    def spy(self, first, grid):  # noqa: ANN001, ANN202
-        written.append(real(self, first, grid))
+    def spy(self, size):  # noqa: ANN001, ANN202
+        written.append(real(self, size))
         return written[-1]
 
-    mp.setattr(xlsx_bulk._Chunks, "_write", spy)
+    mp.setattr(xlsx_bulk._Chunks, "_insert", spy)
     wh = Warehouse(inbox, path)
     wh.load()
     return wh.snapshot(), sum(written)
