@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -332,3 +332,29 @@ def test_a_total_that_matched_stops_matching_when_a_later_file_conflicts(wh: War
     wh.load()
     assert wh.q("SELECT source_file, computed_total, difference FROM raw.total_mismatches") == [
         ("a.csv", Decimal("100.00"), Decimal("200.00"))]
+
+
+@pytest.mark.parametrize("arrow_rows", [1, 10**9])
+def test_raw_history_batches_hold_the_same_whichever_way_they_travel(arrow_rows: int, monkeypatch):
+    """A batch goes to DuckDB as Arrow (large) or as list parameters (small, no pandas import): the
+    same values either way, money exact."""
+    import duckdb
+
+    from ingestion import history
+    from ingestion.schema import ensure_schema
+
+    monkeypatch.setattr(history, "ARROW_ROWS", arrow_rows)
+    kind = next(k for k in KINDS if k.table == "projects")  # text, code, date, money and integer columns
+    rows = [("P1", "项目一", "培训", "430121", None, date(2020, 6, 30), date(2099, 12, 31),
+             Decimal("9999999999999999.99"), Decimal("0.01"), None, 2_147_483_647, date(1900, 1, 1), "培训;宣传",
+             Decimal("0.00")),
+            ("P2", "", "x", None, "单位", None, None, None, None, None, None, None, None, None)]
+    con = duckdb.connect()
+    ensure_schema(con)
+    sink = history._RowSink(con, kind, "sha", "p.xlsx", None)
+    for n, values in enumerate(rows, 2):
+        sink.valid(n, values)
+    sink.flush()
+    assert sink.count == 2
+    got = con.execute("SELECT * FROM raw_history.rows_projects ORDER BY source_row").fetchall()
+    assert got == [("sha", n, *values) for n, values in enumerate(rows, 2)]
