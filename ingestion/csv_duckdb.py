@@ -116,7 +116,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _temp_folder(con: duckdb.DuckDBPyConnection) -> Path:
+def temp_folder(con: duckdb.DuckDBPyConnection) -> Path:
+    """The connection's temporary folder (the warehouse's ``.tmp``), created if missing."""
     setting = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]  # type: ignore[index]
     folder = Path(setting or tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,7 +159,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
         return None
     source = path
     if encoding == "gb18030":
-        copy = _utf8_copy(path, scan, _temp_folder(con))
+        copy = _utf8_copy(path, scan, temp_folder(con))
         if copy is None:
             return None
         source = copy

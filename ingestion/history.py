@@ -24,13 +24,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion import csv_duckdb
+from ingestion import csv_duckdb, xlsx_bulk
 from ingestion.csv_reader import iter_csv
 from ingestion.inbox import Entry, os_error_reason
 from ingestion.kinds import Kind, VType
 from ingestion.parse import Header, ParseStats, Rejected, parse_rows
 from ingestion.readers import FileChanged, FileRejected, FileScan, Limits, Row, scan_file
-from ingestion.xlsx_reader import iter_xlsx
+from ingestion.xlsx_reader import iter_xlsx, open_xlsx
 
 BATCH_ROWS = 50_000
 PROGRESS_EVERY = 200_000
@@ -91,13 +91,27 @@ def open_rows(path: Path, rel: str, scan: FileScan, limits: Limits) -> Iterator[
     return iter_xlsx(path, scan, limits)
 
 
+# How a batch of rows travels to DuckDB: from ARROW_ROWS rows on as an Arrow table (some 2 µs a row),
+# a smaller one as one list parameter per column, unnested (some 7 µs a row, but a process's first
+# pyarrow array imports pandas, some 0.3 s: the rows xlsx_bulk leaves to Python are usually few).
+# Money goes as the text of its Decimal in a list (exact; no float on the way).
+ARROW_ROWS = 10_000
+_LIST_TYPE = {VType.DATE: "DATE[]", VType.INT: "INTEGER[]"}
+
+
 def _arrow_type(vtype: VType) -> pa.DataType:
     return {VType.DATE: pa.date32(), VType.MONEY: pa.decimal128(18, 2), VType.INT: pa.int32()}.get(
         vtype, pa.string())
 
 
+def _unnest(vtype: VType) -> str:
+    if vtype is VType.MONEY:
+        return "CAST(unnest(?::VARCHAR[]) AS DECIMAL(18, 2))"
+    return f"unnest(?::{_LIST_TYPE.get(vtype, 'VARCHAR[]')})"
+
+
 class _RowSink:
-    """Buffers parsed rows and writes them to raw_history in Arrow batches."""
+    """Buffers parsed rows and writes them to raw_history in batches (BATCH_ROWS at most)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, kind: Kind, sha: str, rel: str,
                  progress: Callable[[str], None] | None) -> None:
@@ -106,8 +120,11 @@ class _RowSink:
         self.values: list[tuple] = []
         self.rejects: list[Rejected] = []
         self.count = 0
-        self.written = 0  # rows written to the table by SQL (ingestion.csv_duckdb), not yet counted
+        self.written = 0  # rows written to the table by SQL (csv_duckdb, xlsx_bulk), not yet counted
         self.table = f"raw_history.rows_{kind.table}"
+        self.insert = (f"INSERT INTO {self.table} SELECT ?, unnest(?::INTEGER[]), "
+                       + ", ".join(_unnest(c.vtype) for c in kind.columns))
+        self.money = [i for i, c in enumerate(kind.columns) if c.vtype is VType.MONEY]
         self.schema = pa.schema(
             [("file_sha256", pa.string()), ("source_row", pa.int32())]
             + [(c.name, _arrow_type(c.vtype)) for c in kind.columns])
@@ -129,30 +146,36 @@ class _RowSink:
 
     def flush(self) -> None:
         before = self.count
-        if self.values:
+        if len(self.values) >= ARROW_ROWS:
             cols = list(zip(*self.values, strict=True))
             arrays = [pa.array([self.sha] * len(self.rows), pa.string()), pa.array(self.rows, pa.int32())]
             arrays += [pa.array(col, self.schema.field(i + 2).type) for i, col in enumerate(cols)]
             batch = pa.Table.from_arrays(arrays, schema=self.schema)  # noqa: F841 (read by DuckDB)
             self.con.execute(f"INSERT INTO {self.table} SELECT * FROM batch")
+        elif self.values:
+            lists = [list(col) for col in zip(*self.values, strict=True)]
+            for i in self.money:
+                lists[i] = [None if v is None else str(v) for v in lists[i]]
+            self.con.execute(self.insert, [self.sha, self.rows, *lists])
+        if self.values:
             self.count += len(self.rows)
             self.rows, self.values = [], []
         self.count, self.written = self.count + self.written, 0
         if self.progress and self.count // PROGRESS_EVERY > before // PROGRESS_EVERY:
             self.progress(f"    {self.rel}: 已读 {self.count:,} 行 / {self.count:,} rows read")
         if self.rejects:
-            self.con.executemany(
-                "INSERT INTO raw_history.row_rejects (file_sha256, source_row, kind, reason, raw_values, "
-                "column_name) VALUES (?, ?, ?, ?, ?, ?)",
-                [(self.sha, r.source_row, self.kind.table, r.reason, r.raw_values, r.column_name)
-                 for r in self.rejects])
+            self.con.execute(
+                "INSERT INTO raw_history.row_rejects (file_sha256, source_row, kind, reason, raw_values, column_name) "
+                "SELECT ?, unnest(?::INTEGER[]), ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                [self.sha, [r.source_row for r in self.rejects], self.kind.table, [r.reason for r in self.rejects],
+                 [r.raw_values for r in self.rejects], [r.column_name for r in self.rejects]])
             self.rejects = []
 
 
 def _parse_file(ctx: RunContext, entry: Entry, scan: FileScan, fast: csv_duckdb.Prepared | None) -> None:
     """Parse one new content into raw_history (inside the caller's transaction): a CSV that DuckDB
-    has read (``fast``, :mod:`ingestion.csv_duckdb`) is written from there, anything else goes
-    through the Python readers."""
+    has read (``fast``, :mod:`ingestion.csv_duckdb`) is written from there, an xlsx through
+    :mod:`ingestion.xlsx_bulk`, any other CSV through the Python reader."""
     assert entry.path is not None
     con = ctx.con
     sinks: list[_RowSink] = []
@@ -172,11 +195,14 @@ def _parse_file(ctx: RunContext, entry: Entry, scan: FileScan, fast: csv_duckdb.
 
     is_csv = entry.rel.lower().endswith(".csv")
     try:
-        rows = open_rows(entry.path, entry.rel, scan, ctx.limits)  # a CSV's rows are read only if needed
         if fast is not None:
             header, stats = fast.write(scan.sha256, on_header, valid, rejected, wrote, lambda: sinks[0].table)
+        elif is_csv or scan.size == 0:
+            header, stats = parse_rows(open_rows(entry.path, entry.rel, scan, ctx.limits), on_header, valid,
+                                       rejected, csv=is_csv)
         else:
-            header, stats = parse_rows(rows, on_header, valid, rejected, csv=is_csv)
+            header, stats = xlsx_bulk.write(con, open_xlsx(entry.path, scan, ctx.limits), scan.sha256, on_header,
+                                              valid, rejected, wrote, lambda: sinks[0].table)
     except FileRejected as exc:
         exc.kind = sinks[0].kind.table if sinks else None  # type: ignore[attr-defined]
         raise

@@ -19,9 +19,11 @@ import html
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import python_calamine
 
@@ -33,6 +35,8 @@ _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>")
 _ATTR = re.compile(rb"([\w:]+)\s*=\s*\"([^\"]*)\"")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+)?(\d+)?(?::([A-Z]+)(\d+))?\"")
 _MIB = 1024 * 1024
+T = TypeVar("T")
+_BROKEN = "xlsx 文件已损坏（内部压缩数据不完整）；请在 Excel 中另存为 .xlsx 后重新报送"
 _PROTECTED = ("xlsx 文件有密码保护，无法读取；请在 Excel 中去掉密码（文件→信息→保护工作簿→用密码进行加密，"
               "清空密码）后重新报送")
 
@@ -179,8 +183,12 @@ def survey_sheet(z: zipfile.ZipFile, member: str, *, extent: bool, limits: Limit
     return s
 
 
-def check_xlsx(data: bytes, limits: Limits) -> tuple[str, SheetSurvey]:
-    """Refuse zip bombs and oversize sheets before parsing; the first visible sheet's name and survey."""
+def check_xlsx(data: bytes, limits: Limits,
+               parse: Callable[[str], T] | None = None) -> tuple[str, SheetSurvey, T | None]:
+    """Refuse zip bombs and oversize sheets before parsing; the first visible sheet's name, survey and
+    ``parse(name)``. Once nothing is left that could refuse the file before it is parsed (the sheet's
+    dimension is trusted), ``parse`` runs in a thread while the sheet is surveyed (calamine and zlib
+    let go of the GIL): a reason of the survey still comes first."""
     if data.startswith(OLE_MAGIC):
         if "EncryptedPackage".encode("utf-16-le") in data:
             raise FileRejected(_PROTECTED)
@@ -205,14 +213,14 @@ def check_xlsx(data: bytes, limits: Limits) -> tuple[str, SheetSurvey]:
                                    f"{i.compress_size} 字节解出），疑似压缩炸弹，未读取")
         name, member = _first_visible_sheet(z)
         if not member:
-            return name, SheetSurvey()
+            return name, SheetSurvey(), parse(name) if parse else None
         try:
             with z.open(member) as f:
                 head = f.read(64 * 1024)
         except KeyError:
             raise FileRejected(f"工作表“{name}”的内容缺失，文件可能已损坏；请在 Excel 中另存为 .xlsx") from None
         except (zipfile.BadZipFile, OSError, EOFError):
-            raise FileRejected("xlsx 文件已损坏（内部压缩数据不完整）；请在 Excel 中另存为 .xlsx 后重新报送") from None
+            raise FileRejected(_BROKEN) from None
         m = _DIMENSION.search(head)
         trusted = False
         if m and m.group(2):
@@ -220,17 +228,21 @@ def check_xlsx(data: bytes, limits: Limits) -> tuple[str, SheetSurvey]:
             last_col, last_row = col_index(m.group(3) or m.group(1) or b"A"), int(m.group(4) or m.group(2))
             width = last_col - first_col + 1
             trusted = last_row <= limits.max_xlsx_rows and last_row * width <= limits.max_xlsx_cells
-        try:
-            survey = survey_sheet(z, member, extent=not trusted, limits=limits, name=name)
-        except (zipfile.BadZipFile, OSError, EOFError):
-            raise FileRejected("xlsx 文件已损坏（内部压缩数据不完整）；请在 Excel 中另存为 .xlsx 后重新报送") from None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            parsed = pool.submit(parse, name) if parse and trusted else None
+            try:
+                survey = survey_sheet(z, member, extent=not trusted, limits=limits, name=name)
+            except (zipfile.BadZipFile, OSError, EOFError):
+                raise FileRejected(_BROKEN) from None
         if not trusted and survey.value_rows:
             width = survey.max_col - (survey.min_col or 0) + 1
             if survey.last_row * width > limits.max_xlsx_cells:
                 raise FileRejected(
                     f"工作表“{name}”在 {survey.far_cell} 等远离数据的单元格中有内容，整张表跨 {survey.last_row} 行、"
                     f"{width} 列，超过上限；请删除数据区以外的多余内容（或拆分文件）后重新报送")
-    return name, survey
+    if parsed is not None:
+        return name, survey, parsed.result()
+    return name, survey, parse(name) if parse else None
 
 
 def _merged(sheet: python_calamine.CalamineSheet) -> dict[int, list[tuple[int, int, str]]]:
@@ -247,46 +259,84 @@ def _merged(sheet: python_calamine.CalamineSheet) -> dict[int, list[tuple[int, i
     return out
 
 
-def iter_xlsx(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
-    """Rows of the first visible sheet, numbered as Excel shows them."""
+class XlsxSheet:
+    """The first visible sheet, checked and parsed by calamine: its rows as calamine gives them
+    (:meth:`raw_rows`) and what :meth:`fix` makes of one (the cells the grid hides put back)."""
+
+    def __init__(self, data: bytes, survey: SheetSurvey, sheet: python_calamine.CalamineSheet) -> None:
+        self.data, self.survey, self.sheet = data, survey, sheet
+        self.height = sheet.height
+        self.first_col = sheet.start[1] if sheet.start else 0
+        self.merged = _merged(sheet)
+        self._exact: dict[float, str | None] | None = None
+
+    def raw_rows(self) -> Iterator[Row]:
+        """Rows as calamine gives them, numbered as Excel shows them."""
+        return enumerate(self.sheet.iter_rows(), start=1)
+
+    def special_rows(self) -> set[int]:
+        """Rows :meth:`fix` may change beyond single cells: merged ranges, error cells, formulas
+        without a result (the other changes are per cell: a float of 1e15 or more, a text that is
+        exactly an Excel error value when :attr:`SheetSurvey.error_text`)."""
+        return set(self.merged) | set(self.survey.issues)
+
+    def fix(self, n: int, row: list[object]) -> list[object]:
+        """Row ``n`` as the parser reads it: long integers' exact digits, merged blanks, error
+        values and formulas without a result as :mod:`ingestion.cells` cells."""
+        if any(type(c) is float and not -_EXACT_LIMIT < c < _EXACT_LIMIT for c in row):
+            if self._exact is None:
+                self._exact = _long_number_texts(self.data)
+            exact = self._exact
+            row = [NumberText(exact[c]) if type(c) is float and exact.get(c) else c for c in row]
+        first_col = self.first_col
+        if n in self.merged:
+            row = row.copy()  # the caller's list stays as calamine gave it
+            for c0, c1, ref in self.merged[n]:
+                for i in range(max(c0 - first_col, 0), min(c1 - first_col + 1, len(row))):
+                    if row[i] == "":
+                        row[i] = MergedBlank(ref)
+        if self.survey.error_text:
+            row = mark_errors(row)
+        if n in self.survey.issues:
+            row = row.copy()
+            for col, issue in self.survey.issues[n]:
+                i = col - first_col
+                if 0 <= i < len(row) and (row[i] == "" or row[i] is None):
+                    row[i] = issue
+        return row
+
+
+def _parse(data: bytes, name: str) -> python_calamine.CalamineSheet:
+    """calamine's parse of the sheet ``name``."""
+    try:
+        return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(name)
+    except python_calamine.PasswordError:
+        raise FileRejected(_PROTECTED) from None
+    except python_calamine.CalamineError as exc:
+        raise FileRejected(f"xlsx 文件无法读取（{exc}）；请在 Excel 中另存为 .xlsx 后重新报送") from None
+
+
+def open_xlsx(path: Path, scan: FileScan, limits: Limits) -> XlsxSheet:
+    """Check the file (:func:`check_xlsx`) and parse its first visible sheet; :class:`FileRejected`
+    with the reason when it cannot be read, :class:`FileChanged` when its bytes are not ``scan``'s."""
     if scan.size > limits.max_xlsx_bytes:
         raise FileRejected(f"xlsx 文件 {scan.size // _MIB} MB，超过上限 {limits.max_xlsx_bytes // _MIB} MB；"
                            "请拆分成多个文件后报送")
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != scan.sha256:
         raise FileChanged(str(path))
-    name, survey = check_xlsx(data, limits)
-    try:
-        wb = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        sheet = wb.get_sheet_by_name(name)
-    except python_calamine.PasswordError:
-        raise FileRejected(_PROTECTED) from None
-    except python_calamine.CalamineError as exc:
-        raise FileRejected(f"xlsx 文件无法读取（{exc}）；请在 Excel 中另存为 .xlsx 后重新报送") from None
+    name, survey, sheet = check_xlsx(data, limits, lambda name: _parse(data, name))
+    assert sheet is not None
     if sheet.height == 0:
         raise FileRejected(f"第一个可见工作表“{name}”是空的；请把数据放在第一个可见工作表中")
-    first_col = sheet.start[1] if sheet.start else 0
-    merged = _merged(sheet)
-    issues = survey.issues
-    exact: dict[float, str | None] | None = None
-    for n, row in enumerate(sheet.iter_rows(), start=1):
-        if any(type(c) is float and not -_EXACT_LIMIT < c < _EXACT_LIMIT for c in row):
-            if exact is None:
-                exact = _long_number_texts(data)
-            row = [NumberText(exact[c]) if type(c) is float and exact.get(c) else c for c in row]
-        if n in merged:
-            for c0, c1, ref in merged[n]:
-                for i in range(max(c0 - first_col, 0), min(c1 - first_col + 1, len(row))):
-                    if row[i] == "":
-                        row[i] = MergedBlank(ref)
-        if survey.error_text:
-            row = mark_errors(row)
-        if n in issues:
-            for col, issue in issues[n]:
-                i = col - first_col
-                if 0 <= i < len(row) and (row[i] == "" or row[i] is None):
-                    row[i] = issue
-        yield n, row
+    return XlsxSheet(data, survey, sheet)
+
+
+def iter_xlsx(path: Path, scan: FileScan, limits: Limits) -> Iterator[Row]:
+    """Rows of the first visible sheet, numbered as Excel shows them (read when first asked for)."""
+    sheet = open_xlsx(path, scan, limits)
+    for n, row in sheet.raw_rows():
+        yield n, sheet.fix(n, row)
 
 
 # A number cell of more than 15 digits (a bank account typed as a number) comes out of calamine as a

@@ -12,6 +12,7 @@ import duckdb
 import openpyxl
 
 from ingestion import LoadReport, load_inbox
+from ingestion.kinds import KINDS
 
 PAY_HEADER = ["交易流水号", "发放批次", "项目编码", "姓名", "公民身份号码", "银行账号", "开户银行",
               "金额（元）", "发放日期", "发放单位代码", "备注"]
@@ -82,4 +83,22 @@ class Warehouse:
     def rejected(self) -> list[tuple]:
         return self.q("SELECT source_file, source_row, reason FROM raw.rejected_rows ORDER BY 1, 2")
 
-
+    def snapshot(self, *, history: bool = True) -> dict[str, list[tuple]]:
+        """The raw layer (and ``history``: raw_history) with values, reasons, row numbers and lineage,
+        all but the run id and load time: what two ways of loading the same inbox agree on."""
+        out = {}
+        for k in KINDS:
+            cols = ", ".join(c.name for c in k.columns)
+            out[k.table] = self.q(
+                f"SELECT {cols}, source_file, source_row, file_sha256 FROM raw.{k.table} ORDER BY ALL")
+        out["files"] = self.q("SELECT source_file, file_sha256, kind, status, reason, rows_loaded, rows_rejected, "
+                              "is_current FROM raw.files ORDER BY ALL")
+        out["rejected"] = self.q("SELECT source_file, source_row, kind, reason, raw_values, file_sha256 "
+                                 "FROM raw.rejected_rows ORDER BY ALL")
+        out["totals"] = self.q("SELECT * FROM raw.total_mismatches ORDER BY ALL")
+        if history:
+            out["contents"] = self.q("SELECT file_sha256, kind, status, reason, header_row, data_rows, rows_valid, "
+                                     "rows_rejected FROM raw_history.contents ORDER BY ALL")
+            out["history_rejects"] = self.q("SELECT * FROM raw_history.row_rejects ORDER BY ALL")
+            out["total_checks"] = self.q("SELECT * FROM raw_history.total_checks ORDER BY ALL")
+        return out

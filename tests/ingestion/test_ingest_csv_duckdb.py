@@ -15,7 +15,7 @@ from ingest_helpers import ID1, ID2, PAY_HEADER, Warehouse, pay_row, write_csv
 
 import ingestion.csv_duckdb as csv_duckdb
 from ingestion import normalise as nz
-from ingestion.kinds import KINDS, VType
+from ingestion.kinds import VType
 from ingestion.normalise_sql import create_macros, select
 from ingestion.parse import NORMALISERS
 
@@ -117,23 +117,6 @@ def test_sql_normalisers_are_sure_only_of_what_python_returns(vtype: VType):
 
 
 # ---------------------------------------------------------------- whole files, both readers
-def _snapshot(wh: Warehouse) -> dict[str, list[tuple]]:
-    out = {}
-    for k in KINDS:
-        cols = ", ".join(c.name for c in k.columns)
-        out[k.table] = wh.q(f"SELECT {cols}, source_file, source_row, file_sha256 FROM raw.{k.table} ORDER BY ALL")
-    out["files"] = wh.q("SELECT source_file, file_sha256, kind, status, reason, rows_loaded, rows_rejected "
-                        "FROM raw.files ORDER BY ALL")
-    out["rejected"] = wh.q("SELECT source_file, source_row, kind, reason, raw_values FROM raw.rejected_rows "
-                           "ORDER BY ALL")
-    out["totals"] = wh.q("SELECT * FROM raw.total_mismatches ORDER BY ALL")
-    out["contents"] = wh.q("SELECT file_sha256, kind, status, reason, header_row, data_rows, rows_valid, rows_rejected "
-                           "FROM raw_history.contents ORDER BY ALL")
-    out["history_rejects"] = wh.q("SELECT * FROM raw_history.row_rejects ORDER BY ALL")
-    out["total_checks"] = wh.q("SELECT * FROM raw_history.total_checks ORDER BY ALL")
-    return out
-
-
 def _hostile_inbox(inbox: Path) -> None:
     """Files the DuckDB path takes (one record per line), full of rows it must leave to Python."""
     rows = [pay_row(f"T{i:03d}", amount=a, date=d, id_number=idn, account=acc, unit=u)
@@ -216,7 +199,7 @@ def test_csv_through_duckdb_equals_the_python_reader(tmp_path: Path, monkeypatch
     monkeypatch.setattr(csv_duckdb, "prepare", lambda *a, **k: None)
     slow = Warehouse(inbox, tmp_path / "slow.duckdb")
     slow.load()
-    got, expected = _snapshot(fast), _snapshot(slow)
+    got, expected = fast.snapshot(), slow.snapshot()
     assert got == expected
     assert len(got["rejected"]) >= 9 and got["totals"]  # the cases above did arrive as meant
     forms = {r[0]: r[1:] for r in fast.q("SELECT txn_ref, amount, pay_date, name, account_no, remark FROM raw.payments "

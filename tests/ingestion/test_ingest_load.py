@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,31 +21,16 @@ from ingestion.kinds import KINDS
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _snapshot(wh: Warehouse) -> dict[str, list[tuple]]:
-    """Everything in the raw layer except the run id and load time."""
-    out = {}
-    for k in KINDS:
-        cols = ", ".join(c.name for c in k.columns)
-        out[k.table] = wh.q(
-            f"SELECT {cols}, source_file, source_row, file_sha256 FROM raw.{k.table} ORDER BY ALL")
-    out["files"] = wh.q("SELECT source_file, file_sha256, kind, status, reason, rows_loaded, rows_rejected, "
-                        "is_current FROM raw.files ORDER BY ALL")
-    out["rejected"] = wh.q("SELECT source_file, source_row, file_sha256, kind, reason, raw_values "
-                           "FROM raw.rejected_rows ORDER BY ALL")
-    out["totals"] = wh.q("SELECT * FROM raw.total_mismatches ORDER BY ALL")
-    return out
-
-
 def test_rerunning_loads_nothing_new(wh: Warehouse, inbox: Path):
     write_csv(inbox / "a/p.csv", [PAY_HEADER, pay_row("T1"), pay_row("T2", "x")])
     write_csv(inbox / "b.csv", [["标题"]])
     first = wh.load()
-    before = _snapshot(wh)
+    before = wh.snapshot(history=False)
     second = wh.load()
     assert (first.files_loaded, first.files_rejected, first.rows_loaded, first.rows_rejected) == (1, 1, 1, 1)
     got = (second.files_seen, second.files_unchanged, second.files_loaded, second.rows_loaded)
     assert got == (2, 2, 0, 0)
-    assert _snapshot(wh) == before
+    assert wh.snapshot(history=False) == before
     assert wh.q("SELECT load_run_id FROM raw.payments") == [("run1",)]
     assert "未变化 2 个" in second.summary_zh()
 
@@ -231,18 +216,18 @@ def test_kill_9_leaves_nothing_half_loaded_and_the_next_run_completes(wh: Wareho
                                                                       tmp_path: Path, point: str):
     write_csv(inbox / "early.csv", [PAY_HEADER, pay_row("E1")])
     wh.load()
-    before = _snapshot(wh)
+    before = wh.snapshot(history=False)
     _big_inbox(inbox)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(inbox), str(wh.path), point],
                           env=env, capture_output=True, timeout=120, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
-    assert _snapshot(wh) == before  # the old state, whole
+    assert wh.snapshot(history=False) == before  # the old state, whole
 
     wh.load()
     clean = Warehouse(inbox, tmp_path / "clean.duckdb")
     clean.load()
-    assert _snapshot(wh) == _snapshot(clean)
+    assert wh.snapshot(history=False) == clean.snapshot(history=False)
     assert wh.q("SELECT count(*) FROM raw.payments") == [(3001,)]
 
 
@@ -347,3 +332,29 @@ def test_a_total_that_matched_stops_matching_when_a_later_file_conflicts(wh: War
     wh.load()
     assert wh.q("SELECT source_file, computed_total, difference FROM raw.total_mismatches") == [
         ("a.csv", Decimal("100.00"), Decimal("200.00"))]
+
+
+@pytest.mark.parametrize("arrow_rows", [1, 10**9])
+def test_raw_history_batches_hold_the_same_whichever_way_they_travel(arrow_rows: int, monkeypatch):
+    """A batch goes to DuckDB as Arrow (large) or as list parameters (small, no pandas import): the
+    same values either way, money exact."""
+    import duckdb
+
+    from ingestion import history
+    from ingestion.schema import ensure_schema
+
+    monkeypatch.setattr(history, "ARROW_ROWS", arrow_rows)
+    kind = next(k for k in KINDS if k.table == "projects")  # text, code, date, money and integer columns
+    rows = [("P1", "项目一", "培训", "430121", None, date(2020, 6, 30), date(2099, 12, 31),
+             Decimal("9999999999999999.99"), Decimal("0.01"), None, 2_147_483_647, date(1900, 1, 1), "培训;宣传",
+             Decimal("0.00")),
+            ("P2", "", "x", None, "单位", None, None, None, None, None, None, None, None, None)]
+    con = duckdb.connect()
+    ensure_schema(con)
+    sink = history._RowSink(con, kind, "sha", "p.xlsx", None)
+    for n, values in enumerate(rows, 2):
+        sink.valid(n, values)
+    sink.flush()
+    assert sink.count == 2
+    got = con.execute("SELECT * FROM raw_history.rows_projects ORDER BY source_row").fetchall()
+    assert got == [("sha", n, *values) for n, values in enumerate(rows, 2)]
