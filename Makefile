@@ -45,8 +45,10 @@ lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/fundwatch lint-sql
 
+# Two workers (pytest-xdist); tests/conftest.py says which tests share a worker and in which order.
+TEST_WORKERS ?= 2
 test: $(DEV) browser lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Only the production tests (Celery stack on PostgreSQL + Redis, the TLS proxy); `make test` runs them too.
 prod-test: $(DEV)

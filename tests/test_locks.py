@@ -17,7 +17,8 @@ from packaging.utils import canonicalize_name
 
 from fundwatch.paths import REPO_ROOT
 
-DEV_TOOLS = {"pytest", "ruff", "playwright", "openpyxl", "aiosmtpd", "sqlfluff", "sqlfluff-templater-dbt"}
+DEV_TOOLS = {"pytest", "pytest-xdist", "ruff", "playwright", "openpyxl", "aiosmtpd", "sqlfluff",
+             "sqlfluff-templater-dbt"}
 
 
 def _lock(name: str) -> dict[str, tuple[str, int]]:
