@@ -5,8 +5,8 @@ A worker is handed whole work units, one at a time. Every test belongs to one un
 - a production test (marker ``production``) is in unit "production": one stack after another;
 - a test marked ``xdist_group(name)`` is in unit ``name`` (tests/dags/test_daily_run.py: one per seed,
   so the two real Airflow runs go to the two workers);
-- a test that uses one of SHARED_FIXTURES is in that fixture's unit: a session fixture is built once
-  per worker, so all its users go to one worker and it is built once, as in a serial run;
+- a module where a test uses one of SHARED_FIXTURES is in that fixture's unit: a session fixture is
+  built once per worker, so all its users go to one worker and it is built once, as in a serial run;
 - any other test is in its module's unit, so module-scoped fixtures are built once too.
 
 The units go out longest first: the production stack (marker ``production``: it mostly waits on its
@@ -39,16 +39,27 @@ UNITS_DIR = "fundwatch_units_dir"  # the key of the workers' input naming the fo
 _units_key = pytest.StashKey[str]()  # the controller's folder
 
 
-def _unit(item: pytest.Item) -> str:
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def _named_unit(item: pytest.Item) -> str | None:
     if item.get_closest_marker("production"):
         return "production"  # the stacks install Debian packages (apt-get: one at a time) and run one after another
     mark = item.get_closest_marker("xdist_group")
     if mark is not None:
         return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
-    for fixture, unit in SHARED_FIXTURES.items():
-        if fixture in item.fixturenames:
-            return unit
-    return item.nodeid.split("::", 1)[0]
+    return None
+
+
+def _units(items: list[pytest.Item]) -> dict[pytest.Item, str]:
+    """Every test's unit: its own, else its shared fixture's (for its whole module), else its module."""
+    shared = {}
+    for item in items:
+        for fixture, unit in SHARED_FIXTURES.items():
+            if fixture in item.fixturenames and _named_unit(item) is None:
+                shared.setdefault(_module(item), unit)
+    return {item: _named_unit(item) or shared.get(_module(item)) or _module(item) for item in items}
 
 
 def _rank(item: pytest.Item, unit: str) -> int:
@@ -66,7 +77,7 @@ def _loadgroup(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
-    units = {item: _unit(item) for item in items}
+    units = _units(items)
     for item, unit in units.items():
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(unit))
