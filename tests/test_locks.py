@@ -1,4 +1,5 @@
-"""The two locks (README "Dependencies"): runtime for the production image, development on top.
+"""The locks (README "Dependencies"): runtime for the production image, development on top, and the
+installer (uv) that make installs them with.
 
 Every pin carries its hashes (pip's hash-checking mode); nothing the product runs needs a package
 that only the development lock installs; pyproject.toml's pins are the locks' pins.
@@ -17,7 +18,8 @@ from packaging.utils import canonicalize_name
 
 from fundwatch.paths import REPO_ROOT
 
-DEV_TOOLS = {"pytest", "ruff", "playwright", "openpyxl", "aiosmtpd", "sqlfluff", "sqlfluff-templater-dbt"}
+DEV_TOOLS = {"pytest", "pytest-xdist", "ruff", "playwright", "openpyxl", "aiosmtpd", "sqlfluff",
+             "sqlfluff-templater-dbt"}
 
 
 def _lock(name: str) -> dict[str, tuple[str, int]]:
@@ -35,11 +37,11 @@ def _lock(name: str) -> dict[str, tuple[str, int]]:
     return out
 
 
-RUNTIME, DEV = _lock("requirements.lock"), _lock("requirements-dev.lock")
+RUNTIME, DEV, INSTALLER = _lock("requirements.lock"), _lock("requirements-dev.lock"), _lock("requirements-uv.lock")
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-dev.lock"])
+@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-dev.lock", "requirements-uv.lock"])
 def test_every_pin_carries_its_hashes(lock):
     pins = _lock(lock)
     assert pins
@@ -50,11 +52,13 @@ def test_the_runtime_lock_holds_no_development_tool_and_the_locks_do_not_overlap
     assert DEV_TOOLS <= set(DEV)
     assert DEV_TOOLS & set(RUNTIME) == set()
     assert set(RUNTIME) & set(DEV) == set()
+    assert set(INSTALLER) == {"uv"}  # uv alone: pip installs it with its hashes, uv the rest
 
 
 def test_pyproject_pins_are_the_locks_pins():
     groups = PYPROJECT["dependency-groups"]
-    for reqs, lock in ((PYPROJECT["project"]["dependencies"] + groups["build"], RUNTIME), (groups["dev"], DEV)):
+    for reqs, lock in ((PYPROJECT["project"]["dependencies"] + groups["build"], RUNTIME), (groups["dev"], DEV),
+                       (groups["installer"], INSTALLER)):
         for text in reqs:
             req = Requirement(text)
             name = canonicalize_name(req.name)

@@ -1,4 +1,5 @@
-"""`make lock`: write requirements.lock (runtime) and requirements-dev.lock (development) with hashes.
+"""`make lock`: write requirements.lock (runtime), requirements-dev.lock (development) and
+requirements-uv.lock (the installer), with hashes.
 
 Run by ``make lock`` with uv (pinned in the Makefile). Both locks are resolved from pyproject.toml
 for the production image's Python (see the Dockerfile), with every pin of the current locks as a
@@ -10,8 +11,9 @@ constraint, so nothing moves that nobody asked to move:
 
 ``requirements.lock`` holds ``[project] dependencies`` and the ``build`` group (the editable install);
 ``requirements-dev.lock`` the ``dev`` group less everything already in the runtime lock (it is
-installed on top: ``pip install -r requirements.lock -r requirements-dev.lock``). Every file of
-every pinned version is hashed, so ``pip install --require-hashes`` works on any Linux platform.
+installed on top: ``-r requirements.lock -r requirements-dev.lock``); ``requirements-uv.lock`` the
+``installer`` group alone: uv, which ``make`` installs first (with pip) and installs the others with.
+Every file of every pinned version is hashed, so ``--require-hashes`` works on any Linux platform.
 
 pip's hash-checking mode wants a package asked for with extras (``celery[redis]``) and without them
 (``celery``) pinned as two requirements; uv writes one entry, so each entry with extras is repeated
@@ -27,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIME, DEV = ROOT / "requirements.lock", ROOT / "requirements-dev.lock"
+RUNTIME, DEV, INSTALLER = ROOT / "requirements.lock", ROOT / "requirements-dev.lock", ROOT / "requirements-uv.lock"
 PYTHON_VERSION = "3.11.14"  # the Dockerfile's python image
 ENTRY = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)(?P<extras>\[[^]]*\])?==(?P<version>[^ ;\\]+)", re.MULTILINE)
 
@@ -52,8 +54,11 @@ def with_plain_entries(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def compile_lock(uv: str, constraints: Path, output: Path, groups: list[str], exclude: list[str]) -> None:
-    cmd = [uv, "pip", "compile", str(ROOT / "pyproject.toml"), "--python-version", PYTHON_VERSION,
+def compile_lock(uv: str, constraints: Path, output: Path, groups: list[str], exclude: list[str],
+                 *, project: bool = True) -> None:
+    """Lock the groups, with the project's dependencies unless ``project`` is false."""
+    cmd = [uv, "pip", "compile", *([str(ROOT / "pyproject.toml")] if project else []),
+           "--python-version", PYTHON_VERSION,
            "--generate-hashes", "--no-strip-extras", "--quiet", "--custom-compile-command", "make lock",
            "-c", str(constraints), "-o", str(output)]
     for group in groups:
@@ -68,11 +73,13 @@ def compile_lock(uv: str, constraints: Path, output: Path, groups: list[str], ex
 def main(uv: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         constraints = Path(tmp) / "pins.txt"
-        constraints.write_text("\n".join(pins(RUNTIME, DEV)) + "\n", encoding="utf-8")
+        constraints.write_text("\n".join(pins(RUNTIME, DEV, INSTALLER)) + "\n", encoding="utf-8")
         compile_lock(uv, constraints, RUNTIME, ["build"], [])
         runtime = sorted({m["name"] for m in ENTRY.finditer(RUNTIME.read_text(encoding="utf-8"))})
         compile_lock(uv, constraints, DEV, ["build", "dev"], runtime)
-    print(f"{RUNTIME.name}: {len(pins(RUNTIME))} packages; {DEV.name}: {len(pins(DEV))} packages")
+        compile_lock(uv, constraints, INSTALLER, ["installer"], [], project=False)
+    print(f"{RUNTIME.name}: {len(pins(RUNTIME))} packages; {DEV.name}: {len(pins(DEV))} packages; "
+          f"{INSTALLER.name}: {len(pins(INSTALLER))}")
     return 0
 
 

@@ -1,13 +1,17 @@
 -- Every rule of the catalogue has its rule_<id> DECIMAL(18,2) column in its mart, and every
 -- rule_* column of a mart is a catalogued rule of that mart (ARCHITECTURE.md, "Marts").
--- It reads the marts' columns from information_schema, so it runs only after every mart that holds
--- rule columns is built (without these, a first build could run it before some mart exists):
+-- It reads the columns of every table in the marts schema, so it runs after every mart is built:
+-- dbt builds two models at a time, and a mart rebuilt beside it shows a <mart>__dbt_backup table
+-- (the previous day's, with its rule_* columns) until its build drops it; on a first build, a mart
+-- not built yet would be missing.
+-- depends_on: {{ ref('source_files') }}
 -- depends_on: {{ ref('allocations') }}
 -- depends_on: {{ ref('transfers') }}
 -- depends_on: {{ ref('projects') }}
 -- depends_on: {{ ref('expenditures') }}
 -- depends_on: {{ ref('roster_entries') }}
--- depends_on: {{ ref('source_files') }}
+-- depends_on: {{ ref('fct_findings') }}
+-- depends_on: {{ ref('fct_finding_evidence') }}
 with
 
 catalogue as (

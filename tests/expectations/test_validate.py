@@ -13,6 +13,7 @@ from expectations.validate import BrokenCheckError, validate_marts
 from fundwatch.catalog import SUITES, rules
 
 RUN_DATE = date(2021, 4, 30)
+pytestmark = pytest.mark.slow  # GX runs: a few seconds each
 
 
 def test_every_rule_has_a_result_with_counts_amounts_and_masked_sample(validated, planted):

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_bench_prints_every_stage_and_ends_with_the_ratio(tmp_path):
     exe = str(Path(sys.executable).with_name("fundwatch"))
     proc = subprocess.run([exe, "bench", "--payments", "300", "--home", str(tmp_path / "home")],

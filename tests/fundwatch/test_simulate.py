@@ -107,6 +107,7 @@ def _export(home: Home, day: int) -> list[dict[str, str]]:
     return read_export(home.root / "simulate" / "exports" / f"2021-04-0{day}.csv")
 
 
+@pytest.mark.slow
 def test_every_day_runs_and_keeps_every_invariant(month):
     _home, results, lines = month
     assert [r.run_date for r in results] == [date(2021, 4, 1), date(2021, 4, 2), date(2021, 4, 3)]
@@ -117,6 +118,7 @@ def test_every_day_runs_and_keeps_every_invariant(month):
     assert any("last5/first5" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_a_finding_keeps_its_id_and_first_seen_from_day_to_day(month):
     home, _results, _lines = month
     first_seen: dict[str, str] = {}
@@ -129,6 +131,7 @@ def test_a_finding_keeps_its_id_and_first_seen_from_day_to_day(month):
     assert len(first_seen) > len(_export(home, DAYS))  # some findings closed on the way: still checked
 
 
+@pytest.mark.slow
 def test_state_store_holds_each_finding_once_and_one_history_row_per_day(month):
     home, results, _lines = month
     with sqlite3.connect(home.state_db) as conn:

@@ -27,6 +27,7 @@ from fundwatch.paths import Home
 NOT_DOCS = [s for s in pipeline.STAGE_NAMES if s != "docs"]  # the dbt docs page is not judged here
 HERE = Path(__file__).parent
 DAY1, DAY2 = date(2021, 3, 31), date(2021, 4, 1)
+pytestmark = pytest.mark.slow  # the pipeline runs twice for these tests
 
 
 def _run(home: Home, inbox: Path, day: date, out: Path) -> Path:

@@ -13,6 +13,8 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from fundwatch import pipeline
 from fundwatch.compare import compare
 from fundwatch.paths import Home
@@ -20,6 +22,7 @@ from fundwatch.paths import Home
 NOT_DOCS = [s for s in pipeline.STAGE_NAMES if s != "docs"]  # the dbt docs page is not judged here
 HERE = Path(__file__).resolve().parent
 RUN_DATE = date(2021, 4, 30)
+pytestmark = pytest.mark.slow  # each test runs the pipeline
 
 
 def _run(inbox: Path, base: Path) -> Path:
