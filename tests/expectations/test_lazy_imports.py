@@ -10,7 +10,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from fundwatch.paths import Home
+
+pytestmark = pytest.mark.slow  # each case starts GX in a fresh interpreter
 
 
 def _fresh(code: str, *args: str) -> dict:
