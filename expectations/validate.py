@@ -314,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", required=True, type=date.fromisoformat)
     parser.add_argument("--json", required=True, type=Path)
     args = parser.parse_args(argv)
+    # Before GX is imported: the modules GX imports but the suites never run stay unexecuted.
+    from expectations import lazy_imports
+
+    lazy_imports.install()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         outcome = _validate_in_process(Home.resolve(args.home), args.date)

@@ -133,9 +133,30 @@ def test_the_data_docs_index_keeps_earlier_runs(tmp_path, build_marts):
     home = Home(tmp_path / "h").ensure()
     build_marts(home.warehouse)
     validate_marts(home, date(2021, 4, 29))
+    earlier = {p: p.stat().st_mtime_ns for p in home.gx_docs_dir.glob("validations/*/fundwatch-2021-04-29/*/*.html")}
     validate_marts(home, RUN_DATE)
     index = (home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
     assert "fundwatch-2021-04-29" in index and "fundwatch-2021-04-30" in index
+    # the earlier run's pages are already offline: the next run leaves them as they are
+    assert len(earlier) == len(SUITES)
+    assert {p: p.stat().st_mtime_ns for p in earlier} == earlier
+
+
+def test_localising_a_localised_page_changes_nothing(validated):
+    """Why a run may skip the pages an earlier run localised: the rewrite is idempotent on real pages."""
+    import os
+    from pathlib import Path
+
+    from expectations.data_docs import VENDOR, localised
+
+    marts_home, _ = validated
+    pages = list(marts_home.gx_docs_dir.rglob("*.html"))
+    assert len(pages) == len(SUITES) + 1
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        vendor = Path(os.path.relpath(marts_home.gx_docs_dir / VENDOR, page.parent)).as_posix()
+        assert "北京时间" in html and f"{vendor}/jquery.min.js" in html, page
+        assert localised(html, vendor) == html, page
 
 
 def test_the_warehouse_lock_is_released_after_validation(validated):
