@@ -12,7 +12,7 @@ carries two columns:
 Every rule is **one** expectation, :class:`ExpectRuleNotToFire`: GX's ``ExpectColumnValuesToBeNull``
 on the label, with its rendering and its result shape (``unexpected_count``, ``partial_unexpected_list``),
 plus ``amount_at_risk``. Its numbers come from aggregate metrics over the suite's batch — the count
-of labels, the first 20 labels (``ColumnFirstNonNull``), the sum of the amount in 分 and the rows of
+of labels, the 20 smallest labels (``ColumnFirstNonNull``), the sum of the amount in 分 and the rows of
 the rule's own mart (``element_count``: the rows of ``marts.allocations`` for ALLOC_SHORT, not
 those of the whole funds batch) — which GX bundles, for all rules of a suite, into **one** query.
 GX's own map-metric route would scan the batch again for the counts and once more per rule for the
@@ -68,14 +68,18 @@ class ColumnNonNullCount(ColumnAggregateMetricProvider):
 
 
 class ColumnFirstNonNull(ColumnAggregateMetricProvider):
-    """SAMPLE_SIZE of the non-NULL values of a column (scan order), as an aggregate: GX bundles it into the one
-    query per suite that already counts and sums, instead of one ``LIMIT`` scan per rule."""
+    """The SAMPLE_SIZE smallest non-NULL values of a column, in order, as an aggregate: GX bundles it into the
+    one query per suite that already counts and sums, instead of one ``LIMIT`` scan per rule.
+
+    DuckDB's ``min(x, n)`` keeps n values while it scans: the same sample every run (the first values in
+    scan order differ from run to run on a parallel scan) and nothing held per failing row (a list of every
+    failing label, sliced afterwards, cost 0.28 s of the payments suite's 0.53 s at 1M payments)."""
 
     metric_name = SAMPLE_METRIC
 
     @column_aggregate_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, **kwargs):
-        return sa.func.array_slice(sa.func.list(column).filter(column.isnot(None)), 1, SAMPLE_SIZE)
+        return sa.func.min(column, sa.literal_column(str(SAMPLE_SIZE)))
 
 
 class ColumnRowsOfMart(ColumnAggregateMetricProvider):

@@ -43,6 +43,22 @@ def test_every_rule_is_one_bounded_check(validated):
     assert sorted(e.meta["rule_id"] for e in built) == sorted(r.rule_id for r in rules())
 
 
+def test_the_sample_is_the_smallest_labels_whatever_the_scan_order(tmp_path, build_marts):
+    """25 failing payments stored largest key first: the sample is the 20 smallest labels, in order — the
+    same every run, never the first rows a (parallel) scan happens to meet."""
+    from expectations.suites import SAMPLE_SIZE
+    from fundwatch.paths import Home
+
+    home = Home(tmp_path / "h").ensure()
+    keys = [f"TX{i:04d}" for i in range(1, 26)]
+    build_marts(home.warehouse, [("PAY_NOT_ON_ROSTER", k, Decimal("1.00")) for k in keys])
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("create or replace table marts.payments as select * from marts.payments order by subject_key desc")
+    got = {r.rule_id: r for r in validate_marts(home, RUN_DATE).rules}["PAY_NOT_ON_ROSTER"]
+    assert got.failing == 25
+    assert got.sample == tuple(f"{k}：¥1.00（a.xlsx 第3行）" for k in keys[:SAMPLE_SIZE])
+
+
 def test_amounts_at_risk_are_exact_to_the_cent_beyond_float_precision(tmp_path, build_marts):
     """Two amounts whose sum a binary float cannot hold to the cent (GX turns DECIMAL sums into floats;
     the suites sum integer 分 instead)."""
