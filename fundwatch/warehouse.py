@@ -113,12 +113,21 @@ def _models_built(target_dir: Path) -> bool:
     return bool(models) and all(r["status"] == "success" for r in models)
 
 
+# What a dbt run by hand leaves in the project folder (its own files, not the project's): never part
+# of the fingerprint, else one manual `dbt ls` would rebuild everything (--full-refresh) the next day.
+_BY_PRODUCTS = {"__pycache__", "logs", "target", ".user.yml"}
+
+
+def _by_product(path: Path) -> bool:
+    return not _BY_PRODUCTS.isdisjoint(path.relative_to(DBT_PROJECT_DIR).parts)
+
+
 def project_fingerprint() -> str:
     """SHA-256 over every file of the dbt project and the dbt version: all that parsing, compiling,
     the unit tests and the docs' catalog (columns and types, no statistics on DuckDB) depend on,
     the data aside."""
     h = hashlib.sha256(importlib.metadata.version("dbt-core").encode())
-    for f in sorted(p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for f in sorted(p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file() and not _by_product(p)):
         h.update(f.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
