@@ -9,14 +9,16 @@ Tables
     One row per recorded run (``status`` is ``complete``).
 ``findings(finding_id PK, rule_id, rule_name, severity, subject_type, subject_key, project_code,
 unit_code, amount_at_risk, source_file, source_row, detail, evidence, first_seen, last_seen,
-is_open, closed_on)``
+is_open, closed_on, content_hash)``
     One row per finding ever seen; closed, never deleted. ``amount_at_risk`` is 2-place decimal
     text; ``evidence`` is a JSON object, one key per kind of evidence record (dbt model
     ``fct_finding_evidence``), each a list of records with their ``source_file`` and ``source_row``
     (money as 2-decimal text; unmasked: mask on display). ``first_seen``/``last_seen`` are the
     earliest/latest run dates on which it fired (NULL if a corrected re-run removed its only date);
     ``is_open`` says whether it fires on the latest recorded run date; ``closed_on`` is the first
-    run date after ``last_seen`` (NULL when open).
+    run date after ``last_seen`` (NULL when open). ``content_hash`` is the pipeline's fingerprint of
+    the stored attributes and evidence (``fundwatch.pipeline.FINGERPRINT_SQL``; NULL when recorded
+    without one): a finding whose fingerprint is unchanged is recorded without re-reading its evidence.
 ``finding_history(run_date, finding_id, amount_at_risk, PK(run_date, finding_id))``
     Which findings fired on which run date (the queue's chart reads this).
 ``history_daily(run_date, rule_id, severity, unit_code, project_code, n)``
@@ -313,6 +315,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         WHERE d.action = 'confirmed'
           AND d.id = (SELECT max(x.id) FROM decisions x WHERE x.finding_id = d.finding_id);
     """),
+    ("0008_findings_content_hash", """
+        -- The fingerprint of what is stored of a finding (attributes, evidence), written by the daily
+        -- run: a finding firing again unchanged is recorded without its evidence being read again.
+        ALTER TABLE findings ADD COLUMN content_hash TEXT;
+    """),
 )
 
 # SQL expression: a finding's status from its latest decision (alias f for findings).
@@ -447,7 +454,11 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     recording an earlier date after a later one keeps first_seen = the earliest date and leaves
     the open/closed state to the latest date. Readers see the previous complete run until commit.
     A finding's evidence comes as ``evidence`` (a JSON-able dict) or, from the pipeline, already
-    serialised as ``evidence_json`` (text), which is stored as it is.
+    serialised as ``evidence_json`` (text), which is stored as it is, with its ``content_hash``.
+    A finding the state holds with the same ``content_hash`` may come as just ``{"finding_id",
+    "content_hash"}`` (``fundwatch.pipeline.iter_findings``): it fires with what is stored (the
+    stored amount goes into the history); if the state holds it with another hash, or not at all,
+    ValueError and nothing is written.
 
     ``findings`` is consumed as a stream: ``batch`` findings at a time are written inside the one
     transaction, so memory does not grow with the number of findings (a finding listed twice
@@ -478,37 +489,57 @@ def _finding_row(f: Mapping) -> tuple:
         money_text(f.get("amount_at_risk")), f.get("source_file"),
         None if source_row is None else int(source_row), f.get("detail"),
         f.get("evidence_json") or json.dumps(f.get("evidence") or {}, ensure_ascii=False, default=_json_default),
+        f.get("content_hash"),
     )
+
+
+def _as_stored(f: Mapping) -> bool:
+    """Whether ``f`` stands for a finding as the state stores it (only its id and fingerprint)."""
+    return "rule_id" not in f
+
+
+def content_hashes(path: Path) -> dict[str, str]:
+    """The fingerprint of every finding the state holds with one (``findings.content_hash``)."""
+    conn = connect(path)
+    try:
+        return dict(conn.execute("SELECT finding_id, content_hash FROM findings WHERE content_hash IS NOT NULL"))
+    finally:
+        conn.close()
 
 
 # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired;
 # in SET, every column reference is the row's value before this update. ``:d`` is the run date.
 _UPSERT = f"""
-    INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence,
+    INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence, content_hash,
                           first_seen, last_seen, is_open, closed_on)
-    VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
+    VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, ?, :d, :d, 1, NULL)
     ON CONFLICT (finding_id) DO UPDATE SET
     {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
-               for c in (*_FINDING_COLUMNS, 'evidence'))},
+               for c in (*_FINDING_COLUMNS, 'evidence', 'content_hash'))},
     first_seen = min(coalesce(first_seen, :d), :d),
     last_seen = max(coalesce(last_seen, :d), :d)
 """
 
 
-def _listed_twice(conn: sqlite3.Connection, rows: list[tuple]) -> str:
+def _listed_twice(conn: sqlite3.Connection, rows: list[tuple], stored: list[str]) -> str:
     """The refusal of a run that lists a finding twice (in this batch or an earlier one)."""
     seen: set[str] = set()
     for r in rows:
         if r[0] in seen or conn.execute("SELECT 1 FROM _fired WHERE finding_id = ?", (r[0],)).fetchone():
             return f"finding listed twice in one run: {r[1]} {r[4]} {r[5]}"
         seen.add(r[0])
+    for fid in stored:
+        if fid in seen or conn.execute("SELECT 1 FROM _fired WHERE finding_id = ?", (fid,)).fetchone():
+            return f"finding listed twice in one run: {fid}"
+        seen.add(fid)
     return "finding listed twice in one run"
 
 
 def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[Mapping], batch: int) -> int:
     """Write the run inside the caller's transaction; returns the number of findings firing."""
-    for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT)", "_gone (finding_id TEXT PRIMARY KEY)",
-                "_affected (finding_id TEXT PRIMARY KEY)"):
+    for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT, as_stored INTEGER NOT NULL)",
+                "_gone (finding_id TEXT PRIMARY KEY)", "_affected (finding_id TEXT PRIMARY KEY)",
+                "_stored (finding_id TEXT, content_hash TEXT)"):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
         conn.execute(f"DELETE FROM {ddl.split()[0]}")
     d = {"d": day}
@@ -526,16 +557,38 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     upsert = _UPSERT.replace(":d", f"'{day}'")
     firing = 0
     it = iter(findings)
-    while rows := [_finding_row(f) for f in islice(it, batch)]:
+    while True:
+        rows: list[tuple] = []
+        stored: list[tuple[str, str]] = []
+        for f in islice(it, batch):
+            if _as_stored(f):
+                stored.append((f["finding_id"], f["content_hash"]))
+            else:
+                rows.append(_finding_row(f))
+        if not rows and not stored:
+            break
         conn.execute("SAVEPOINT fired_batch")
         try:
-            conn.executemany("INSERT INTO _fired VALUES (?, ?)", ((r[0], r[8]) for r in rows))
+            conn.executemany("INSERT INTO _fired VALUES (?, ?, 0)", ((r[0], r[8]) for r in rows))
+            # As stored: its amount from the state, where the fingerprint must be the same.
+            conn.execute("DELETE FROM _stored")
+            conn.executemany("INSERT INTO _stored VALUES (?, ?)", stored)
+            n = conn.execute("INSERT INTO _fired SELECT f.finding_id, f.amount_at_risk, 1 FROM _stored s "
+                             "JOIN findings f ON f.finding_id = s.finding_id AND f.content_hash = s.content_hash"
+                             ).rowcount if stored else 0
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO fired_batch")
-            raise ValueError(_listed_twice(conn, rows)) from None
+            raise ValueError(_listed_twice(conn, rows, [fid for fid, _ in stored])) from None
         conn.execute("RELEASE fired_batch")
+        if n != len(stored):
+            raise ValueError(f"{len(stored) - n} finding(s) given as stored are not stored with that content_hash")
         conn.executemany(upsert, rows)
-        firing += len(rows)
+        firing += len(rows) + len(stored)
+    # Those recorded as stored only widen their dates.
+    conn.execute("""UPDATE findings SET first_seen = min(coalesce(first_seen, :d), :d),
+                                        last_seen = max(coalesce(last_seen, :d), :d)
+                    WHERE finding_id IN (SELECT finding_id FROM _fired WHERE as_stored)
+                      AND (first_seen IS NULL OR last_seen IS NULL OR first_seen > :d OR last_seen < :d)""", d)
 
     # Fired on this date when it was recorded before, and no longer does (a corrected re-run).
     conn.execute("""INSERT INTO _gone SELECT finding_id FROM finding_history

@@ -288,3 +288,47 @@ def test_record_run_streams_its_findings_in_bounded_memory(db):
     conn = state.connect(db)
     assert conn.execute("SELECT count(*) FROM findings WHERE is_open = 1").fetchone()[0] == n
     conn.close()
+
+
+def _as_stored(f: dict) -> dict:
+    return {"finding_id": state.finding_id(f["rule_id"], f["subject_type"], f["subject_key"]),
+            "content_hash": f["content_hash"]}
+
+
+def _dump(db) -> dict:
+    conn = state.connect(db)
+    try:
+        return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2")]
+                for t in ("findings", "finding_history", "history_daily")}
+    finally:
+        conn.close()
+
+
+def test_findings_given_as_stored_are_recorded_exactly_like_the_findings_themselves(tmp_path):
+    """The daily run passes a finding whose fingerprint the state holds as just its id and hash: the
+    state ends up the same as with the whole finding, in any order of dates (a late earlier day too)."""
+    full, light = tmp_path / "full.sqlite", tmp_path / "light.sqlite"
+    a, b = finding(key="A", content_hash="ha"), finding(key="B", amount="7.50", content_hash="hb")
+    days = [(D2, [a, b]), (D3, [a]), (D1, [a, b]), (D3, [a, b])]  # D1 recorded late, D3 corrected
+    for n, (day, fs) in enumerate(days):
+        state.record_run(full, run_id=f"r{n}", run_date=day, findings=fs)
+        known = state.content_hashes(light)
+        state.record_run(light, run_id=f"r{n}", run_date=day,
+                         findings=[_as_stored(f) if known.get(_as_stored(f)["finding_id"]) == f["content_hash"]
+                                   else f for f in fs])
+        assert _dump(light) == _dump(full), day
+    assert state.content_hashes(light) == {_as_stored(a)["finding_id"]: "ha", _as_stored(b)["finding_id"]: "hb"}
+
+
+def test_a_finding_given_as_stored_with_another_hash_is_refused_and_nothing_is_written(db):
+    a = finding(key="A", content_hash="ha")
+    state.record_run(db, run_id="r1", run_date=D1, findings=[a])
+    before = _dump(db)
+    for wrong in ({**_as_stored(a), "content_hash": "changed"},
+                  {"finding_id": state.finding_id("PAY_LATE", "payment", "NEW"), "content_hash": "ha"}):
+        with pytest.raises(ValueError, match="not stored with that content_hash"):
+            state.record_run(db, run_id="r2", run_date=D2, findings=[wrong])
+        assert _dump(db) == before
+    with pytest.raises(ValueError, match="listed twice"):
+        state.record_run(db, run_id="r2", run_date=D2, findings=[_as_stored(a), a])
+    assert _dump(db) == before
