@@ -10,7 +10,10 @@ Tables
 ``findings(finding_id PK, rule_id, rule_name, severity, subject_type, subject_key, project_code,
 unit_code, amount_at_risk, source_file, source_row, detail, evidence, first_seen, last_seen,
 is_open, closed_on, content_hash)``
-    One row per finding ever seen; closed, never deleted. ``amount_at_risk`` is 2-place decimal
+    One row per finding ever seen; closed, never deleted. A view (migration 0009) over the tables
+    ``finding_rows`` (every column but ``evidence``) and ``finding_evidence(finding_id PK, evidence)``,
+    so that a run rewrites and reads the small rows only; writing to the view writes both (this
+    module writes the tables). ``amount_at_risk`` is 2-place decimal
     text; ``evidence`` is a JSON object, one key per kind of evidence record (dbt model
     ``fct_finding_evidence``), each a list of records with their ``source_file`` and ``source_row``
     (money as 2-decimal text; unmasked: mask on display). ``first_seen``/``last_seen`` are the
@@ -320,6 +323,73 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         -- run: a finding firing again unchanged is recorded without its evidence being read again.
         ALTER TABLE findings ADD COLUMN content_hash TEXT;
     """),
+    ("0009_findings_evidence_apart", """
+        -- A finding's evidence (about 1 kB of JSON) in a table of its own, so that the daily run,
+        -- which moves last_seen of every finding still firing and reads the queue's columns of all
+        -- of them, never rewrites nor reads the evidence of findings that did not change. ``findings``
+        -- becomes a view with the same columns in the same order (evidence read only where asked
+        -- for); writing to the view writes both tables (fundwatch.state writes the tables).
+        CREATE TABLE finding_rows (
+            finding_id TEXT PRIMARY KEY,
+            rule_id TEXT NOT NULL,
+            rule_name TEXT,
+            severity TEXT,
+            subject_type TEXT NOT NULL,
+            subject_key TEXT NOT NULL,
+            project_code TEXT,
+            unit_code TEXT,
+            amount_at_risk TEXT,
+            source_file TEXT,
+            source_row INTEGER,
+            detail TEXT,
+            first_seen TEXT,
+            last_seen TEXT,
+            is_open INTEGER NOT NULL DEFAULT 1,
+            closed_on TEXT,
+            content_hash TEXT
+        );
+        INSERT INTO finding_rows SELECT
+            finding_id, rule_id, rule_name, severity, subject_type, subject_key, project_code, unit_code,
+            amount_at_risk, source_file, source_row, detail, first_seen, last_seen, is_open, closed_on,
+            content_hash
+        FROM findings;
+        CREATE TABLE finding_evidence (finding_id TEXT PRIMARY KEY, evidence TEXT);
+        INSERT INTO finding_evidence SELECT finding_id, evidence FROM findings WHERE evidence IS NOT NULL;
+        DROP TABLE findings;
+        CREATE INDEX findings_open ON finding_rows(is_open, first_seen);
+        CREATE INDEX findings_by_first_seen ON finding_rows(first_seen, unit_code);
+        CREATE VIEW findings AS SELECT
+            r.finding_id, r.rule_id, r.rule_name, r.severity, r.subject_type, r.subject_key, r.project_code,
+            r.unit_code, r.amount_at_risk, r.source_file, r.source_row, r.detail,
+            (SELECT e.evidence FROM finding_evidence e WHERE e.finding_id = r.finding_id) AS evidence,
+            r.first_seen, r.last_seen, r.is_open, r.closed_on, r.content_hash
+        FROM finding_rows r;
+        CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings BEGIN
+            INSERT INTO finding_rows VALUES (
+                NEW.finding_id, NEW.rule_id, NEW.rule_name, NEW.severity, NEW.subject_type, NEW.subject_key,
+                NEW.project_code, NEW.unit_code, NEW.amount_at_risk, NEW.source_file, NEW.source_row,
+                NEW.detail, NEW.first_seen, NEW.last_seen, coalesce(NEW.is_open, 1), NEW.closed_on,
+                NEW.content_hash);
+            INSERT INTO finding_evidence VALUES (NEW.finding_id, NEW.evidence);
+        END;
+        CREATE TRIGGER findings_update INSTEAD OF UPDATE ON findings BEGIN
+            UPDATE finding_rows SET
+                finding_id = NEW.finding_id, rule_id = NEW.rule_id, rule_name = NEW.rule_name,
+                severity = NEW.severity, subject_type = NEW.subject_type, subject_key = NEW.subject_key,
+                project_code = NEW.project_code, unit_code = NEW.unit_code, amount_at_risk = NEW.amount_at_risk,
+                source_file = NEW.source_file, source_row = NEW.source_row, detail = NEW.detail,
+                first_seen = NEW.first_seen, last_seen = NEW.last_seen, is_open = NEW.is_open,
+                closed_on = NEW.closed_on, content_hash = NEW.content_hash
+            WHERE finding_id = OLD.finding_id;
+            DELETE FROM finding_evidence WHERE finding_id = OLD.finding_id AND NEW.finding_id != OLD.finding_id;
+            INSERT INTO finding_evidence VALUES (NEW.finding_id, NEW.evidence) ON CONFLICT (finding_id)
+                DO UPDATE SET evidence = excluded.evidence WHERE evidence IS NOT excluded.evidence;
+        END;
+        CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN
+            DELETE FROM finding_rows WHERE finding_id = OLD.finding_id;
+            DELETE FROM finding_evidence WHERE finding_id = OLD.finding_id;
+        END;
+    """),
 )
 
 # SQL expression: a finding's status from its latest decision (alias f for findings).
@@ -469,10 +539,10 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     try:
         with transaction(conn):
             firing = _record(conn, run_id, day, findings, batch)
-            new = conn.execute(
-                "SELECT count(*) FROM finding_history h JOIN findings f USING (finding_id) "
-                "WHERE h.run_date = ? AND f.first_seen = ?", (day, day)).fetchone()[0]
-            closed = conn.execute("SELECT count(*) FROM findings WHERE closed_on = ?",
+            new = conn.execute(  # _fired: what fires on the day (its finding_history)
+                "SELECT count(*) FROM finding_rows WHERE first_seen = ? AND finding_id IN "
+                "(SELECT finding_id FROM _fired)", (day,)).fetchone()[0]
+            closed = conn.execute("SELECT count(*) FROM finding_rows WHERE closed_on = ?",
                                   (day,)).fetchone()[0]
     finally:
         conn.close()
@@ -502,7 +572,7 @@ def content_hashes(path: Path) -> dict[str, str]:
     """The fingerprint of every finding the state holds with one (``findings.content_hash``)."""
     conn = connect(path)
     try:
-        return dict(conn.execute("SELECT finding_id, content_hash FROM findings WHERE content_hash IS NOT NULL"))
+        return dict(conn.execute("SELECT finding_id, content_hash FROM finding_rows WHERE content_hash IS NOT NULL"))
     finally:
         conn.close()
 
@@ -510,14 +580,21 @@ def content_hashes(path: Path) -> dict[str, str]:
 # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired;
 # in SET, every column reference is the row's value before this update. ``:d`` is the run date.
 _UPSERT = f"""
-    INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence, content_hash,
-                          first_seen, last_seen, is_open, closed_on)
-    VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, ?, :d, :d, 1, NULL)
+    INSERT INTO finding_rows (finding_id, {', '.join(_FINDING_COLUMNS)}, content_hash,
+                              first_seen, last_seen, is_open, closed_on)
+    VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
     ON CONFLICT (finding_id) DO UPDATE SET
     {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
-               for c in (*_FINDING_COLUMNS, 'evidence', 'content_hash'))},
+               for c in (*_FINDING_COLUMNS, 'content_hash'))},
     first_seen = min(coalesce(first_seen, :d), :d),
     last_seen = max(coalesce(last_seen, :d), :d)
+"""
+# The same rule for the evidence, written (before _UPSERT moves last_seen) only where it changes.
+_EVIDENCE_UPSERT = """
+    INSERT INTO finding_evidence (finding_id, evidence) VALUES (?, ?)
+    ON CONFLICT (finding_id) DO UPDATE SET evidence = excluded.evidence
+    WHERE finding_evidence.evidence IS NOT excluded.evidence
+      AND :d >= coalesce((SELECT r.last_seen FROM finding_rows r WHERE r.finding_id = finding_evidence.finding_id), :d)
 """
 
 
@@ -550,11 +627,12 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     if not is_latest:
         # An earlier date recorded late: closed findings whose closed_on may move back to it
         # (read before the upserts below move last_seen).
-        conn.execute("""INSERT OR IGNORE INTO _affected SELECT finding_id FROM findings
+        conn.execute("""INSERT OR IGNORE INTO _affected SELECT finding_id FROM finding_rows
                         WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)""", d)
 
     # The findings, a batch at a time: memory stays flat however many fire.
     upsert = _UPSERT.replace(":d", f"'{day}'")
+    evidence_upsert = _EVIDENCE_UPSERT.replace(":d", f"'{day}'")
     firing = 0
     it = iter(findings)
     while True:
@@ -574,7 +652,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
             conn.execute("DELETE FROM _stored")
             conn.executemany("INSERT INTO _stored VALUES (?, ?)", stored)
             n = conn.execute("INSERT INTO _fired SELECT f.finding_id, f.amount_at_risk, 1 FROM _stored s "
-                             "JOIN findings f ON f.finding_id = s.finding_id AND f.content_hash = s.content_hash"
+                             "JOIN finding_rows f ON f.finding_id = s.finding_id AND f.content_hash = s.content_hash"
                              ).rowcount if stored else 0
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO fired_batch")
@@ -582,13 +660,16 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
         conn.execute("RELEASE fired_batch")
         if n != len(stored):
             raise ValueError(f"{len(stored) - n} finding(s) given as stored are not stored with that content_hash")
-        conn.executemany(upsert, rows)
+        conn.executemany(evidence_upsert, ((r[0], r[12]) for r in rows))
+        conn.executemany(upsert, (r[:12] + r[13:] for r in rows))
         firing += len(rows) + len(stored)
-    # Those recorded as stored only widen their dates.
-    conn.execute("""UPDATE findings SET first_seen = min(coalesce(first_seen, :d), :d),
-                                        last_seen = max(coalesce(last_seen, :d), :d)
-                    WHERE finding_id IN (SELECT finding_id FROM _fired WHERE as_stored)
-                      AND (first_seen IS NULL OR last_seen IS NULL OR first_seen > :d OR last_seen < :d)""", d)
+    # Those recorded as stored only widen their dates (one column at a time: an UPDATE that assigns
+    # first_seen rewrites its index entry even to the same value).
+    # first_seen by its index (``+finding_id``: not by the key): only a date recorded late moves it.
+    for col, wider in (("last_seen", "last_seen IS NULL OR last_seen < :d"), ("first_seen", "first_seen > :d"),
+                       ("first_seen", "first_seen IS NULL")):
+        conn.execute(f"""UPDATE finding_rows SET {col} = :d
+                         WHERE ({wider}) AND +finding_id IN (SELECT finding_id FROM _fired WHERE as_stored)""", d)
 
     # Fired on this date when it was recorded before, and no longer does (a corrected re-run).
     conn.execute("""INSERT INTO _gone SELECT finding_id FROM finding_history
@@ -608,7 +689,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     conn.execute("""
         INSERT INTO history_daily
         SELECT :d, f.rule_id, f.severity, f.unit_code, f.project_code, count(*)
-        FROM _fired x JOIN findings f ON f.finding_id = x.finding_id
+        FROM _fired x JOIN finding_rows f ON f.finding_id = x.finding_id
         GROUP BY f.rule_id, f.severity, f.unit_code, f.project_code
     """, d)
 
@@ -621,30 +702,30 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     """, (run_id, day, stamp, stamp))
 
     conn.execute("""
-        UPDATE findings SET  -- NULL when it no longer fired on any recorded date
-            first_seen = (SELECT min(run_date) FROM finding_history h WHERE h.finding_id = findings.finding_id),
-            last_seen = (SELECT max(run_date) FROM finding_history h WHERE h.finding_id = findings.finding_id)
+        UPDATE finding_rows SET  -- NULL when it no longer fired on any recorded date
+            first_seen = (SELECT min(run_date) FROM finding_history h WHERE h.finding_id = finding_rows.finding_id),
+            last_seen = (SELECT max(run_date) FROM finding_history h WHERE h.finding_id = finding_rows.finding_id)
         WHERE finding_id IN (SELECT finding_id FROM _gone)
     """)
     if is_latest:
         # The common case, in bulk: what fires is open, what was open and does not fire closes today.
-        conn.execute("""UPDATE findings SET is_open = 1, closed_on = NULL
+        conn.execute("""UPDATE finding_rows SET is_open = 1, closed_on = NULL
                         WHERE finding_id IN (SELECT finding_id FROM _fired)
                           AND (is_open = 0 OR closed_on IS NOT NULL)""")
-        conn.execute("""UPDATE findings SET is_open = 0, closed_on = :d
+        conn.execute("""UPDATE finding_rows SET is_open = 0, closed_on = :d
                         WHERE is_open = 1 AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
     # The rest by definition: open = fires on the latest date; closed_on = first run after last_seen.
     conn.execute("""
-        UPDATE findings SET
+        UPDATE finding_rows SET
             is_open = EXISTS (SELECT 1 FROM finding_history h
-                              WHERE h.finding_id = findings.finding_id AND h.run_date = :latest),
+                              WHERE h.finding_id = finding_rows.finding_id AND h.run_date = :latest),
             closed_on = CASE
                 WHEN EXISTS (SELECT 1 FROM finding_history h
-                             WHERE h.finding_id = findings.finding_id AND h.run_date = :latest)
+                             WHERE h.finding_id = finding_rows.finding_id AND h.run_date = :latest)
                 THEN NULL
                 WHEN NOT EXISTS (SELECT 1 FROM finding_history h
-                                 WHERE h.finding_id = findings.finding_id) THEN :d
-                ELSE (SELECT min(r.run_date) FROM runs r WHERE r.run_date > findings.last_seen)
+                                 WHERE h.finding_id = finding_rows.finding_id) THEN :d
+                ELSE (SELECT min(r.run_date) FROM runs r WHERE r.run_date > finding_rows.last_seen)
             END
         WHERE finding_id IN (SELECT finding_id FROM _affected)
     """, {"latest": latest, "d": day})

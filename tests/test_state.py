@@ -54,7 +54,7 @@ def test_finding_id_is_sha256_prefix_of_rule_subject_key():
 
 def test_connect_creates_schema_in_wal_mode(db):
     conn = state.connect(db)
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     assert {"runs", "findings", "finding_history", "decisions", "users", "audit_log"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
@@ -332,3 +332,4 @@ def test_a_finding_given_as_stored_with_another_hash_is_refused_and_nothing_is_w
     with pytest.raises(ValueError, match="listed twice"):
         state.record_run(db, run_id="r2", run_date=D2, findings=[_as_stored(a), a])
     assert _dump(db) == before
+
