@@ -737,8 +737,25 @@ def export_rows(path: Path) -> list[dict]:
 
     ``amount_at_risk`` is a Decimal; ``status`` is the latest decision (``open`` if none).
     """
+    return export_snapshot(path)[0]
+
+
+def export_fingerprint(path: Path) -> tuple[str, int]:
+    """(SHA-256 of ``export_rows``' rows as stored, their number): equal fingerprints, equal exports."""
+    return _read_export(path, keep=False)[1:]
+
+
+def export_snapshot(path: Path) -> tuple[list[dict], str]:
+    """``export_rows`` and the ``export_fingerprint`` of those very rows (one read)."""
+    rows, fingerprint, _ = _read_export(path, keep=True)
+    return rows, fingerprint
+
+
+def _read_export(path: Path, *, keep: bool) -> tuple[list[dict], str, int]:
     conn = connect(path)
+    conn.row_factory = None
     try:
+        sha, n, out = hashlib.sha256(), 0, []
         cur = conn.execute(f"""
             SELECT f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key,
                    f.project_code, f.unit_code, f.amount_at_risk, f.source_file, f.source_row,
@@ -746,12 +763,15 @@ def export_rows(path: Path) -> list[dict]:
             FROM findings f WHERE f.is_open = 1
             ORDER BY f.rule_id, f.subject_type, f.subject_key
         """)
-        out = []
-        for row in cur:
-            d = dict(zip(EXPORT_COLUMNS, tuple(row), strict=True))
-            d["amount_at_risk"] = money(d["amount_at_risk"])
-            out.append(d)
-        return out
+        while part := cur.fetchmany(5_000):
+            sha.update(repr(part).encode())
+            n += len(part)
+            if keep:
+                for row in part:
+                    d = dict(zip(EXPORT_COLUMNS, row, strict=True))
+                    d["amount_at_risk"] = money(d["amount_at_risk"])
+                    out.append(d)
+        return out, sha.hexdigest(), n
     finally:
         conn.close()
 
