@@ -228,7 +228,7 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     only what was not delivered)."""
     from fundwatch import digest, state
     from fundwatch.export import is_current, is_stamped, write_export
-    from fundwatch.uploads.templates import save_projects
+    from fundwatch.uploads.projects import save_projects
 
     summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date,
                                findings=iter_findings(home.warehouse, state.content_hashes(home.state_db)))
