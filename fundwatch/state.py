@@ -58,6 +58,7 @@ ISO form; run dates are ISO dates and always come from the caller, never the clo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -467,6 +468,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
         except sqlite3.IntegrityError:
             if not conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
                 raise
+            continue
+        if name in _COMPACT_AFTER and conn.execute("PRAGMA freelist_count").fetchone()[0]:
+            # The pages the old table left: given back once, or every backup would copy them.
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: a later VACUUM may do it
+                conn.execute("VACUUM")
+
+
+_COMPACT_AFTER = {"0009_findings_evidence_apart"}  # migrations that leave a home's file half empty
 
 
 class transaction:  # noqa: N801 - used like a function: ``with transaction(conn):``

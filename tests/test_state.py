@@ -351,3 +351,24 @@ def test_the_export_fingerprint_follows_every_exported_value(db):
     state.record_run(db, run_id="r4", run_date=D3, findings=[finding(key="A")])
     seen.add(state.export_fingerprint(db)[0])
     assert len(seen) == 4
+
+
+def test_a_home_of_before_keeps_its_findings_and_gets_no_empty_pages_when_evidence_moves_apart(tmp_path):
+    """Migration 0009 (evidence in a table of its own): the same rows through the view, and the
+    pages of the old table given back (a backup copies the whole file)."""
+    db = tmp_path / "state.sqlite"
+    old = sqlite3.connect(db, isolation_level=None)
+    old.executescript(state._SCHEMA + "PRAGMA user_version = 2;")
+    old.execute("PRAGMA journal_mode = WAL")
+    for i in range(300):
+        old.execute("INSERT INTO findings (finding_id, rule_id, subject_type, subject_key, evidence, first_seen, "
+                    "last_seen) VALUES (?, 'PAY_LATE', 'payment', ?, ?, '2021-04-28', '2021-04-28')",
+                    (f"{i:016x}", f"TX{i}", '{"subject": [{"remark": "%s"}]}' % ("说明" * 400)))
+    old.close()
+    conn = state.connect(db)
+    try:
+        assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'findings'").fetchone()[0] == "view"
+        assert tuple(conn.execute("SELECT count(*), count(evidence) FROM findings").fetchone()) == (300, 300)
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    finally:
+        conn.close()
