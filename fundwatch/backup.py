@@ -150,7 +150,7 @@ def _snapshot_state(db: Path, out: Path) -> dict:
 
 
 def _describe_state(conn: sqlite3.Connection) -> dict:
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
               for t in ("users", "decisions", "findings", "runs", "audit_log") if t in tables}
     migrations = ([r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]

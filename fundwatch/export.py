@@ -11,7 +11,9 @@ Files are written to a temporary name and renamed, so a reader never sees half a
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 import re
 import zipfile
@@ -208,7 +210,44 @@ def _utf16_prefix(text: str, units: int) -> str:
     return text
 
 
-def write_export(rows: Sequence[dict], out_dir: Path) -> tuple[Path, Path]:
-    """Write findings.csv and findings.xlsx into ``out_dir``; returns both paths."""
+def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = None) -> tuple[Path, Path]:
+    """Write findings.csv and findings.xlsx into ``out_dir``; returns both paths. With the rows'
+    ``fingerprint`` (``state.export_fingerprint``), a stamp beside them lets ``is_current`` say the
+    next time that they hold the same rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    return write_csv(rows, out_dir / "findings.csv"), write_xlsx(rows, out_dir / "findings.xlsx")
+    stamp = out_dir / STAMP
+    stamp.unlink(missing_ok=True)
+    paths = write_csv(rows, out_dir / "findings.csv"), write_xlsx(rows, out_dir / "findings.xlsx")
+    if fingerprint:
+        tmp = stamp.with_suffix(".tmp")
+        tmp.write_text(json.dumps(_stamp(fingerprint, paths)), encoding="utf-8")
+        os.replace(tmp, stamp)
+    return paths
+
+
+STAMP = ".findings.export.json"  # beside the export: what it holds (fingerprint, and the files as written)
+
+
+def _stamp(fingerprint: str, paths: Sequence[Path]) -> dict:
+    """The rows' fingerprint, this module's own (how they are written) and each file as it was written."""
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    files = {}
+    for p in paths:
+        st = p.stat()
+        files[p.name] = [st.st_size, st.st_mtime_ns]
+    return {"rows": fingerprint, "code": code, "files": files}
+
+
+def is_stamped(out_dir: Path) -> bool:
+    """Whether ``out_dir`` has an export written with its fingerprint (else ``is_current`` is False)."""
+    return (out_dir / STAMP).is_file()
+
+
+def is_current(out_dir: Path, fingerprint: str) -> bool:
+    """Whether ``out_dir`` holds the export of rows with this fingerprint, written by this code, its
+    files untouched since (size and modification time): then writing it again would change nothing."""
+    paths = (out_dir / "findings.csv", out_dir / "findings.xlsx")
+    try:
+        return json.loads((out_dir / STAMP).read_text(encoding="utf-8")) == _stamp(fingerprint, paths)
+    except (OSError, ValueError):
+        return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -113,18 +113,20 @@ def validate(home: Home, run_date: date):
 # JSON object: one key per evidence kind, each a list of records (source_file, source_row, fields;
 # money as 2-decimal text). The records are JSON text already: they are joined as text, never parsed,
 # so nothing turns an amount into a float. Stored unmasked in state.sqlite; the page masks by role.
+# {only}: nothing, or the condition that keeps the findings whose ids are in the temp table ``wanted``.
 EVIDENCE_SQL = """
 with evidence_lists as (
     select
         rule_id, subject_type, subject_key, evidence_kind,
         '[' || string_agg(record_json, ',' order by record_seq) || ']' as records
     from marts.fct_finding_evidence
+    where true {only}
     group by rule_id, subject_type, subject_key, evidence_kind
 ),
 evidence as (
     select
         rule_id, subject_type, subject_key,
-        '{' || string_agg(to_json(evidence_kind)::varchar || ':' || records, ',' order by evidence_kind) || '}'
+        '{{' || string_agg(to_json(evidence_kind)::varchar || ':' || records, ',' order by evidence_kind) || '}}'
             as evidence_json
     from evidence_lists
     group by rule_id, subject_type, subject_key
@@ -132,20 +134,55 @@ evidence as (
 select
     f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key, f.project_code, f.unit_code,
     f.amount_at_risk, f.source_file, f.source_row, f.detail,
-    coalesce(evidence.evidence_json, '{}') as evidence_json
+    coalesce(evidence.evidence_json, '{{}}') as evidence_json
 from marts.fct_findings as f
 left join evidence using (rule_id, subject_type, subject_key)
+where true {only}
+"""
+FINDING_ID_SQL = "left(sha256(rule_id || '|' || subject_type || '|' || subject_key), 16)"  # state.finding_id
+# Each finding's id and the fingerprint of everything the state stores of it: its attributes and its
+# evidence records (kind, order, text: an MD5 per record, summed, so no record list is built). A
+# finding whose fingerprint the state holds already is recorded without its evidence being read.
+FINGERPRINT_SQL = f"""
+with evidence_sums as (
+    select
+        rule_id, subject_type, subject_key, count(*) as n, count(evidence_kind) as kinds,
+        count(record_json) as records, sum((m >> 64)::ubigint) as hi,
+        sum((m & 18446744073709551615)::ubigint) as lo
+    from (
+        select rule_id, subject_type, subject_key, evidence_kind, record_json,
+            md5_number(concat(evidence_kind, '|', record_seq, '|', record_json)) as m
+        from marts.fct_finding_evidence
+    )
+    group by rule_id, subject_type, subject_key
+)
+select
+    {FINDING_ID_SQL} as finding_id,
+    md5(to_json([
+        f.rule_name, f.severity, f.project_code, f.unit_code, f.amount_at_risk::varchar, f.source_file,
+        f.source_row::varchar, f.detail, coalesce(e.n, 0)::varchar, e.kinds::varchar, e.records::varchar,
+        e.hi::varchar, e.lo::varchar
+    ])::varchar) as content_hash
+from marts.fct_findings as f
+left join evidence_sums as e using (rule_id, subject_type, subject_key)
 """
 
 
-def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
-    """fct_findings with each finding's evidence (fct_finding_evidence) as JSON text, read-only, in batches.
+def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch: int = 20_000) -> Iterator[dict]:
+    """fct_findings with each finding's evidence (fct_finding_evidence) as JSON text, read-only, in batches,
+    each with its ``content_hash`` (``FINGERPRINT_SQL``).
 
-    Streams, so that a day with hundreds of thousands of findings never holds them all as Python
-    objects (``state.record_run`` writes them batch by batch); DuckDB's own memory is capped too.
+    A finding whose fingerprint is in ``known`` (finding_id -> content_hash: what the state holds,
+    ``state.content_hashes``) comes as just ``{"finding_id", "content_hash"}``: its evidence is not
+    read again (``state.record_run`` records it as stored). Streams, so that a day with hundreds of
+    thousands of findings never holds them all as Python objects (``state.record_run`` writes them
+    batch by batch); DuckDB's own memory is capped too.
     """
     import duckdb
 
+    from fundwatch.state import finding_id
+
+    known = known or {}
     spill = warehouse.parent / "tmp"
     spill.mkdir(exist_ok=True)
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -153,11 +190,25 @@ def iter_findings(warehouse: Path, batch: int = 20_000) -> Iterator[dict]:
         con.execute(f"set memory_limit = '{EXPORT_DUCKDB_MEMORY}'")
         con.execute(f"set temp_directory = '{spill}'")
         con.execute("set preserve_insertion_order = false")
-        cur = con.execute(EVIDENCE_SQL)
+        con.execute("begin transaction")  # both reads below see the same warehouse
+        hashes = dict(con.execute(FINGERPRINT_SQL).fetchall())
+        changed = [fid for fid, h in hashes.items() if known.get(fid) != h]
+        for fid, h in hashes.items():
+            if known.get(fid) == h:
+                yield {"finding_id": fid, "content_hash": h}
+        if not changed:
+            return
+        only = ""
+        if len(changed) < len(hashes):
+            con.execute("create temp table wanted as select unnest(?::varchar[]) as finding_id", [changed])
+            only = f"and {FINDING_ID_SQL} in (select finding_id from wanted)"
+        cur = con.execute(EVIDENCE_SQL.format(only=only))
         names = [d[0] for d in cur.description]
         while rows := cur.fetchmany(batch):
             for row in rows:
-                yield dict(zip(names, row, strict=True))
+                f = dict(zip(names, row, strict=True))
+                f["content_hash"] = hashes[finding_id(f["rule_id"], f["subject_type"], f["subject_key"])]
+                yield f
 
 
 def project_list(warehouse: Path) -> list[tuple]:
@@ -176,19 +227,24 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     a configured channel that fails fails this stage after every unit was tried, and a retry sends
     only what was not delivered)."""
     from fundwatch import digest, state
-    from fundwatch.export import write_export
-    from fundwatch.uploads.templates import save_projects
+    from fundwatch.export import is_current, is_stamped, write_export
+    from fundwatch.uploads.projects import save_projects
 
     summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date,
-                               findings=iter_findings(home.warehouse))
+                               findings=iter_findings(home.warehouse, state.content_hashes(home.state_db)))
     save_projects(home, project_list(home.warehouse))
-    rows = state.export_rows(home.state_db)
-    csv_path, xlsx_path = write_export(rows, out_dir)
+    fingerprint, n = state.export_fingerprint(home.state_db) if is_stamped(out_dir) else ("", 0)
+    if fingerprint and is_current(out_dir, fingerprint):  # the same rows as the export there: nothing to write
+        csv_path, xlsx_path = out_dir / "findings.csv", out_dir / "findings.xlsx"
+    else:
+        rows, fingerprint = state.export_snapshot(home.state_db)  # a decision may have come meanwhile
+        csv_path, xlsx_path = write_export(rows, out_dir, fingerprint)
+        n = len(rows)
     sent = digest.after_run(home, run_date)
     return (
-        f"导出 {len(rows)} 条问题线索（新增 {summary.new}，关闭 {summary.closed}）→ {csv_path}；"
+        f"导出 {n} 条问题线索（新增 {summary.new}，关闭 {summary.closed}）→ {csv_path}；"
         f"监督日报 {sent['digests']} 份，推送 {sent['sent']} 份",
-        {"findings": len(rows), "new": summary.new, "closed": summary.closed,
+        {"findings": n, "new": summary.new, "closed": summary.closed,
          "csv": str(csv_path), "xlsx": str(xlsx_path), "digests": sent["digests"], "digests_sent": sent["sent"]},
     )
 

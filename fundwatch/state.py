@@ -9,14 +9,19 @@ Tables
     One row per recorded run (``status`` is ``complete``).
 ``findings(finding_id PK, rule_id, rule_name, severity, subject_type, subject_key, project_code,
 unit_code, amount_at_risk, source_file, source_row, detail, evidence, first_seen, last_seen,
-is_open, closed_on)``
-    One row per finding ever seen; closed, never deleted. ``amount_at_risk`` is 2-place decimal
+is_open, closed_on, content_hash)``
+    One row per finding ever seen; closed, never deleted. A view (migration 0009) over the tables
+    ``finding_rows`` (every column but ``evidence``) and ``finding_evidence(finding_id PK, evidence)``,
+    so that a run rewrites and reads the small rows only; writing to the view writes both (this
+    module writes the tables). ``amount_at_risk`` is 2-place decimal
     text; ``evidence`` is a JSON object, one key per kind of evidence record (dbt model
     ``fct_finding_evidence``), each a list of records with their ``source_file`` and ``source_row``
     (money as 2-decimal text; unmasked: mask on display). ``first_seen``/``last_seen`` are the
     earliest/latest run dates on which it fired (NULL if a corrected re-run removed its only date);
     ``is_open`` says whether it fires on the latest recorded run date; ``closed_on`` is the first
-    run date after ``last_seen`` (NULL when open).
+    run date after ``last_seen`` (NULL when open). ``content_hash`` is the pipeline's fingerprint of
+    the stored attributes and evidence (``fundwatch.pipeline.FINGERPRINT_SQL``; NULL when recorded
+    without one): a finding whose fingerprint is unchanged is recorded without re-reading its evidence.
 ``finding_history(run_date, finding_id, amount_at_risk, PK(run_date, finding_id))``
     Which findings fired on which run date (the queue's chart reads this).
 ``history_daily(run_date, rule_id, severity, unit_code, project_code, n)``
@@ -53,6 +58,7 @@ ISO form; run dates are ISO dates and always come from the caller, never the clo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -313,6 +319,78 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         WHERE d.action = 'confirmed'
           AND d.id = (SELECT max(x.id) FROM decisions x WHERE x.finding_id = d.finding_id);
     """),
+    ("0008_findings_content_hash", """
+        -- The fingerprint of what is stored of a finding (attributes, evidence), written by the daily
+        -- run: a finding firing again unchanged is recorded without its evidence being read again.
+        ALTER TABLE findings ADD COLUMN content_hash TEXT;
+    """),
+    ("0009_findings_evidence_apart", """
+        -- A finding's evidence (about 1 kB of JSON) in a table of its own, so that the daily run,
+        -- which moves last_seen of every finding still firing and reads the queue's columns of all
+        -- of them, never rewrites nor reads the evidence of findings that did not change. ``findings``
+        -- becomes a view with the same columns in the same order (evidence read only where asked
+        -- for); writing to the view writes both tables (fundwatch.state writes the tables).
+        CREATE TABLE finding_rows (
+            finding_id TEXT PRIMARY KEY,
+            rule_id TEXT NOT NULL,
+            rule_name TEXT,
+            severity TEXT,
+            subject_type TEXT NOT NULL,
+            subject_key TEXT NOT NULL,
+            project_code TEXT,
+            unit_code TEXT,
+            amount_at_risk TEXT,
+            source_file TEXT,
+            source_row INTEGER,
+            detail TEXT,
+            first_seen TEXT,
+            last_seen TEXT,
+            is_open INTEGER NOT NULL DEFAULT 1,
+            closed_on TEXT,
+            content_hash TEXT
+        );
+        INSERT INTO finding_rows SELECT
+            finding_id, rule_id, rule_name, severity, subject_type, subject_key, project_code, unit_code,
+            amount_at_risk, source_file, source_row, detail, first_seen, last_seen, is_open, closed_on,
+            content_hash
+        FROM findings;
+        CREATE TABLE finding_evidence (finding_id TEXT PRIMARY KEY, evidence TEXT);
+        INSERT INTO finding_evidence SELECT finding_id, evidence FROM findings WHERE evidence IS NOT NULL;
+        DROP TABLE findings;
+        CREATE INDEX findings_open ON finding_rows(is_open, first_seen);
+        CREATE INDEX findings_by_first_seen ON finding_rows(first_seen, unit_code);
+        CREATE VIEW findings AS SELECT
+            r.finding_id, r.rule_id, r.rule_name, r.severity, r.subject_type, r.subject_key, r.project_code,
+            r.unit_code, r.amount_at_risk, r.source_file, r.source_row, r.detail,
+            (SELECT e.evidence FROM finding_evidence e WHERE e.finding_id = r.finding_id) AS evidence,
+            r.first_seen, r.last_seen, r.is_open, r.closed_on, r.content_hash
+        FROM finding_rows r;
+        CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings BEGIN
+            INSERT INTO finding_rows VALUES (
+                NEW.finding_id, NEW.rule_id, NEW.rule_name, NEW.severity, NEW.subject_type, NEW.subject_key,
+                NEW.project_code, NEW.unit_code, NEW.amount_at_risk, NEW.source_file, NEW.source_row,
+                NEW.detail, NEW.first_seen, NEW.last_seen, coalesce(NEW.is_open, 1), NEW.closed_on,
+                NEW.content_hash);
+            INSERT INTO finding_evidence VALUES (NEW.finding_id, NEW.evidence);
+        END;
+        CREATE TRIGGER findings_update INSTEAD OF UPDATE ON findings BEGIN
+            UPDATE finding_rows SET
+                finding_id = NEW.finding_id, rule_id = NEW.rule_id, rule_name = NEW.rule_name,
+                severity = NEW.severity, subject_type = NEW.subject_type, subject_key = NEW.subject_key,
+                project_code = NEW.project_code, unit_code = NEW.unit_code, amount_at_risk = NEW.amount_at_risk,
+                source_file = NEW.source_file, source_row = NEW.source_row, detail = NEW.detail,
+                first_seen = NEW.first_seen, last_seen = NEW.last_seen, is_open = NEW.is_open,
+                closed_on = NEW.closed_on, content_hash = NEW.content_hash
+            WHERE finding_id = OLD.finding_id;
+            DELETE FROM finding_evidence WHERE finding_id = OLD.finding_id AND NEW.finding_id != OLD.finding_id;
+            INSERT INTO finding_evidence VALUES (NEW.finding_id, NEW.evidence) ON CONFLICT (finding_id)
+                DO UPDATE SET evidence = excluded.evidence WHERE evidence IS NOT excluded.evidence;
+        END;
+        CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN
+            DELETE FROM finding_rows WHERE finding_id = OLD.finding_id;
+            DELETE FROM finding_evidence WHERE finding_id = OLD.finding_id;
+        END;
+    """),
 )
 
 # SQL expression: a finding's status from its latest decision (alias f for findings).
@@ -390,6 +468,14 @@ def _migrate(conn: sqlite3.Connection) -> None:
         except sqlite3.IntegrityError:
             if not conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
                 raise
+            continue
+        if name in _COMPACT_AFTER and conn.execute("PRAGMA freelist_count").fetchone()[0]:
+            # The pages the old table left: given back once, or every backup would copy them.
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: a later VACUUM may do it
+                conn.execute("VACUUM")
+
+
+_COMPACT_AFTER = {"0009_findings_evidence_apart"}  # migrations that leave a home's file half empty
 
 
 class transaction:  # noqa: N801 - used like a function: ``with transaction(conn):``
@@ -447,7 +533,11 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     recording an earlier date after a later one keeps first_seen = the earliest date and leaves
     the open/closed state to the latest date. Readers see the previous complete run until commit.
     A finding's evidence comes as ``evidence`` (a JSON-able dict) or, from the pipeline, already
-    serialised as ``evidence_json`` (text), which is stored as it is.
+    serialised as ``evidence_json`` (text), which is stored as it is, with its ``content_hash``.
+    A finding the state holds with the same ``content_hash`` may come as just ``{"finding_id",
+    "content_hash"}`` (``fundwatch.pipeline.iter_findings``): it fires with what is stored (the
+    stored amount goes into the history); if the state holds it with another hash, or not at all,
+    ValueError and nothing is written.
 
     ``findings`` is consumed as a stream: ``batch`` findings at a time are written inside the one
     transaction, so memory does not grow with the number of findings (a finding listed twice
@@ -458,10 +548,10 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     try:
         with transaction(conn):
             firing = _record(conn, run_id, day, findings, batch)
-            new = conn.execute(
-                "SELECT count(*) FROM finding_history h JOIN findings f USING (finding_id) "
-                "WHERE h.run_date = ? AND f.first_seen = ?", (day, day)).fetchone()[0]
-            closed = conn.execute("SELECT count(*) FROM findings WHERE closed_on = ?",
+            new = conn.execute(  # _fired: what fires on the day (its finding_history)
+                "SELECT count(*) FROM finding_rows WHERE first_seen = ? AND finding_id IN "
+                "(SELECT finding_id FROM _fired)", (day,)).fetchone()[0]
+            closed = conn.execute("SELECT count(*) FROM finding_rows WHERE closed_on = ?",
                                   (day,)).fetchone()[0]
     finally:
         conn.close()
@@ -478,37 +568,64 @@ def _finding_row(f: Mapping) -> tuple:
         money_text(f.get("amount_at_risk")), f.get("source_file"),
         None if source_row is None else int(source_row), f.get("detail"),
         f.get("evidence_json") or json.dumps(f.get("evidence") or {}, ensure_ascii=False, default=_json_default),
+        f.get("content_hash"),
     )
+
+
+def _as_stored(f: Mapping) -> bool:
+    """Whether ``f`` stands for a finding as the state stores it (only its id and fingerprint)."""
+    return "rule_id" not in f
+
+
+def content_hashes(path: Path) -> dict[str, str]:
+    """The fingerprint of every finding the state holds with one (``findings.content_hash``)."""
+    conn = connect(path)
+    try:
+        return dict(conn.execute("SELECT finding_id, content_hash FROM finding_rows WHERE content_hash IS NOT NULL"))
+    finally:
+        conn.close()
 
 
 # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired;
 # in SET, every column reference is the row's value before this update. ``:d`` is the run date.
 _UPSERT = f"""
-    INSERT INTO findings (finding_id, {', '.join(_FINDING_COLUMNS)}, evidence,
-                          first_seen, last_seen, is_open, closed_on)
+    INSERT INTO finding_rows (finding_id, {', '.join(_FINDING_COLUMNS)}, content_hash,
+                              first_seen, last_seen, is_open, closed_on)
     VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
     ON CONFLICT (finding_id) DO UPDATE SET
     {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
-               for c in (*_FINDING_COLUMNS, 'evidence'))},
+               for c in (*_FINDING_COLUMNS, 'content_hash'))},
     first_seen = min(coalesce(first_seen, :d), :d),
     last_seen = max(coalesce(last_seen, :d), :d)
 """
+# The same rule for the evidence, written (before _UPSERT moves last_seen) only where it changes.
+_EVIDENCE_UPSERT = """
+    INSERT INTO finding_evidence (finding_id, evidence) VALUES (?, ?)
+    ON CONFLICT (finding_id) DO UPDATE SET evidence = excluded.evidence
+    WHERE finding_evidence.evidence IS NOT excluded.evidence
+      AND :d >= coalesce((SELECT r.last_seen FROM finding_rows r WHERE r.finding_id = finding_evidence.finding_id), :d)
+"""
 
 
-def _listed_twice(conn: sqlite3.Connection, rows: list[tuple]) -> str:
+def _listed_twice(conn: sqlite3.Connection, rows: list[tuple], stored: list[str]) -> str:
     """The refusal of a run that lists a finding twice (in this batch or an earlier one)."""
     seen: set[str] = set()
     for r in rows:
         if r[0] in seen or conn.execute("SELECT 1 FROM _fired WHERE finding_id = ?", (r[0],)).fetchone():
             return f"finding listed twice in one run: {r[1]} {r[4]} {r[5]}"
         seen.add(r[0])
+    for fid in stored:
+        if fid in seen or conn.execute("SELECT 1 FROM _fired WHERE finding_id = ?", (fid,)).fetchone():
+            return f"finding listed twice in one run: {fid}"
+        seen.add(fid)
     return "finding listed twice in one run"
 
 
 def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[Mapping], batch: int) -> int:
     """Write the run inside the caller's transaction; returns the number of findings firing."""
-    for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT)", "_gone (finding_id TEXT PRIMARY KEY)",
-                "_affected (finding_id TEXT PRIMARY KEY)"):
+    for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT, as_stored INTEGER NOT NULL)",
+                "_gone (finding_id TEXT PRIMARY KEY)", "_affected (finding_id TEXT PRIMARY KEY)",
+                "_stored (finding_id TEXT, content_hash TEXT)"):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
         conn.execute(f"DELETE FROM {ddl.split()[0]}")
     d = {"d": day}
@@ -519,23 +636,49 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     if not is_latest:
         # An earlier date recorded late: closed findings whose closed_on may move back to it
         # (read before the upserts below move last_seen).
-        conn.execute("""INSERT OR IGNORE INTO _affected SELECT finding_id FROM findings
+        conn.execute("""INSERT OR IGNORE INTO _affected SELECT finding_id FROM finding_rows
                         WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)""", d)
 
     # The findings, a batch at a time: memory stays flat however many fire.
     upsert = _UPSERT.replace(":d", f"'{day}'")
+    evidence_upsert = _EVIDENCE_UPSERT.replace(":d", f"'{day}'")
     firing = 0
     it = iter(findings)
-    while rows := [_finding_row(f) for f in islice(it, batch)]:
+    while True:
+        rows: list[tuple] = []
+        stored: list[tuple[str, str]] = []
+        for f in islice(it, batch):
+            if _as_stored(f):
+                stored.append((f["finding_id"], f["content_hash"]))
+            else:
+                rows.append(_finding_row(f))
+        if not rows and not stored:
+            break
         conn.execute("SAVEPOINT fired_batch")
         try:
-            conn.executemany("INSERT INTO _fired VALUES (?, ?)", ((r[0], r[8]) for r in rows))
+            conn.executemany("INSERT INTO _fired VALUES (?, ?, 0)", ((r[0], r[8]) for r in rows))
+            # As stored: its amount from the state, where the fingerprint must be the same.
+            conn.execute("DELETE FROM _stored")
+            conn.executemany("INSERT INTO _stored VALUES (?, ?)", stored)
+            n = conn.execute("INSERT INTO _fired SELECT f.finding_id, f.amount_at_risk, 1 FROM _stored s "
+                             "JOIN finding_rows f ON f.finding_id = s.finding_id AND f.content_hash = s.content_hash"
+                             ).rowcount if stored else 0
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO fired_batch")
-            raise ValueError(_listed_twice(conn, rows)) from None
+            raise ValueError(_listed_twice(conn, rows, [fid for fid, _ in stored])) from None
         conn.execute("RELEASE fired_batch")
-        conn.executemany(upsert, rows)
-        firing += len(rows)
+        if n != len(stored):
+            raise ValueError(f"{len(stored) - n} finding(s) given as stored are not stored with that content_hash")
+        conn.executemany(evidence_upsert, ((r[0], r[12]) for r in rows))
+        conn.executemany(upsert, (r[:12] + r[13:] for r in rows))
+        firing += len(rows) + len(stored)
+    # Those recorded as stored only widen their dates (one column at a time: an UPDATE that assigns
+    # first_seen rewrites its index entry even to the same value).
+    # first_seen by its index (``+finding_id``: not by the key): only a date recorded late moves it.
+    for col, wider in (("last_seen", "last_seen IS NULL OR last_seen < :d"), ("first_seen", "first_seen > :d"),
+                       ("first_seen", "first_seen IS NULL")):
+        conn.execute(f"""UPDATE finding_rows SET {col} = :d
+                         WHERE ({wider}) AND +finding_id IN (SELECT finding_id FROM _fired WHERE as_stored)""", d)
 
     # Fired on this date when it was recorded before, and no longer does (a corrected re-run).
     conn.execute("""INSERT INTO _gone SELECT finding_id FROM finding_history
@@ -555,7 +698,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     conn.execute("""
         INSERT INTO history_daily
         SELECT :d, f.rule_id, f.severity, f.unit_code, f.project_code, count(*)
-        FROM _fired x JOIN findings f ON f.finding_id = x.finding_id
+        FROM _fired x JOIN finding_rows f ON f.finding_id = x.finding_id
         GROUP BY f.rule_id, f.severity, f.unit_code, f.project_code
     """, d)
 
@@ -568,30 +711,30 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     """, (run_id, day, stamp, stamp))
 
     conn.execute("""
-        UPDATE findings SET  -- NULL when it no longer fired on any recorded date
-            first_seen = (SELECT min(run_date) FROM finding_history h WHERE h.finding_id = findings.finding_id),
-            last_seen = (SELECT max(run_date) FROM finding_history h WHERE h.finding_id = findings.finding_id)
+        UPDATE finding_rows SET  -- NULL when it no longer fired on any recorded date
+            first_seen = (SELECT min(run_date) FROM finding_history h WHERE h.finding_id = finding_rows.finding_id),
+            last_seen = (SELECT max(run_date) FROM finding_history h WHERE h.finding_id = finding_rows.finding_id)
         WHERE finding_id IN (SELECT finding_id FROM _gone)
     """)
     if is_latest:
         # The common case, in bulk: what fires is open, what was open and does not fire closes today.
-        conn.execute("""UPDATE findings SET is_open = 1, closed_on = NULL
+        conn.execute("""UPDATE finding_rows SET is_open = 1, closed_on = NULL
                         WHERE finding_id IN (SELECT finding_id FROM _fired)
                           AND (is_open = 0 OR closed_on IS NOT NULL)""")
-        conn.execute("""UPDATE findings SET is_open = 0, closed_on = :d
+        conn.execute("""UPDATE finding_rows SET is_open = 0, closed_on = :d
                         WHERE is_open = 1 AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
     # The rest by definition: open = fires on the latest date; closed_on = first run after last_seen.
     conn.execute("""
-        UPDATE findings SET
+        UPDATE finding_rows SET
             is_open = EXISTS (SELECT 1 FROM finding_history h
-                              WHERE h.finding_id = findings.finding_id AND h.run_date = :latest),
+                              WHERE h.finding_id = finding_rows.finding_id AND h.run_date = :latest),
             closed_on = CASE
                 WHEN EXISTS (SELECT 1 FROM finding_history h
-                             WHERE h.finding_id = findings.finding_id AND h.run_date = :latest)
+                             WHERE h.finding_id = finding_rows.finding_id AND h.run_date = :latest)
                 THEN NULL
                 WHEN NOT EXISTS (SELECT 1 FROM finding_history h
-                                 WHERE h.finding_id = findings.finding_id) THEN :d
-                ELSE (SELECT min(r.run_date) FROM runs r WHERE r.run_date > findings.last_seen)
+                                 WHERE h.finding_id = finding_rows.finding_id) THEN :d
+                ELSE (SELECT min(r.run_date) FROM runs r WHERE r.run_date > finding_rows.last_seen)
             END
         WHERE finding_id IN (SELECT finding_id FROM _affected)
     """, {"latest": latest, "d": day})
@@ -603,8 +746,25 @@ def export_rows(path: Path) -> list[dict]:
 
     ``amount_at_risk`` is a Decimal; ``status`` is the latest decision (``open`` if none).
     """
+    return export_snapshot(path)[0]
+
+
+def export_fingerprint(path: Path) -> tuple[str, int]:
+    """(SHA-256 of ``export_rows``' rows as stored, their number): equal fingerprints, equal exports."""
+    return _read_export(path, keep=False)[1:]
+
+
+def export_snapshot(path: Path) -> tuple[list[dict], str]:
+    """``export_rows`` and the ``export_fingerprint`` of those very rows (one read)."""
+    rows, fingerprint, _ = _read_export(path, keep=True)
+    return rows, fingerprint
+
+
+def _read_export(path: Path, *, keep: bool) -> tuple[list[dict], str, int]:
     conn = connect(path)
+    conn.row_factory = None
     try:
+        sha, n, out = hashlib.sha256(), 0, []
         cur = conn.execute(f"""
             SELECT f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key,
                    f.project_code, f.unit_code, f.amount_at_risk, f.source_file, f.source_row,
@@ -612,12 +772,15 @@ def export_rows(path: Path) -> list[dict]:
             FROM findings f WHERE f.is_open = 1
             ORDER BY f.rule_id, f.subject_type, f.subject_key
         """)
-        out = []
-        for row in cur:
-            d = dict(zip(EXPORT_COLUMNS, tuple(row), strict=True))
-            d["amount_at_risk"] = money(d["amount_at_risk"])
-            out.append(d)
-        return out
+        while part := cur.fetchmany(5_000):
+            sha.update(repr(part).encode())
+            n += len(part)
+            if keep:
+                for row in part:
+                    d = dict(zip(EXPORT_COLUMNS, row, strict=True))
+                    d["amount_at_risk"] = money(d["amount_at_risk"])
+                    out.append(d)
+        return out, sha.hexdigest(), n
     finally:
         conn.close()
 

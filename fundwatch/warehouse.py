@@ -186,32 +186,48 @@ def dbt_docs(home: Home, run_date: date) -> Path:
     run date the as-of rules used, not dbt's placeholder. After a build of the same date and project,
     the page is put together from that build's manifest (compiled as of the date) and the catalog of
     the project (columns and types: they change only with the project), as `dbt docs generate
-    --static` puts it together; otherwise dbt generates both.
+    --static` puts it together; dbt generates the catalog only when the project has none yet
+    (``--no-compile``: the build compiled everything already, and its manifest is kept). Without
+    such a build, dbt generates both.
     """
     target_dir, log_dir = _home_dirs(home)
     fingerprint = project_fingerprint()
     built = target_dir / _BUILT
     catalog_of = target_dir / _CATALOG_OF
-    fresh = (built.exists() and json.loads(built.read_text(encoding="utf-8"))
-             == {"run_date": run_date.isoformat(), "fingerprint": fingerprint}
-             and catalog_of.exists() and catalog_of.read_text(encoding="utf-8") == fingerprint
-             and (target_dir / "catalog.json").exists())
-    if fresh:
-        page = _static_page(target_dir / "manifest.json", target_dir / "catalog.json")
-    else:
-        env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
-        args = _dbt_args(["docs", "generate", "--static"], target_dir, log_dir)
-        rc, lines = _run(args, env)
-        static = target_dir / "static_index.html"
-        if rc != 0 or not static.exists():
-            tail = "；".join(ln for ln in lines if ln.strip())[-500:]
-            raise WarehouseError(f"dbt 文档生成失败（dbt docs generate failed, exit {rc}）：{tail}")
+    manifest = target_dir / "manifest.json"
+    compiled = (built.exists() and manifest.exists() and json.loads(built.read_text(encoding="utf-8"))
+                == {"run_date": run_date.isoformat(), "fingerprint": fingerprint})
+    has_catalog = (catalog_of.exists() and catalog_of.read_text(encoding="utf-8") == fingerprint
+                   and (target_dir / "catalog.json").exists())
+    if compiled and not has_catalog:
+        kept = manifest.read_bytes()  # `--no-compile` writes a manifest without compiled SQL
+        try:
+            _generate_docs(home, run_date, ["--no-compile"])
+        finally:
+            manifest.write_bytes(kept)
         catalog_of.write_text(fingerprint, encoding="utf-8")
-        page = static.read_bytes()
+    if compiled:
+        page = _static_page(manifest, target_dir / "catalog.json")
+    else:
+        _generate_docs(home, run_date, [])
+        catalog_of.write_text(fingerprint, encoding="utf-8")
+        page = (target_dir / "static_index.html").read_bytes()
     home.dbt_docs_dir.mkdir(parents=True, exist_ok=True)
     out = home.dbt_docs_dir / "index.html"
     out.write_bytes(page)
     return out
+
+
+def _generate_docs(home: Home, run_date: date, options: list[str]) -> None:
+    """`dbt docs generate --static` as of ``run_date``: catalog.json, manifest.json, static_index.html."""
+    target_dir, log_dir = _home_dirs(home)
+    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
+    static = target_dir / "static_index.html"
+    static.unlink(missing_ok=True)
+    rc, lines = _run(_dbt_args(["docs", "generate", "--static", *options], target_dir, log_dir), env)
+    if rc != 0 or not static.exists():
+        tail = "；".join(ln for ln in lines if ln.strip())[-500:]
+        raise WarehouseError(f"dbt 文档生成失败（dbt docs generate failed, exit {rc}）：{tail}")
 
 
 def _static_page(manifest: Path, catalog: Path) -> bytes:

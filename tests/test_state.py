@@ -54,7 +54,7 @@ def test_finding_id_is_sha256_prefix_of_rule_subject_key():
 
 def test_connect_creates_schema_in_wal_mode(db):
     conn = state.connect(db)
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     assert {"runs", "findings", "finding_history", "decisions", "users", "audit_log"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
@@ -288,3 +288,87 @@ def test_record_run_streams_its_findings_in_bounded_memory(db):
     conn = state.connect(db)
     assert conn.execute("SELECT count(*) FROM findings WHERE is_open = 1").fetchone()[0] == n
     conn.close()
+
+
+def _as_stored(f: dict) -> dict:
+    return {"finding_id": state.finding_id(f["rule_id"], f["subject_type"], f["subject_key"]),
+            "content_hash": f["content_hash"]}
+
+
+def _dump(db) -> dict:
+    conn = state.connect(db)
+    try:
+        return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2")]
+                for t in ("findings", "finding_history", "history_daily")}
+    finally:
+        conn.close()
+
+
+def test_findings_given_as_stored_are_recorded_exactly_like_the_findings_themselves(tmp_path):
+    """The daily run passes a finding whose fingerprint the state holds as just its id and hash: the
+    state ends up the same as with the whole finding, in any order of dates (a late earlier day too)."""
+    full, light = tmp_path / "full.sqlite", tmp_path / "light.sqlite"
+    a, b = finding(key="A", content_hash="ha"), finding(key="B", amount="7.50", content_hash="hb")
+    days = [(D2, [a, b]), (D3, [a]), (D1, [a, b]), (D3, [a, b])]  # D1 recorded late, D3 corrected
+    for n, (day, fs) in enumerate(days):
+        state.record_run(full, run_id=f"r{n}", run_date=day, findings=fs)
+        known = state.content_hashes(light)
+        state.record_run(light, run_id=f"r{n}", run_date=day,
+                         findings=[_as_stored(f) if known.get(_as_stored(f)["finding_id"]) == f["content_hash"]
+                                   else f for f in fs])
+        assert _dump(light) == _dump(full), day
+    assert state.content_hashes(light) == {_as_stored(a)["finding_id"]: "ha", _as_stored(b)["finding_id"]: "hb"}
+
+
+def test_a_finding_given_as_stored_with_another_hash_is_refused_and_nothing_is_written(db):
+    a = finding(key="A", content_hash="ha")
+    state.record_run(db, run_id="r1", run_date=D1, findings=[a])
+    before = _dump(db)
+    for wrong in ({**_as_stored(a), "content_hash": "changed"},
+                  {"finding_id": state.finding_id("PAY_LATE", "payment", "NEW"), "content_hash": "ha"}):
+        with pytest.raises(ValueError, match="not stored with that content_hash"):
+            state.record_run(db, run_id="r2", run_date=D2, findings=[wrong])
+        assert _dump(db) == before
+    with pytest.raises(ValueError, match="listed twice"):
+        state.record_run(db, run_id="r2", run_date=D2, findings=[_as_stored(a), a])
+    assert _dump(db) == before
+
+
+def test_the_export_fingerprint_follows_every_exported_value(db):
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding(key="A"), finding(key="B")])
+    rows, fp = state.export_snapshot(db)
+    assert rows == state.export_rows(db) and state.export_fingerprint(db) == (fp, 2)
+    state.record_run(db, run_id="r1", run_date=D1, findings=[finding(key="A"), finding(key="B")])
+    assert state.export_fingerprint(db) == (fp, 2)  # the same day again: the same export
+    seen = {fp}
+    state.add_decision(db, finding_id=state.finding_id("PAY_LATE", "payment", "A"), action="confirmed",
+                       comment="", username="u")
+    seen.add(state.export_fingerprint(db)[0])
+    state.record_run(db, run_id="r2", run_date=D2, findings=[finding(key="A"), finding(key="B", detail="改")])
+    seen.add(state.export_fingerprint(db)[0])
+    state.record_run(db, run_id="r3", run_date=D3, findings=[finding(key="A"), finding(key="B", detail="改")])
+    assert state.export_fingerprint(db)[0] in seen  # nothing exported changed (last_seen is not exported)
+    state.record_run(db, run_id="r4", run_date=D3, findings=[finding(key="A")])
+    seen.add(state.export_fingerprint(db)[0])
+    assert len(seen) == 4
+
+
+def test_a_home_of_before_keeps_its_findings_and_gets_no_empty_pages_when_evidence_moves_apart(tmp_path):
+    """Migration 0009 (evidence in a table of its own): the same rows through the view, and the
+    pages of the old table given back (a backup copies the whole file)."""
+    db = tmp_path / "state.sqlite"
+    old = sqlite3.connect(db, isolation_level=None)
+    old.executescript(state._SCHEMA + "PRAGMA user_version = 2;")
+    old.execute("PRAGMA journal_mode = WAL")
+    for i in range(300):
+        old.execute("INSERT INTO findings (finding_id, rule_id, subject_type, subject_key, evidence, first_seen, "
+                    "last_seen) VALUES (?, 'PAY_LATE', 'payment', ?, ?, '2021-04-28', '2021-04-28')",
+                    (f"{i:016x}", f"TX{i}", '{"subject": [{"remark": "%s"}]}' % ("说明" * 400)))
+    old.close()
+    conn = state.connect(db)
+    try:
+        assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'findings'").fetchone()[0] == "view"
+        assert tuple(conn.execute("SELECT count(*), count(evidence) FROM findings").fetchone()) == (300, 300)
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    finally:
+        conn.close()

@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from fundwatch import scope
 from fundwatch.divisions import divisions
-from fundwatch.paths import REFERENCE_DIR, Home
+from fundwatch.paths import REFERENCE_DIR
+from fundwatch.uploads.projects import Project, known_projects, projects_file, save_projects  # noqa: F401
 from ingestion.kinds import KINDS_BY_TABLE, Column, Kind, VType
 
 DATA_ROWS = 5_000  # rows below the header that carry the drop-downs and input hints
@@ -128,13 +125,6 @@ GENERAL_NOTES = (
 )
 
 
-@dataclass(frozen=True)
-class Project:
-    code: str
-    name: str
-    unit_code: str | None
-
-
 def kind_of(table: str) -> Kind:
     """The kind of a template name (the raw table name, e.g. ``payments``); KeyError if unknown."""
     return KINDS_BY_TABLE[table]
@@ -142,29 +132,6 @@ def kind_of(table: str) -> Kind:
 
 def template_filename(kind: Kind) -> str:
     return f"{kind.label}报送模板.xlsx"
-
-
-def projects_file(home: Home) -> Path:
-    return home.uploads_dir / "projects.json"
-
-
-def save_projects(home: Home, rows: Sequence[tuple[str, str | None, str | None]]) -> Path:
-    """Keep the warehouse's project list (code, name, unit) for the drop-down; written by the daily
-    run's export stage, so the review service never opens the warehouse."""
-    path = projects_file(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps([list(r) for r in rows], ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def known_projects(home: Home) -> list[Project]:
-    """The projects of the latest daily run (``save_projects``); none before the first run."""
-    try:
-        return [Project(*p) for p in json.loads(projects_file(home).read_text(encoding="utf-8"))]
-    except FileNotFoundError:
-        return []
 
 
 def units_in_scope(unit: str) -> list[tuple[str, str]]:

@@ -211,3 +211,19 @@ def test_every_model_is_documented_in_a_yaml_file_of_its_own_folder(docs):
         if yaml_dir != os.path.dirname(node["original_file_path"]):
             elsewhere.append((node["name"], node["patch_path"]))
     assert elsewhere == []
+
+
+def test_after_a_build_only_the_catalog_is_generated_and_the_builds_manifest_is_kept(docs, built_home):
+    """The first docs after a build (no catalog for the project yet): dbt builds the catalog without
+    compiling again (``--no-compile``); the page inlines the build's manifest, compiled as of the run
+    date, which stays as the build wrote it."""
+    target = built_home.dbt_target_dir
+    (target / "fundwatch_catalog_of").unlink()
+    (target / "catalog.json").unlink()
+    manifest = (target / "manifest.json").read_bytes()
+    page = dbt_docs(built_home, RUN_DATE)
+    assert (target / "manifest.json").read_bytes() == manifest
+    assert (target / "catalog.json").exists() and (target / "fundwatch_catalog_of").exists()
+    html = page.read_text(encoding="utf-8")
+    assert f"cast('{RUN_DATE.isoformat()}' as date)" in html and "model.fundwatch.fct_findings" in html
+    assert json.loads((target / "catalog.json").read_text(encoding="utf-8"))["nodes"]

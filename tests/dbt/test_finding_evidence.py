@@ -296,3 +296,34 @@ def test_exposures_name_what_each_consumer_reads(manifest):
     assert models("findings_export") == set(re.findall(r"\bmarts\.(\w+)", EVIDENCE_SQL))
     assert models("review_page") == set()
     assert models("gx_suites") == {r.mart for r in rules()} | {"fct_findings"}
+
+
+def test_the_next_day_reads_again_only_the_evidence_of_findings_that_changed(built_home, recorded, tmp_path):
+    """The fingerprint of each finding (attributes and evidence records) is what the state stores: the
+    next day a finding with the same fingerprint comes as its id and hash only, one whose stored
+    fingerprint differs comes whole, and the state ends up as if every finding had come whole."""
+    import shutil
+    from datetime import timedelta
+
+    _, rows = recorded
+    db = tmp_path / "state.sqlite"
+    shutil.copyfile(built_home.state_db, db)
+    known = state.content_hashes(db)
+    assert set(known) == set(rows) and all(len(h) == 32 for h in known.values())
+    assert all(set(f) == {"finding_id", "content_hash"} for f in iter_findings(built_home.warehouse, known))
+
+    stale = sorted(known)[0]
+    got = list(iter_findings(built_home.warehouse, {**known, stale: "0" * 32}, batch=3))
+    whole = [f for f in got if "rule_id" in f]
+    assert len(got) == len(known) and len(whole) == 1 and whole[0]["content_hash"] == known[stale]
+    assert whole[0]["evidence_json"] == rows[stale]["evidence"]
+
+    next_day = RUN_DATE + timedelta(days=1)
+    state.record_run(db, run_id="t2", run_date=next_day, findings=iter_findings(built_home.warehouse, known))
+    conn = state.connect(db)
+    after = {r["finding_id"]: dict(r) for r in conn.execute("select * from findings")}
+    history = conn.execute("select run_date, count(*), sum(amount_at_risk) from finding_history group by 1 "
+                           "order by 1").fetchall()
+    conn.close()
+    assert after == {fid: {**r, "last_seen": next_day.isoformat()} for fid, r in rows.items()}
+    assert [tuple(h) for h in history][0][1:] == tuple(history[1])[1:]

@@ -89,3 +89,19 @@ def test_xlsx_holds_the_same_values_and_no_formula(exported):
     for row in ws.iter_rows():
         for cell in row:
             assert cell.data_type != "f", f"{cell.coordinate} is a formula"
+
+
+def test_an_export_is_current_only_for_the_same_rows_and_untouched_files(tmp_path):
+    from fundwatch.export import is_current
+
+    out = tmp_path / "out"
+    write_export(ROWS, out)
+    assert not is_current(out, "rows-1")  # written without a fingerprint: never taken as current
+    write_export(ROWS, out, "rows-1")
+    assert is_current(out, "rows-1") and not is_current(out, "rows-2")
+    with (out / "findings.csv").open("a", encoding="utf-8") as fh:  # somebody edited the export
+        fh.write("x")
+    assert not is_current(out, "rows-1")
+    write_export(ROWS, out, "rows-1")
+    (out / "findings.xlsx").unlink()
+    assert not is_current(out, "rows-1")

@@ -271,6 +271,13 @@ def test_findings_confirmed_before_the_migration_get_their_rectification(rhome):
         for table in ("rectification_attachments", "rectification_steps", "digests"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DELETE FROM schema_migrations WHERE name = '0005_rectify_tables'")
+        # Nor the later migrations that follow it: findings still one table.
+        conn.execute("CREATE TABLE findings_before AS SELECT * FROM findings")
+        conn.execute("DROP VIEW findings")
+        conn.execute("DROP TABLE finding_rows")
+        conn.execute("DROP TABLE finding_evidence")
+        conn.execute("ALTER TABLE findings_before RENAME TO findings")
+        conn.execute("DELETE FROM schema_migrations WHERE name = '0009_findings_evidence_apart'")
     conn.close()
     conn = state.connect(rhome.state_db)
     r = rectification.get(conn, fid(CS_SHARED))
