@@ -282,3 +282,29 @@ def test_plain_lines_are_lines_ending_in_lf_or_crlf_without_rs(tmp_path: Path, m
     path = tmp_path / "x.csv"
     path.write_bytes(data)
     assert readers.scan_file(path).plain_lines is plain
+
+
+def test_plain_lines_over_random_bytes_and_chunk_sizes(tmp_path: Path, monkeypatch):
+    """plain_lines, counted chunk by chunk, is what the whole file says: no RS, no CR without its LF,
+    and not both CR LF and bare LF line ends; whatever the chunk size."""
+    import random
+    import re
+
+    from ingestion import readers
+
+    def whole(data: bytes) -> bool:
+        return (b"\x1e" not in data and not re.search(b"\r(?!\n)", data)
+                and not (b"\r\n" in data and re.search(b"(?<!\r)\n", data)))
+
+    rnd = random.Random(17)
+    path = tmp_path / "x.csv"
+    seen = set()
+    for _ in range(1000):
+        alphabet = b"ab\r\n\n\x1e" if rnd.random() < 0.05 else b"ab\r\n\n"
+        data = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        path.write_bytes(data)
+        for chunk in (1, 2, 3, 5, 1024):
+            monkeypatch.setattr(readers, "CHUNK", chunk)
+            assert readers.scan_file(path).plain_lines is whole(data), (data, chunk)
+        seen.add(whole(data))
+    assert seen == {True, False}
