@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from ingestion import normalise as nz
@@ -174,8 +174,10 @@ def _unrecognised(first_rows: list[list[object]], late: tuple[int, Kind] | None,
 
 
 def _json_cell(v: object) -> object:
-    if isinstance(v, datetime | date):
+    if isinstance(v, datetime | date | time):  # a time cell (08:00): calamine gives datetime.time
         return v.isoformat()
+    if isinstance(v, timedelta):  # a duration cell ([h]:mm)
+        return str(v)
     if isinstance(v, float):
         return repr(v)
     if isinstance(v, Decimal | CellIssue):
@@ -191,7 +193,7 @@ def raw_values_json(header: Header, cells: list[object]) -> str:
             continue
         label = header.labels[i] if i < len(header.labels) and header.labels[i] else col_letters(i) + "列"
         out[label] = _json_cell(v)
-    return json.dumps(out, ensure_ascii=False)
+    return json.dumps(out, ensure_ascii=False, default=str)  # any other cell as its text, never an error
 
 
 class _Memo(dict):
@@ -362,8 +364,14 @@ class DataRows:
                 stated = nz.norm_money(raw)
             except nz.BadValue:
                 continue  # an unreadable stated total is not compared (see module docstring)
-            if stated is not None:
-                self.stats.totals.append(TotalLine(row_no, c.header, stated, self.sums[c.name]))
+            if stated is None:
+                continue
+            if self.sums[c.name] >= nz.MONEY_MAX:  # DECIMAL(18,2) cannot hold it, nor the difference
+                raise FileRejected(
+                    f"第{row_no}行合计无法核对：“{c.header}”列各行金额之和为 {self.sums[c.name]} 元，"
+                    "超出系统可记录的金额（须小于 1 亿亿元）；多半是某些行的金额填错"
+                    "（如把账号或身份证号填进了金额列），请核对后重新报送")
+            self.stats.totals.append(TotalLine(row_no, c.header, stated, self.sums[c.name]))
 
 
 def read_header(rows: Iterator[Row]) -> Header:
