@@ -114,10 +114,11 @@ STEPS: dict[VType, tuple[tuple[str, str], ...]] = {
             END"""),
         ("ok", "CASE WHEN {s} IS NULL OR {fast} OR {t} = '' OR {v} IS NOT NULL THEN true ELSE false END")),
     VType.ACCOUNT: (
-        ("fast", "regexp_full_match({s}, '[0-9]+')"),
+        ("d", "replace({s}, ' ', '')"),  # the usual forms: digits, or digits in groups with spaces
+        ("fast", "regexp_full_match({d}, '[0-9]+')"),
         ("t", f"""CASE WHEN NOT {{fast}}
             THEN ltrim(regexp_replace(fw_halfwidth({{s}}), {_q(_ACCOUNT_DROP)}, '', 'g'), '''') END"""),
-        ("v", "CASE WHEN {fast} THEN {s} WHEN regexp_full_match({t}, '[0-9]+') THEN {t} END"),
+        ("v", "CASE WHEN {fast} THEN {d} WHEN regexp_full_match({t}, '[0-9]+') THEN {t} END"),
         _SURE),
     VType.CODE: (
         ("fast", "regexp_full_match({s}, '[0-9]{{6}}')"),
