@@ -95,7 +95,8 @@ MACROS = {
     "other_digit": f"strlen(s) <> length(s) AND regexp_matches(s, {_q(OTHER_DIGITS)})",
     # normalise.upgrade_id15 over 15 ASCII digits: "19" before the year, then the check character
     "id15": f"""{_FIRST17} || substr('10X98765432', CAST(list_sum(list_transform(range(17),
-        lambda i: CAST(substr({_FIRST17}, i + 1, 1) AS INTEGER) * {list(_ID_WEIGHTS)}[i + 1])) % 11 AS INTEGER) + 1, 1)""",
+        lambda i: CAST(substr({_FIRST17}, i + 1, 1) AS INTEGER) * {list(_ID_WEIGHTS)}[i + 1])) % 11
+        AS INTEGER) + 1, 1)""",
 }
 
 # The usual forms, each read by one regular expression and a cast (RE2's [0-9] is ASCII, as it must be).
