@@ -159,7 +159,7 @@ def norm_date(v: object) -> date | None:
 _MONEY = re.compile(r"^(?:[￥¥]|RMB|人民币)?\s*(-)?\s*(?:[￥¥])?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*元?$")
 _MONEY_EXPECT = "应为金额，如 1200、1200.50、1,200.00、1200元 或 ￥1,200.00"
 _CENT = Decimal("0.01")
-_MONEY_MAX = Decimal("10000000000000000")  # DECIMAL(18,2)
+MONEY_MAX = Decimal("10000000000000000")  # DECIMAL(18,2) holds less
 
 
 def norm_money(v: object) -> Decimal | None:
@@ -190,7 +190,7 @@ def norm_money(v: object) -> Decimal | None:
         raise BadValue("金额最多两位小数（精确到分）")
     if d < 0:
         raise BadValue("金额不能为负数；冲正或退款请更正原文件后重新报送")
-    if d >= _MONEY_MAX:
+    if d >= MONEY_MAX:
         raise BadValue("金额过大")
     return d.quantize(_CENT)
 
@@ -224,7 +224,8 @@ def norm_int(v: object) -> int | None:
 # ---------------------------------------------------------------- IDs, accounts, names, codes
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID18_FAST = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d also matches full-width digits
+# fullmatch: a $ would match before a final line end; ASCII: \d also matches full-width digits
+_ID18_FAST = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def id_check_char(first17: str) -> str:
@@ -245,7 +246,7 @@ _ID_NUMBER_CELL = ("公民身份号码写成了数值单元格：Excel 数值只
 def norm_id(v: object) -> str | None:
     """公民身份号码: spaces removed, half-width, upper-case X, 15 digits upgraded; never validated,
     except that a number cell of more than 15 digits is refused (its last digits are lost)."""
-    if type(v) is str and _ID18_FAST.match(v):
+    if type(v) is str and _ID18_FAST.fullmatch(v):
         return v
     if _is_empty(v):
         return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from ingestion.kinds import VType
+from ingestion.normalise import _ID_WEIGHTS
 
 # Python's whitespace (``str.isspace``, also what ``re``'s ``\\s`` matches) and the digits ``re``'s
 # ``\\d`` matches beyond 0-9 (Arabic-Indic and the like: left to Python), as code point ranges.
@@ -68,6 +69,9 @@ def _q(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+_FIRST17 = "(s[1:6] || '19' || s[7:15])"
+
+
 def _solid() -> str:
     """SQL: the code point ``s`` is certainly not whitespace (printable ASCII, or above every space)."""
     ascii_ws = max(b for a, b in WS_RANGES if b < 128)
@@ -89,6 +93,10 @@ MACROS = {
     "nows": f"regexp_replace(s, {_q(WS + '+')}, '', 'g')",
     "halfwidth": f"CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, {_q(_FW_FROM)}, {_q(_FW_TO)}) END",
     "other_digit": f"strlen(s) <> length(s) AND regexp_matches(s, {_q(OTHER_DIGITS)})",
+    # normalise.upgrade_id15 over 15 ASCII digits: "19" before the year, then the check character
+    "id15": f"""{_FIRST17} || substr('10X98765432', CAST(list_sum(list_transform(range(17),
+        lambda i: CAST(substr({_FIRST17}, i + 1, 1) AS INTEGER) * {list(_ID_WEIGHTS)}[i + 1])) % 11
+        AS INTEGER) + 1, 1)""",
 }
 
 # The usual forms, each read by one regular expression and a cast (RE2's [0-9] is ASCII, as it must be).
@@ -109,15 +117,15 @@ STEPS: dict[VType, tuple[tuple[str, str], ...]] = {
     VType.ID: (
         ("fast", "regexp_full_match({s}, '[0-9]{{17}}[0-9X]')"),
         ("t", "CASE WHEN NOT {fast} THEN ltrim(fw_nows(fw_halfwidth({s})), '''') END"),
-        ("v", """CASE WHEN {fast} THEN {s}
-            WHEN {t} <> '' AND strlen({t}) = length({t}) AND NOT regexp_full_match({t}, '[0-9]{{15}}') THEN upper({t})
-            END"""),
+        ("v", """CASE WHEN {fast} THEN {s} WHEN regexp_full_match({t}, '[0-9]{{15}}') THEN fw_id15({t})
+            WHEN {t} <> '' AND strlen({t}) = length({t}) THEN upper({t}) END"""),
         ("ok", "CASE WHEN {s} IS NULL OR {fast} OR {t} = '' OR {v} IS NOT NULL THEN true ELSE false END")),
     VType.ACCOUNT: (
-        ("fast", "regexp_full_match({s}, '[0-9]+')"),
+        ("d", "replace({s}, ' ', '')"),  # the usual forms: digits, or digits in groups with spaces
+        ("fast", "regexp_full_match({d}, '[0-9]+')"),
         ("t", f"""CASE WHEN NOT {{fast}}
             THEN ltrim(regexp_replace(fw_halfwidth({{s}}), {_q(_ACCOUNT_DROP)}, '', 'g'), '''') END"""),
-        ("v", "CASE WHEN {fast} THEN {s} WHEN regexp_full_match({t}, '[0-9]+') THEN {t} END"),
+        ("v", "CASE WHEN {fast} THEN {d} WHEN regexp_full_match({t}, '[0-9]+') THEN {t} END"),
         _SURE),
     VType.CODE: (
         ("fast", "regexp_full_match({s}, '[0-9]{{6}}')"),

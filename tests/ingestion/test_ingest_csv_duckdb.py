@@ -24,7 +24,8 @@ USUAL = {  # forms the generator and the clerks' files use: SQL must be sure of 
     VType.TEXT: [" 第一批 ", "中国银行", "P2020001", "\u3000备注\u3000", "备注\x85", "\x1c备注", "é\u0301 "],
     VType.NAME: ["张三", "张 三", "买买提•艾力", "阿依古丽\u3000买买提", " 李子凤 ", "帕提古丽・热合曼"],
     VType.ID: [ID1, ID2, "43012119850315003x", "430102 19900101 1238", "４３０１０２１９９００１０１１２３８",
-               "4301021990"],
+               "4301021990", "430102900101123", "430121850315003",  # 15 digits: upgraded
+               "４３０１０２９００１０１１２３"],
     VType.ACCOUNT: ["6217000011112222", "6217 0000 1111 2222", "6217-0000-1111-2222", "'6217000011112222",
                     "6217 0000 1111 2222 ", "621285-000015-943363-6"],
     VType.CODE: ["430121", " 430121 ", "４３０１２１"],
@@ -39,7 +40,8 @@ USUAL = {  # forms the generator and the clerks' files use: SQL must be sure of 
 }
 ODD = ["", " ", "\u3000", "-5", "-0", "1.2万", "12O0", "1,20,0", "1200.505", "99999999999999999", "2020-02-30",
        "2020-06/30", "2020年6月30", "1020-06-30", "٢٠٢٠-06-30", "４３０１０２９００１０１１２３", "430102900101123",
-       "ßx", "62a7", "'", "4301", "2147483648", "12.5", "#N/A", "湘财社指〔٢٠٢٠〕36号", "a\u2003b", "x\u00a0"]
+       "ßx", "62a7", "'", "4301", "2147483648", "12.5", "#N/A", "湘财社指〔٢٠٢٠〕36号", "a\u2003b", "x\u00a0",
+       ID1 + "\n", "\n" + ID1, "2020-06-30\n", "20200630\n", "1200\n", "30\n", "430121\n", "湘财社指〔2020〕36号\n"]
 _ALPHABET = "0123456789０１２３-/.,，．年月日号元￥¥RMB人民币天 \u3000\u00a0\t'ＸxX〔〕[]（）()【】T:٣湘财社指张•"
 
 
@@ -282,3 +284,29 @@ def test_plain_lines_are_lines_ending_in_lf_or_crlf_without_rs(tmp_path: Path, m
     path = tmp_path / "x.csv"
     path.write_bytes(data)
     assert readers.scan_file(path).plain_lines is plain
+
+
+def test_plain_lines_over_random_bytes_and_chunk_sizes(tmp_path: Path, monkeypatch):
+    """plain_lines, counted chunk by chunk, is what the whole file says: no RS, no CR without its LF,
+    and not both CR LF and bare LF line ends; whatever the chunk size."""
+    import random
+    import re
+
+    from ingestion import readers
+
+    def whole(data: bytes) -> bool:
+        return (b"\x1e" not in data and not re.search(b"\r(?!\n)", data)
+                and not (b"\r\n" in data and re.search(b"(?<!\r)\n", data)))
+
+    rnd = random.Random(17)
+    path = tmp_path / "x.csv"
+    seen = set()
+    for _ in range(1000):
+        alphabet = b"ab\r\n\n\x1e" if rnd.random() < 0.05 else b"ab\r\n\n"
+        data = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        path.write_bytes(data)
+        for chunk in (1, 2, 3, 5, 1024):
+            monkeypatch.setattr(readers, "CHUNK", chunk)
+            assert readers.scan_file(path).plain_lines is whole(data), (data, chunk)
+        seen.add(whole(data))
+    assert seen == {True, False}

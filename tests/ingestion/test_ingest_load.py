@@ -358,3 +358,30 @@ def test_raw_history_batches_hold_the_same_whichever_way_they_travel(arrow_rows:
     assert sink.count == 2
     got = con.execute("SELECT * FROM raw_history.rows_projects ORDER BY source_row").fetchall()
     assert got == [("sha", n, *values) for n, values in enumerate(rows, 2)]
+
+
+@pytest.mark.parametrize("way", ["csv", "csv through DuckDB", "xlsx", "xlsx column-wise"])
+def test_a_total_line_over_rows_summing_beyond_what_decimal_18_2_holds_rejects_the_file_saying_why(
+        wh: Warehouse, inbox: Path, monkeypatch, way: str):
+    """Each amount below 10^16 is read, their sum is not (DECIMAL(18,2)): the file with a 合计 line is
+    rejected with its reason (it was once rejected as a program error); without one it loads."""
+    from ingest_helpers import write_xlsx
+
+    from ingestion import csv_duckdb, xlsx_bulk
+
+    monkeypatch.setattr(csv_duckdb, "MIN_BYTES", 0 if way == "csv through DuckDB" else 10**9)
+    monkeypatch.setattr(xlsx_bulk, "MIN_ROWS", 0 if way == "xlsx column-wise" else 10**9)
+    big = "6217000011112222"  # an account number in the amount column: 6,217 trillion yuan
+    rows = [PAY_HEADER, pay_row("T1", big), pay_row("T2", big), pay_row("T3", "100")]
+    write = write_xlsx if way.startswith("xlsx") else write_csv
+    suffix = ".xlsx" if way.startswith("xlsx") else ".csv"
+    write(inbox / f"with total{suffix}", [*rows, ["合计", *[""] * 6, "100"]])
+    write(inbox / f"without{suffix}", [PAY_HEADER, *(pay_row(f"U{i}", big) for i in (1, 2))])
+    wh.load()
+    files = wh.files()
+    status, reason = files[f"with total{suffix}"][:2]
+    assert status == "rejected" and reason == (
+        "第5行合计无法核对：“金额（元）”列各行金额之和为 12434000022224544.00 元，"
+        "超出系统可记录的金额（须小于 1 亿亿元）；多半是某些行的金额填错（如把账号或身份证号填进了金额列），"
+        "请核对后重新报送")
+    assert files[f"without{suffix}"][:4] == ("loaded", None, 2, 0)

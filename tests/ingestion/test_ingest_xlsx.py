@@ -3,16 +3,19 @@ cells the grid hides (errors, formulas without a result, merged ranges), IDs in 
 
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
+from datetime import time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 import xlsxwriter
 from ingest_helpers import ID1, PAY_HEADER, Warehouse, pay_row, write_xlsx
 
-from ingestion import Limits
+from ingestion import Limits, xlsx_bulk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROSTER = ["项目编码", "姓名", "公民身份号码", "人员类别", "银行账号", "开户银行", "核定金额（元）", "上报单位代码",
@@ -172,3 +175,21 @@ def test_an_18_digit_id_as_text_still_loads(wh: Warehouse, inbox: Path):
     write_xlsx(inbox / "a.xlsx", [ROSTER, _roster_row(ID1)], text_columns=[2])
     wh.load()
     assert wh.q("SELECT id_number, approved_amount FROM raw.roster") == [(ID1, Decimal("3000.00"))]
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["row by row", "column-wise"])
+def test_a_time_or_duration_cell_in_a_rejected_row_is_quoted_in_its_raw_values(wh: Warehouse, inbox: Path,
+                                                                                 monkeypatch, bulk: bool):
+    """calamine gives a time cell as datetime.time and a duration as timedelta: the row is rejected with
+    its reason and its cells quoted, the file loaded (it was once rejected whole as a program error)."""
+    if bulk:
+        monkeypatch.setattr(xlsx_bulk, "MIN_ROWS", 0)
+    write_xlsx(inbox / "p.xlsx", [PAY_HEADER, pay_row("T1"), pay_row("T2", date=time(8, 30)),
+                                  pay_row("T3", amount=timedelta(hours=30)), pay_row("T4")])
+    wh.load()
+    assert wh.files()["p.xlsx"][:4] == ("loaded", None, 2, 2)
+    (r2, why2, raw2), (r3, why3, raw3) = wh.q(
+        "SELECT source_row, reason, raw_values FROM raw.rejected_rows ORDER BY source_row")
+    assert (r2, r3) == (3, 4)
+    assert "发放日期" in why2 and json.loads(raw2)["发放日期"] == "08:30:00"
+    assert "金额（元）" in why3 and json.loads(raw3)["金额（元）"] == "1 day, 6:00:00"
