@@ -33,6 +33,7 @@ import csv
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,6 +54,10 @@ from ingestion.parse import (
     row_text,
 )
 from ingestion.readers import CHUNK, FileChanged, FileRejected, FileScan, Limits
+
+# preserve_insertion_order is one setting for every connection of the database: held true by one
+# thread at a time while it numbers a file's lines (ingestion.load records two files at once).
+_ORDERED = threading.Lock()
 
 # Below this size the Python reader is quicker (DuckDB's fixed cost per file is some 20-30 ms).
 MIN_BYTES = 256 * 1024
@@ -164,8 +169,6 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
             return None
         source = copy
     prepared = None
-    ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]  # type: ignore[index]
-    con.execute("SET preserve_insertion_order = true")  # a line's place in the scan is its number
     try:
         odd = _read_lines(con, source, limits)
         if odd is not None:
@@ -179,7 +182,6 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
             else:
                 create_macros(con)
     finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
         if source != path:
             source.unlink(missing_ok=True)
         if prepared is None:
@@ -190,13 +192,18 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
 def _read_lines(con: duckdb.DuckDBPyConnection, source: Path, limits: Limits) -> dict[int, str] | None:
     """``fw_csv_lines`` (n, l): the file's lines by number (an empty one NULL). Returns the lines with a
     quote that are not plain fields, by number; None when the file must go to the Python reader."""
-    try:
-        con.execute("""CREATE OR REPLACE TEMP TABLE fw_csv_lines AS
-            SELECT CAST(row_number() OVER () AS INTEGER) AS n, l
-            FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '', escape = '',
-                          auto_detect = false, strict_mode = false)""", [str(source)])
-    except duckdb.Error:
-        return None  # a line beyond DuckDB's line size, or anything else it refuses
+    with _ORDERED:
+        ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]  # type: ignore[index]
+        con.execute("SET preserve_insertion_order = true")  # a line's place in the scan is its number
+        try:
+            con.execute("""CREATE OR REPLACE TEMP TABLE fw_csv_lines AS
+                SELECT CAST(row_number() OVER () AS INTEGER) AS n, l
+                FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '', escape = '',
+                              auto_detect = false, strict_mode = false)""", [str(source)])
+        except duckdb.Error:
+            return None  # a line beyond DuckDB's line size, or anything else it refuses
+        finally:
+            con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
     lines, longest = con.execute("SELECT count(l), max(strlen(l)) FROM fw_csv_lines").fetchone()  # type: ignore[misc]
     if not lines:
         return None

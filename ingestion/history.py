@@ -15,6 +15,7 @@ named and without recording its bytes as known, so the next run reads the file a
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,9 +37,20 @@ BATCH_ROWS = 50_000
 PROGRESS_EVERY = 200_000
 
 
+class _Shared:
+    """What the threads recording entries of one run at once share (``load_inbox`` records two at a
+    time, each on its own cursor: its own transaction)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.parsing: dict[str, threading.Event] = {}  # contents being parsed by a thread, by sha256
+        self.rebuild_marked = False
+
+
 @dataclass
 class RunContext:
-    """What recording an entry needs to know about the run and the warehouse."""
+    """What recording an entry needs to know about the run and the warehouse. Copies for other threads
+    (``dataclasses.replace`` with another ``con``) share everything else."""
 
     con: duckdb.DuckDBPyConnection
     run_seq: int
@@ -48,6 +60,33 @@ class RunContext:
     known: set[str] = field(default_factory=set)  # contents already parsed (sha256)
     path_state: dict[str, str] = field(default_factory=dict)  # path -> sha256 of its version in force
     path_stat: dict[str, tuple] = field(default_factory=dict)  # path -> raw_history.path_stat row
+    shared: _Shared = field(default_factory=_Shared)
+
+    def claim(self, sha: str) -> bool:
+        """Whether this thread is to parse the content ``sha`` (then :meth:`release` it); False once it
+        is known, after waiting for another thread that is parsing it."""
+        while True:
+            with self.shared.lock:
+                if sha in self.known:
+                    return False
+                busy = self.shared.parsing.get(sha)
+                if busy is None:
+                    self.shared.parsing[sha] = threading.Event()
+                    return True
+            busy.wait()
+
+    def release(self, sha: str) -> None:
+        with self.shared.lock:
+            self.shared.parsing.pop(sha).set()
+
+    def mark_rebuild(self) -> None:
+        """raw_history.state.needs_rebuild set (committed) before this run's first file version is
+        written: a run killed after that is completed by the next one. Once per run, in a transaction of
+        its own (two file transactions updating that row at once would conflict)."""
+        with self.shared.lock:
+            if not self.shared.rebuild_marked:
+                self.con.execute("UPDATE raw_history.state SET needs_rebuild = true")
+                self.shared.rebuild_marked = True
 
 
 # A file whose os.stat is what it was when its version in force was read has not changed: any write
@@ -237,7 +276,6 @@ def _record_version(ctx: RunContext, e: Entry, sha: str, size: int | None) -> No
             entry_reason = excluded.entry_reason, entry_status = excluded.entry_status""",
                     [e.rel, sha, size, e.reason, ctx.run_seq, *ctx.run, e.status])
     _replace(ctx.con, "path_state", [e.rel, sha])
-    ctx.con.execute("UPDATE raw_history.state SET needs_rebuild = true")
     ctx.path_state[e.rel] = sha
 
 
@@ -249,7 +287,10 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         pass  # no transaction was active
 
 
-def _write(ctx: RunContext, fn: Callable[[], None]) -> None:
+def _write(ctx: RunContext, fn: Callable[[], None], *, version: bool = True) -> None:
+    """``fn`` in one transaction; ``version``: it records a file version (the raw layer needs a rebuild)."""
+    if version:
+        ctx.mark_rebuild()
     ctx.con.begin()
     try:
         fn()
@@ -277,16 +318,25 @@ def record_entry(ctx: RunContext, e: Entry) -> tuple[str, str]:
     sha = scan.sha256 if scan else ""
     if prior == sha:
         if sha and key is not None and ctx.path_stat.get(e.rel, ())[:6] != (sha, *key):
-            _write(ctx, lambda: _remember_stat(ctx, e, sha, key, seen_ns))
+            _write(ctx, lambda: _remember_stat(ctx, e, sha, key, seen_ns), version=False)
         return "unchanged", ""
     size = scan.size if scan else None
     if e.status is not None:
         _write(ctx, lambda: _record_version(ctx, e, sha, size))
         return "recorded", f"{'跳过 / skipped' if e.status == 'skipped' else '拒收 / rejected'}: {e.reason}"
-    if sha in ctx.known:
+    if not ctx.claim(sha):
         _write(ctx, lambda: (_record_version(ctx, e, sha, size), _remember_stat(ctx, e, sha, key, seen_ns)))
         return "recorded", "内容已载入过 / same bytes seen before"
-    assert scan is not None
+    try:
+        return _parse_entry(ctx, e, scan, prior, key, seen_ns)
+    finally:
+        ctx.release(sha)
+
+
+def _parse_entry(ctx: RunContext, e: Entry, scan: FileScan | None, prior: str | None, key: tuple | None,
+                 seen_ns: int) -> tuple[str, str]:
+    assert scan is not None and e.path is not None
+    sha, size = scan.sha256, scan.size
     fast = None
     try:
         if e.rel.lower().endswith(".csv"):  # read by DuckDB before the transaction (ingestion.csv_duckdb)

@@ -385,3 +385,33 @@ def test_a_total_line_over_rows_summing_beyond_what_decimal_18_2_holds_rejects_t
         "超出系统可记录的金额（须小于 1 亿亿元）；多半是某些行的金额填错（如把账号或身份证号填进了金额列），"
         "请核对后重新报送")
     assert files[f"without{suffix}"][:4] == ("loaded", None, 2, 0)
+
+
+def test_two_entries_are_recorded_at_once_and_two_copies_of_the_same_bytes_parsed_once(
+        wh: Warehouse, inbox: Path, monkeypatch):
+    """load_inbox records WORKERS entries at once, each thread on its own cursor (a barrier of two
+    passes only if two entries are in record_entry together); the second copy of bytes another
+    thread is parsing waits for it and is recorded as those bytes, not parsed again."""
+    import threading
+
+    from ingestion import load
+
+    assert load.WORKERS == 2
+    write_csv(inbox / "a.csv", [PAY_HEADER, pay_row("T1", "100"), pay_row("T2", "200")])
+    write_csv(inbox / "b.csv", [PAY_HEADER, pay_row("T1", "100"), pay_row("T2", "200")])
+    barrier, real = threading.Barrier(2, timeout=20), load.record_entry
+
+    def together(ctx, e):
+        barrier.wait()  # BrokenBarrierError (the entry left, "could not be recorded") if alone
+        return real(ctx, e)
+
+    monkeypatch.setattr(load, "record_entry", together)
+    said: list[str] = []
+    report = wh.load(progress=said.append)
+    assert (report.files_loaded, report.files_duplicate, report.rows_loaded) == (1, 1, 2)
+    assert sorted(m.split(": ", 1)[1] for m in said if m.startswith("[")) == [
+        "内容已载入过 / same bytes seen before", "已读取 / parsed"]
+    assert [m[:len("[1/2] a.csv")] for m in said if m.startswith("[")] == ["[1/2] a.csv", "[2/2] b.csv"]
+    assert wh.q("SELECT count(*) FROM raw_history.contents") == [(1,)]
+    assert wh.q("SELECT count(*) FROM raw_history.rows_payments") == [(2,)]
+    assert {k: v[0] for k, v in wh.files().items()} == {"a.csv": "loaded", "b.csv": "duplicate"}
