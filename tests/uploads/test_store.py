@@ -130,12 +130,21 @@ def test_two_uploads_of_the_same_name_at_once_leave_one_whole_file(home):
     rounds = 4
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(2)
-    procs = [ctx.Process(target=_upload_many, args=(str(home.root), d, barrier, rounds)) for d in (a, b)]
+    # daemon, and killed when late: a child stuck after the fork must fail this test, never hang the run
+    # (multiprocessing joins live non-daemon children at exit)
+    procs = [ctx.Process(target=_upload_many, args=(str(home.root), d, barrier, rounds), daemon=True)
+             for d in (a, b)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
-        assert p.exitcode == 0
+    late = [p.pid for p in procs if p.is_alive()]
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(10)
+    assert not late, f"upload children still running after 120 s: {late}"
+    assert [p.exitcode for p in procs] == [0, 0]
     final = (home.inbox / UNIT_DIR / "同名.xlsx").read_bytes()
     assert final in (a, b)
     assert _files(home.inbox) == [f"{UNIT_DIR}/同名.xlsx"]
