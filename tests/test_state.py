@@ -372,3 +372,16 @@ def test_a_home_of_before_keeps_its_findings_and_gets_no_empty_pages_when_eviden
         assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_a_new_state_file_opened_while_another_process_reads_it_waits_instead_of_failing(tmp_path):
+    """SQLite does not apply its busy timeout to a change of journal mode: the second of two processes
+    opening a new home at once got "database is locked" (seen as a racing upload failing)."""
+    path = tmp_path / "state.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # another process
+    other.execute("BEGIN IMMEDIATE")  # as the first process does while it writes the schema
+    other.execute("CREATE TABLE scratch (x)")
+    threading.Timer(0.5, lambda: other.execute("COMMIT")).start()
+    conn = state.connect(path)  # waits for the reader, then sets WAL and the schema
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == state.SCHEMA_VERSION

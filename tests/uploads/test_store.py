@@ -130,9 +130,9 @@ def test_two_uploads_of_the_same_name_at_once_leave_one_whole_file(home):
     rounds = 4
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(2)
-    # daemon, and killed when late: a child stuck after the fork must fail this test, never hang the run
-    # (multiprocessing joins live non-daemon children at exit)
-    procs = [ctx.Process(target=_upload_many, args=(str(home.root), d, barrier, rounds), daemon=True)
+    # a child still running after 120 s is killed: it fails this test instead of hanging the run at exit
+    # (multiprocessing joins its live children then); not daemonic, as receive() may start processes
+    procs = [ctx.Process(target=_upload_many, args=(str(home.root), d, barrier, rounds))
              for d in (a, b)]
     for p in procs:
         p.start()
