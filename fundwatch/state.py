@@ -439,10 +439,26 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
         _wal(conn)
-        _script(conn, f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        with transaction(conn):  # another process may have created it since: look again under the lock
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                for statement in _statements(_SCHEMA):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     _migrate(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _statements(script: str) -> Iterable[str]:
+    """The statements of a script, one by one (a trigger's body kept whole)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        yield pending
 
 
 def _wal(conn: sqlite3.Connection) -> None:
