@@ -140,13 +140,19 @@ _INCREMENTAL_OF = "fundwatch_incremental_of"  # the project fingerprint whose mo
 
 
 def dbt_build(home: Home, run_date: date) -> None:
-    """Seed and build the whole dbt project (models, dbt tests) as of ``run_date``; the unit tests
-    too when the project changed since they last passed (they test the SQL on fixtures, not the
-    data, so an unchanged project needs no second run).
+    """Seed and build the dbt project (models, dbt tests) as of ``run_date``; the unit tests too when
+    the project changed since they last passed (they test the SQL on fixtures, not the data, so an
+    unchanged project needs no second run).
 
     The incremental models keep their rows from day to day; when the project changed since they
     were last built (or that is not known), everything is rebuilt (``--full-refresh``), so that no
     row computed by an older model, nor checked only by an older data test, is kept.
+
+    After a build of the same project that succeeded, only what can have changed is built (with its
+    tests): what depends on a raw table whose rows changed since, and, on a new run date, what reads
+    the run date (``fw_run_date``, the as-of rules) and what depends on it (``_changed_since``). A
+    node whose inputs, SQL and date are those of the last build would compute the rows it holds.
+    Without such a build (first run, a failure, a new warehouse) everything is built.
 
     Raises WarehouseError listing the failing nodes when anything fails.
     """
@@ -156,13 +162,25 @@ def dbt_build(home: Home, run_date: date) -> None:
     unit_tests = not passed.exists() or passed.read_text(encoding="utf-8") != fingerprint
     incremental_of = target_dir / _INCREMENTAL_OF
     full_refresh = (not incremental_of.exists() or incremental_of.read_text(encoding="utf-8") != fingerprint)
+    before = _previous_manifest(target_dir, fingerprint)
+    raw, last = _raw_state(home.warehouse)
+    select = None
+    if before is not None and last is not None and last["fingerprint"] == fingerprint and not (
+            full_refresh or unit_tests):
+        select = _changed_since(before, last, raw, run_date)
+        if not select:
+            log.info("dbt：原始数据、项目与运行日期均未变化，无需重建（nothing changed since the last build）")
+            return
+        log.info("dbt：只重建变化所及的部分（building what changed）：%s", " ".join(select))
+    _forget_last_build(home.warehouse)  # a failed or partial build leaves no record: the next builds all
     (target_dir / _BUILT).unlink(missing_ok=True)
     (target_dir / "run_results.json").unlink(missing_ok=True)  # what this run writes, not an earlier run's
     if full_refresh:
         incremental_of.unlink(missing_ok=True)
     env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
     args = _dbt_args(["build", *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
-                      *(["--full-refresh"] if full_refresh else [])], target_dir, log_dir)
+                      *(["--full-refresh"] if full_refresh else []),
+                      *(["--select", *select] if select else [])], target_dir, log_dir)
     rc, lines = _run(args, env)
     if full_refresh and _models_built(target_dir):
         incremental_of.write_text(fingerprint, encoding="utf-8")
@@ -175,8 +193,102 @@ def dbt_build(home: Home, run_date: date) -> None:
         )
     if unit_tests:
         passed.write_text(fingerprint, encoding="utf-8")
+    if select and before is not None:
+        _keep_compiled_sql(target_dir / "manifest.json", before)
+    _record_last_build(home.warehouse, fingerprint, run_date, raw)
     built = {"run_date": run_date.isoformat(), "fingerprint": fingerprint}
     (target_dir / _BUILT).write_text(json.dumps(built), encoding="utf-8")
+
+
+# The last successful build, in the warehouse it built (a new or replaced warehouse has none): the
+# project fingerprint, the run date and a signature of every relation of the raw schema as it was read.
+_LAST_BUILD = "incremental.fw_last_build"
+_RUN_DATE_MACRO = "macro.fundwatch.fw_run_date"
+
+
+def _raw_state(warehouse: Path) -> tuple[dict[str, str], dict | None]:
+    """The signature (row count, XOR of the rows' hashes) of every relation of the raw schema, and the
+    record of the last successful build (None if there is none)."""
+    import duckdb
+
+    if not warehouse.exists():
+        return {}, None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' order by 1").fetchall()]
+        raw = {}
+        for name in names:
+            n, h = con.execute(f'select count(*), bit_xor(hash(t)) from raw."{name}" as t').fetchone()
+            raw[name] = f"{n}:{h}"
+        known = con.execute("select 1 from information_schema.tables where table_schema = 'incremental' "
+                            "and table_name = 'fw_last_build'").fetchone()
+        last = con.execute(f"select fingerprint, run_date, raw from {_LAST_BUILD}").fetchone() if known else None
+    if last is None:
+        return raw, None
+    return raw, {"fingerprint": last[0], "run_date": last[1], "raw": json.loads(last[2])}
+
+
+def _forget_last_build(warehouse: Path) -> None:
+    import duckdb
+
+    if warehouse.exists():
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute(f"drop table if exists {_LAST_BUILD}")
+
+
+def _record_last_build(warehouse: Path, fingerprint: str, run_date: date, raw: dict[str, str]) -> None:
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists incremental")
+        con.execute(f"create or replace table {_LAST_BUILD} as select ?::varchar as fingerprint, "
+                    "?::date as run_date, ?::varchar as raw", [fingerprint, run_date, json.dumps(raw)])
+
+
+def _previous_manifest(target_dir: Path, fingerprint: str) -> dict | None:
+    """The manifest of the last build if it was of this project."""
+    built, manifest = target_dir / _BUILT, target_dir / "manifest.json"
+    if not (built.exists() and manifest.exists()):
+        return None
+    if json.loads(built.read_text(encoding="utf-8")).get("fingerprint") != fingerprint:
+        return None
+    return json.loads(manifest.read_text(encoding="utf-8"))
+
+
+def _changed_since(manifest: dict, last: dict, raw: dict[str, str], run_date: date) -> list[str]:
+    """dbt selectors (each with its descendants) of what the raw rows and the run date can have changed
+    since the last build: the sources whose relation's signature differs (or came or went), and on a
+    new date every node that calls fw_run_date, directly or through other macros."""
+    changed = {name for name in raw.keys() | last["raw"].keys() if raw.get(name) != last["raw"].get(name)}
+    select = sorted(f"source:{s['source_name']}.{s['name']}+" for s in manifest["sources"].values()
+                    if s["schema"] == "raw" and s["identifier"] in changed)
+    if run_date != last["run_date"]:
+        uses = {_RUN_DATE_MACRO}
+        grew = True
+        while grew:
+            more = {uid for uid, m in manifest["macros"].items() if uses & set(m["depends_on"]["macros"])}
+            grew = not more <= uses
+            uses |= more
+        select += sorted(f"{n['name']}+" for n in manifest["nodes"].values()
+                         if n["resource_type"] in ("model", "test", "seed", "snapshot")
+                         and uses & set(n["depends_on"].get("macros", [])))
+    return select
+
+
+def _keep_compiled_sql(manifest_path: Path, before: dict) -> None:
+    """After a build of what changed: the nodes it did not compile keep the SQL of the build that made
+    their rows (the docs show each node's compiled SQL)."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    kept = 0
+    for uid, node in manifest["nodes"].items():
+        old = before["nodes"].get(uid)
+        if not node.get("compiled") and old and old.get("compiled"):
+            for field in ("compiled", "compiled_code", "compiled_path", "extra_ctes_injected", "extra_ctes"):
+                if field in old:
+                    node[field] = old[field]
+            kept += 1
+    if kept:
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def dbt_docs(home: Home, run_date: date) -> Path:

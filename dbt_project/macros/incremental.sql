@@ -21,9 +21,9 @@
   there the keys of every row it added or deleted (or 'all' when built from scratch or told 'all'),
   and the tests of its rows read only the rows whose keys are listed (fw_untested, through the
   `where` placeholder `__fw_untested__(...)`, see get_where_subquery below): a row nobody wrote since
-  the tests last passed is the row they passed on. The list is emptied at the end of a run where
-  every data test of the project passed (fw_data_tests_consumed, on-run-end), so a failed or partial
-  run leaves it for the next. fundwatch.warehouse rebuilds everything (--full-refresh, so 'all')
+  the tests last passed is the row they passed on. A model's list is emptied at the end of a run
+  where every data test downstream of the model passed (fw_data_tests_consumed, on-run-end), so a
+  failed or partial run leaves it for the next. fundwatch.warehouse rebuilds everything (--full-refresh, so 'all')
   when the dbt project changed: rows computed by an older model or checked by an older test are
   never kept.
 -#}
@@ -239,13 +239,8 @@
     any other `where` is dbt's. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
-    {%- if where and where.strip().startswith('__fw_untested__(') -%}
-        {%- set checks = [] -%}
-        {%- for check in where.strip()[16:-1].split(',') -%}
-            {%- set column, target = check.split('=') -%}
-            {%- set model, key = target.strip().split('.') -%}
-            {%- do checks.append((column.strip(), model, key)) -%}
-        {%- endfor -%}
+    {%- set checks = fw_untested_checks(where) -%}
+    {%- if checks -%}
         {%- set where = fw_untested(checks) -%}
     {%- endif -%}
     {%- if where -%}
@@ -254,18 +249,51 @@
     {%- do return(relation) -%}
 {%- endmacro %}
 
-{#- on-run-end: the data tests' lists are emptied when every data test of the project passed in this
-    run (not after a failure, a partial selection or a run without tests). -#}
+{#- The (column, model, key) checks of a `where` placeholder `__fw_untested__(...)`; [] for any other. -#}
+{% macro fw_untested_checks(where) -%}
+    {%- set checks = [] -%}
+    {%- if where and where.strip().startswith('__fw_untested__(') -%}
+        {%- for check in where.strip()[16:-1].split(',') -%}
+            {%- set column, target = check.split('=') -%}
+            {%- set model, key = target.strip().split('.') -%}
+            {%- do checks.append((column.strip(), model, key)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- do return(checks) -%}
+{%- endmacro %}
+
+{#- on-run-end: a model's list for its data tests is emptied when every data test downstream of the
+    model passed in this run (every test that reads the list is downstream: it tests the model or
+    what is built from it). Not after one of them failed, was skipped or was not selected: the rows
+    stay listed for the next run. A build of what changed (fundwatch.warehouse) selects every node
+    downstream of what it builds, so the lists its models write are emptied when all is well. -#}
 {% macro fw_data_tests_consumed(results) %}
     {%- if execute -%}
     {%- set passed = [] -%}
     {%- for result in results if result.node.resource_type == 'test' and result.status == 'pass' -%}
         {%- do passed.append(result.node.unique_id) -%}
     {%- endfor -%}
-    {%- set data_tests = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test')
-        | map(attribute='unique_id') | list -%}
-    {%- if data_tests and (data_tests | reject('in', passed) | list | length) == 0 -%}
+    {#- the ancestors of every data test that did not pass -#}
+    {%- set reach = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'test' and node.unique_id not in passed -%}
+        {%- for parent in node.depends_on.nodes if parent not in reach -%}
+            {%- do reach.append(parent) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for _ in range(graph.nodes | length) -%}
+        {%- set more = [] -%}
+        {%- for uid in reach if uid in graph.nodes -%}
+            {%- for parent in graph.nodes[uid].depends_on.nodes if parent not in reach and parent not in more -%}
+                {%- do more.append(parent) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- do reach.extend(more) -%}
+    {%- endfor -%}
+    {%- set kept = [] -%}
+    {%- for uid in reach if uid in graph.nodes and graph.nodes[uid].resource_type == 'model' -%}
+        {%- do kept.append("'" ~ fw_tests_consumer(graph.nodes[uid].name) ~ "'") -%}
+    {%- endfor -%}
     delete from incremental.changes where starts_with(consumer, 'data_tests:')
-    {%- endif -%}
+    {%- if kept %} and consumer not in ({{ kept | join(', ') }}){% endif %}
     {%- endif -%}
 {% endmacro %}
