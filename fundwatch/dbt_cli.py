@@ -11,6 +11,11 @@ every macro of the project (cycles that only the collector frees), and each coll
 manifest again: with it on, the day after at 1M payments took 13.6 s of CPU, off 11.8 s. What it
 leaves is some 170 KB per node (that build peaks 25 MB higher, of some 800 MB), and the process ends
 with the build.
+
+``dbt build`` writes manifest.json twice: once when the project is parsed, again when the build ends
+(with the SQL it compiled). Here only the second is written: the first costs some 0.3 s of a 2 MB
+JSON dump that the second overwrites (a build that stops before its end writes no manifest, and
+fundwatch.warehouse then trusts no manifest: it removed the build's marker before the run).
 """
 
 from __future__ import annotations
@@ -21,9 +26,24 @@ import os
 import sys
 
 
+def _manifest_written_once() -> None:
+    """``dbt build`` parses without writing manifest.json (the build writes it when it ends)."""
+    from dbt.cli import requires
+
+    parse = requires.parse_manifest
+
+    def parse_manifest(runtime_config, write_perf_info, write, write_json, active_integrations):
+        return parse(runtime_config, write_perf_info, write, False, active_integrations)
+
+    requires.parse_manifest = parse_manifest
+
+
 def main() -> None:
     gc.disable()
     from dbt.cli.main import cli
+
+    if sys.argv[1:2] == ["build"]:
+        _manifest_written_once()
 
     code = 0
     try:
