@@ -123,10 +123,12 @@ def _by_product(path: Path) -> bool:
 
 
 def project_fingerprint() -> str:
-    """SHA-256 over every file of the dbt project and the dbt version: all that parsing, compiling,
-    the unit tests and the docs' catalog (columns and types, no statistics on DuckDB) depend on,
-    the data aside."""
-    h = hashlib.sha256(importlib.metadata.version("dbt-core").encode())
+    """SHA-256 over every file of the dbt project and the versions of dbt, its DuckDB adapter and
+    DuckDB: all that parsing, compiling, the unit tests, the docs' catalog (columns and types, no
+    statistics on DuckDB) and what the SQL computes depend on, the data aside."""
+    h = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb", "duckdb"):
+        h.update(f"{package}=={importlib.metadata.version(package)}\0".encode())
     for f in sorted(p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file() and not _by_product(p)):
         h.update(f.relative_to(DBT_PROJECT_DIR).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
@@ -172,7 +174,6 @@ def dbt_build(home: Home, run_date: date) -> None:
             log.info("dbt：原始数据、项目与运行日期均未变化，无需重建（nothing changed since the last build）")
             return
         log.info("dbt：只重建变化所及的部分（building what changed）：%s", " ".join(select))
-    _forget_last_build(home.warehouse)  # a failed or partial build leaves no record: the next builds all
     (target_dir / _BUILT).unlink(missing_ok=True)
     (target_dir / "run_results.json").unlink(missing_ok=True)  # what this run writes, not an earlier run's
     if full_refresh:
@@ -202,6 +203,8 @@ def dbt_build(home: Home, run_date: date) -> None:
 
 # The last successful build, in the warehouse it built (a new or replaced warehouse has none): the
 # project fingerprint, the run date and a signature of every relation of the raw schema as it was read.
+# Every dbt run drops it when it starts (on-run-start, macro fw_forget_last_build: the same name), so a
+# run that fails, or any dbt run by hand, leaves none, and the next build builds everything.
 _LAST_BUILD = "incremental.fw_last_build"
 _RUN_DATE_MACRO = "macro.fundwatch.fw_run_date"
 
@@ -226,14 +229,6 @@ def _raw_state(warehouse: Path) -> tuple[dict[str, str], dict | None]:
     if last is None:
         return raw, None
     return raw, {"fingerprint": last[0], "run_date": last[1], "raw": json.loads(last[2])}
-
-
-def _forget_last_build(warehouse: Path) -> None:
-    import duckdb
-
-    if warehouse.exists():
-        with duckdb.connect(str(warehouse)) as con:
-            con.execute(f"drop table if exists {_LAST_BUILD}")
 
 
 def _record_last_build(warehouse: Path, fingerprint: str, run_date: date, raw: dict[str, str]) -> None:

@@ -41,6 +41,13 @@
     )
 {% endmacro %}
 
+{#- on-run-start: the record of the last build that succeeded (fundwatch.warehouse: _LAST_BUILD, written
+    after a build that succeeded, read to build only what changed since) is dropped by every run: a run
+    that fails, or any run by hand (another date, a selection), leaves no record to trust. -#}
+{% macro fw_forget_last_build() %}
+    drop table if exists incremental.fw_last_build
+{% endmacro %}
+
 {%- macro _fw_lineage_match(a, b) -%}
     {{ a }}.file_sha256 = {{ b }}.file_sha256 and {{ a }}.source_row = {{ b }}.source_row
     and {{ a }}.source_file = {{ b }}.source_file and {{ a }}.load_run_id = {{ b }}.load_run_id

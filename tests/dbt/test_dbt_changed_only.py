@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from dbt_fixture_raw import ID1, PA, RUN_DATE, U1, insert_raw
 
+from fundwatch import warehouse
 from fundwatch.paths import Home
 from fundwatch.warehouse import WarehouseError, dbt_build, dbt_docs
 
@@ -98,7 +99,21 @@ def test_a_day_builds_what_its_rows_and_date_reach_and_equals_a_build_of_everyth
     first = json.loads((built_home.dbt_target_dir / "manifest.json").read_text(encoding="utf-8"))["nodes"]
     uid = "model.fundwatch.stg_raw__payments"  # not built since the first build: its SQL is that build's
     assert models[uid]["compiled_code"] == first[uid]["compiled_code"]
+    (day.dbt_target_dir / "fundwatch_catalog_of").unlink(missing_ok=True)  # dbt generates the catalog
     assert dbt_docs(day, NEXT_RUN).exists()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fundwatch.warehouse"):
+        dbt_build(day, NEXT_RUN)  # the docs did not make the build forget what it built
+    assert not [r for r in caplog.records if r.getMessage().startswith("running dbt")]
+
+
+def test_a_dbt_run_by_hand_makes_the_next_build_build_everything(built_home: Home, tmp_path: Path):
+    day = _copy(built_home, tmp_path / "day")
+    warehouse._run(warehouse._dbt_args(["run", "--select", "allocations"], day.dbt_target_dir, day.logs_dir),
+                   warehouse._dbt_env(day.warehouse, day.dbt_target_dir, day.logs_dir, NEXT_RUN))
+    dbt_build(day, RUN_DATE)  # as of the date of the record, whose allocations were rebuilt as of another
+    assert "model.fundwatch.stg_raw__payments" in _built_nodes(day)
+    assert _rows(day.warehouse) == _as_built_from_scratch(day, tmp_path / "full", RUN_DATE)
 
 
 def test_after_a_failed_build_everything_is_built(built_home: Home, tmp_path: Path):
