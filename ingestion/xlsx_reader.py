@@ -29,6 +29,7 @@ import python_calamine
 
 from ingestion.cells import EXCEL_ERRORS, CellIssue, MergedBlank, NumberText, col_index, col_letters, mark_errors
 from ingestion.readers import OLE_MAGIC, FileChanged, FileRejected, FileScan, Limits, Row
+from ingestion.xlsx_merges import merges_first
 
 _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)>")
 _REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>")
@@ -130,18 +131,20 @@ def _may_hide_cells(z: zipfile.ZipFile, member: str) -> bool:
     return False
 
 
-def survey_sheet(z: zipfile.ZipFile, member: str, *, extent: bool, limits: Limits, name: str) -> SheetSurvey:
+def survey_sheet(z: zipfile.ZipFile, member: str, *, extent: bool, limits: Limits, name: str,
+                 xml: bytes | None = None) -> SheetSurvey:
     """Cells calamine would show as empty though they are not (errors, formulas without a result)
-    and, with ``extent``, the rows that hold values; raises :class:`FileRejected` when too big."""
+    and, with ``extent``, the rows that hold values; raises :class:`FileRejected` when too big.
+    ``xml``: the member already inflated (else it is streamed)."""
     s = SheetSurvey()
     rows_seen: set[int] = set()
     try:
         s.error_text = _holds_error_text(z.read("xl/sharedStrings.xml"))
     except KeyError:
         pass
-    if not extent and not _may_hide_cells(z, member):
+    if not extent and not (_may_hide_cells(z, member) if xml is None else any(t in xml for t in _HIDING)):
         return s
-    for piece in _pieces(z, member):
+    for piece in _pieces(z, member) if xml is None else (xml,):
         if not s.error_text and _holds_error_text(piece):
             s.error_text = True
         if b't="e"' in piece:
@@ -184,11 +187,13 @@ def survey_sheet(z: zipfile.ZipFile, member: str, *, extent: bool, limits: Limit
 
 
 def check_xlsx(data: bytes, limits: Limits,
-               parse: Callable[[str], T] | None = None) -> tuple[str, SheetSurvey, T | None]:
+               parse: Callable[[str, bytes | None], T] | None = None) -> tuple[str, SheetSurvey, T | None]:
     """Refuse zip bombs and oversize sheets before parsing; the first visible sheet's name, survey and
-    ``parse(name)``. Once nothing is left that could refuse the file before it is parsed (the sheet's
-    dimension is trusted), ``parse`` runs in a thread while the sheet is surveyed (calamine and zlib
-    let go of the GIL): a reason of the survey still comes first."""
+    ``parse(name, quick)``. Once nothing is left that could refuse the file before it is parsed (the
+    sheet's dimension is trusted), the sheet XML is inflated once, for the survey and for ``quick``,
+    the workbook with the sheet's merged ranges first (:mod:`ingestion.xlsx_merges`, else None), and
+    ``parse`` runs in a thread while the sheet is surveyed (calamine lets go of the GIL): a reason of
+    the survey still comes first."""
     if data.startswith(OLE_MAGIC):
         if "EncryptedPackage".encode("utf-16-le") in data:
             raise FileRejected(_PROTECTED)
@@ -213,7 +218,7 @@ def check_xlsx(data: bytes, limits: Limits,
                                    f"{i.compress_size} 字节解出），疑似压缩炸弹，未读取")
         name, member = _first_visible_sheet(z)
         if not member:
-            return name, SheetSurvey(), parse(name) if parse else None
+            return name, SheetSurvey(), parse(name, None) if parse else None
         try:
             with z.open(member) as f:
                 head = f.read(64 * 1024)
@@ -229,11 +234,15 @@ def check_xlsx(data: bytes, limits: Limits,
             width = last_col - first_col + 1
             trusted = last_row <= limits.max_xlsx_rows and last_row * width <= limits.max_xlsx_cells
         with ThreadPoolExecutor(max_workers=1) as pool:
-            parsed = pool.submit(parse, name) if parse and trusted else None
+            parsed, xml = None, None
             try:
-                survey = survey_sheet(z, member, extent=not trusted, limits=limits, name=name)
+                if parse and trusted:
+                    xml = z.read(member)
+                    parsed = pool.submit(parse, name, merges_first(data, z, member, xml))
+                survey = survey_sheet(z, member, extent=not trusted, limits=limits, name=name, xml=xml)
             except (zipfile.BadZipFile, OSError, EOFError):
                 raise FileRejected(_BROKEN) from None
+            del xml  # not held while calamine parses
         if not trusted and survey.value_rows:
             width = survey.max_col - (survey.min_col or 0) + 1
             if survey.last_row * width > limits.max_xlsx_cells:
@@ -242,7 +251,7 @@ def check_xlsx(data: bytes, limits: Limits,
                     f"{width} 列，超过上限；请删除数据区以外的多余内容（或拆分文件）后重新报送")
     if parsed is not None:
         return name, survey, parsed.result()
-    return name, survey, parse(name) if parse else None
+    return name, survey, parse(name, None) if parse else None
 
 
 def _merged(sheet: python_calamine.CalamineSheet) -> dict[int, list[tuple[int, int, str]]]:
@@ -306,8 +315,14 @@ class XlsxSheet:
         return row
 
 
-def _parse(data: bytes, name: str) -> python_calamine.CalamineSheet:
-    """calamine's parse of the sheet ``name``."""
+def _parse(data: bytes, name: str, quick: bytes | None = None) -> python_calamine.CalamineSheet:
+    """calamine's parse of the sheet ``name`` (in ``quick``, the same workbook with the sheet's merged
+    ranges first, when there is one: an error there is worded from ``data`` itself)."""
+    if quick is not None:
+        try:
+            return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(quick)).get_sheet_by_name(name)
+        except Exception:  # noqa: BLE001, S110 - parsed again below, from the file's own bytes
+            pass
     try:
         return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(name)
     except python_calamine.PasswordError:
@@ -325,7 +340,7 @@ def open_xlsx(path: Path, scan: FileScan, limits: Limits) -> XlsxSheet:
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != scan.sha256:
         raise FileChanged(str(path))
-    name, survey, sheet = check_xlsx(data, limits, lambda name: _parse(data, name))
+    name, survey, sheet = check_xlsx(data, limits, lambda name, quick: _parse(data, name, quick))
     assert sheet is not None
     if sheet.height == 0:
         raise FileRejected(f"第一个可见工作表“{name}”是空的；请把数据放在第一个可见工作表中")
