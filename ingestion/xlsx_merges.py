@@ -19,6 +19,7 @@ error of calamine: the caller parses the file itself again to word it (``xlsx_re
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 import zlib
@@ -28,13 +29,18 @@ _END = b"</mergeCells>"
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")  # local file header
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")  # central directory header
 _LIMIT = 0xFFFFFFFF
+_UTF8 = re.compile(rb"""encoding\s*=\s*["']utf-?8["']""")
 
 
 def merges_block(xml: bytes) -> bytes | None:
     """The ``<mergeCells>`` block calamine's merge pass finds first in the sheet XML (an empty one
     when the XML holds none), or None when that is not certain."""
-    if not xml.startswith(b"<"):
+    if not xml.startswith(b"<") or xml[1:2] in (b"", b"\x00"):
         return None  # a byte order mark, UTF-16 …
+    if xml.startswith(b"<?xml"):  # the block goes before the declaration: only where it names UTF-8 or nothing
+        decl = xml[:max(xml.find(b"?>", 0, 1024), 0)].lower()
+        if not decl or b"encoding" in decl and not _UTF8.search(decl):
+            return None
     k = xml.find(b"mergeCells")
     if k == -1:
         return _EMPTY

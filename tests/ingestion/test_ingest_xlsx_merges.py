@@ -73,6 +73,8 @@ def test_the_block_is_the_first_calamine_finds() -> None:
     block = b'<mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells>'
     assert merges_block(b"<worksheet>" + body + block + b"</worksheet>") == block
     assert merges_block(b"<worksheet>" + body + b"</worksheet>") == b'<mergeCells count="0"></mergeCells>'
+    for decl in (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>', b'<?xml version="1.0"?>'):
+        assert merges_block(decl + b"<worksheet>" + body + block + b"</worksheet>") == block
 
 
 @pytest.mark.parametrize("xml", [
@@ -82,6 +84,8 @@ def test_the_block_is_the_first_calamine_finds() -> None:
     b'<worksheet><!-- <mergeCells> --><sheetData/><mergeCells count="1"><mergeCell ref="A1:B1"/></mergeCells>'
     b'</worksheet>',
     b'<worksheet><sheetData/><mergeCells count="1"><mergeCell ref="A1:B1"/></worksheet>',
-], ids=["bom", "prefixed", "self-closing", "comment", "unclosed"])
+    '<?xml version="1.0" encoding="GB2312"?><worksheet><sheetData/></worksheet>'.encode("gb2312"),
+    "<worksheet><sheetData/></worksheet>".encode("utf-16-le"),
+], ids=["bom", "prefixed", "self-closing", "comment", "unclosed", "gb2312", "utf-16"])
 def test_left_as_it_is_when_not_certain(xml: bytes) -> None:
     assert merges_block(xml) is None
