@@ -209,9 +209,9 @@ _LAST_BUILD = "incremental.fw_last_build"
 _RUN_DATE_MACRO = "macro.fundwatch.fw_run_date"
 
 
-def _raw_state(warehouse: Path) -> tuple[dict[str, str], dict | None]:
-    """The signature (row count, XOR of the rows' hashes) of every relation of the raw schema, and the
-    record of the last successful build (None if there is none)."""
+def _raw_state(warehouse: Path) -> tuple[dict[str, str | None], dict | None]:
+    """The signature (row count, XOR of the rows' hashes; None when it cannot be read) of every relation
+    of the raw schema, and the record of the last successful build (None if there is none)."""
     import duckdb
 
     if not warehouse.exists():
@@ -219,10 +219,13 @@ def _raw_state(warehouse: Path) -> tuple[dict[str, str], dict | None]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         names = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'raw' order by 1").fetchall()]
-        raw = {}
+        raw: dict[str, str | None] = {}
         for name in names:
-            n, h = con.execute(f'select count(*), bit_xor(hash(t)) from raw."{name}" as t').fetchone()
-            raw[name] = f"{n}:{h}"
+            try:
+                n, h = con.execute(f'select count(*), bit_xor(hash(t)) from raw."{name}" as t').fetchone()
+                raw[name] = f"{n}:{h}"
+            except duckdb.Error:  # unreadable (a view over something gone): never taken as unchanged
+                raw[name] = None
         known = con.execute("select 1 from information_schema.tables where table_schema = 'incremental' "
                             "and table_name = 'fw_last_build'").fetchone()
         last = con.execute(f"select fingerprint, run_date, raw from {_LAST_BUILD}").fetchone() if known else None
@@ -231,7 +234,7 @@ def _raw_state(warehouse: Path) -> tuple[dict[str, str], dict | None]:
     return raw, {"fingerprint": last[0], "run_date": last[1], "raw": json.loads(last[2])}
 
 
-def _record_last_build(warehouse: Path, fingerprint: str, run_date: date, raw: dict[str, str]) -> None:
+def _record_last_build(warehouse: Path, fingerprint: str, run_date: date, raw: dict[str, str | None]) -> None:
     import duckdb
 
     with duckdb.connect(str(warehouse)) as con:
@@ -250,11 +253,12 @@ def _previous_manifest(target_dir: Path, fingerprint: str) -> dict | None:
     return json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def _changed_since(manifest: dict, last: dict, raw: dict[str, str], run_date: date) -> list[str]:
+def _changed_since(manifest: dict, last: dict, raw: dict[str, str | None], run_date: date) -> list[str]:
     """dbt selectors (each with its descendants) of what the raw rows and the run date can have changed
     since the last build: the sources whose relation's signature differs (or came or went), and on a
     new date every node that calls fw_run_date, directly or through other macros."""
-    changed = {name for name in raw.keys() | last["raw"].keys() if raw.get(name) != last["raw"].get(name)}
+    changed = {name for name in raw.keys() | last["raw"].keys()
+               if raw.get(name) is None or raw.get(name) != last["raw"].get(name)}
     select = sorted(f"source:{s['source_name']}.{s['name']}+" for s in manifest["sources"].values()
                     if s["schema"] == "raw" and s["identifier"] in changed)
     if run_date != last["run_date"]:

@@ -130,3 +130,16 @@ def test_after_a_failed_build_everything_is_built(built_home: Home, tmp_path: Pa
     built = _built_nodes(day)
     assert {"model.fundwatch.stg_raw__deaths", "model.fundwatch.stg_raw__allocations",
             "model.fundwatch.stg_raw__payments"} <= built
+
+
+def test_a_raw_relation_that_cannot_be_read_is_never_taken_as_unchanged(built_home: Home, tmp_path: Path):
+    day = _copy(built_home, tmp_path / "day")
+    with duckdb.connect(str(day.warehouse)) as con:  # a view left over something gone: no model reads it
+        con.execute("create table raw_history.gone as select 1 as a")
+        con.execute("create view raw.leftover as select * from raw_history.gone")
+        con.execute("drop table raw_history.gone")
+    dbt_build(day, NEXT_RUN)  # the build goes on (what reads the date is built)
+    assert "model.fundwatch.fct_findings" in _built_nodes(day)
+    with duckdb.connect(str(day.warehouse), read_only=True) as con:
+        recorded = json.loads(con.execute("select raw from incremental.fw_last_build").fetchone()[0])
+    assert recorded["leftover"] is None and recorded["payments"]
