@@ -158,6 +158,22 @@ def test_the_data_docs_index_keeps_earlier_runs(tmp_path, build_marts):
     assert {p: p.stat().st_mtime_ns for p in earlier} == earlier
 
 
+def test_the_data_docs_index_lists_the_runs_of_the_last_days_only(tmp_path, build_marts, monkeypatch):
+    """GX reads every result its index lists on every run: the index lists the runs of the last
+    FUNDWATCH_DOCS_INDEX_DAYS days (here 2; a quarter by default); an older run keeps its pages."""
+    from fundwatch.paths import Home
+
+    monkeypatch.setenv("FUNDWATCH_DOCS_INDEX_DAYS", "2")  # read by the validation process
+    home = Home(tmp_path / "h").ensure()
+    build_marts(home.warehouse)
+    for day in (27, 28, 29):
+        validate_marts(home, date(2021, 4, day))
+    index = (home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
+    assert "fundwatch-2021-04-29" in index and "fundwatch-2021-04-28" in index
+    assert "fundwatch-2021-04-27" not in index
+    assert len(list(home.gx_docs_dir.glob("validations/*/fundwatch-2021-04-27/*/*.html"))) == len(SUITES)
+
+
 def test_localising_a_localised_page_changes_nothing(validated):
     """Why a run may skip the pages an earlier run localised: the rewrite is idempotent on real pages."""
     import os
