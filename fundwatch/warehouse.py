@@ -154,7 +154,8 @@ def dbt_build(home: Home, run_date: date) -> None:
     tests): what depends on a raw table whose rows changed since, and, on a new run date, what reads
     the run date (``fw_run_date``, the as-of rules) and what depends on it (``_changed_since``). A
     node whose inputs, SQL and date are those of the last build would compute the rows it holds.
-    Without such a build (first run, a failure, a new warehouse) everything is built.
+    Without such a build (first run, a failure, a dbt run by hand since, a new warehouse) everything is
+    built.
 
     Raises WarehouseError listing the failing nodes when anything fails.
     """
