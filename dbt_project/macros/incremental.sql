@@ -246,27 +246,19 @@
     any other `where` is dbt's. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
-    {%- set checks = fw_untested_checks(where) -%}
-    {%- if checks -%}
+    {%- if where and where.strip().startswith('__fw_untested__(') -%}
+        {%- set checks = [] -%}
+        {%- for check in where.strip()[16:-1].split(',') -%}
+            {%- set column, target = check.split('=') -%}
+            {%- set model, key = target.strip().split('.') -%}
+            {%- do checks.append((column.strip(), model, key)) -%}
+        {%- endfor -%}
         {%- set where = fw_untested(checks) -%}
     {%- endif -%}
     {%- if where -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
     {%- endif -%}
     {%- do return(relation) -%}
-{%- endmacro %}
-
-{#- The (column, model, key) checks of a `where` placeholder `__fw_untested__(...)`; [] for any other. -#}
-{% macro fw_untested_checks(where) -%}
-    {%- set checks = [] -%}
-    {%- if where and where.strip().startswith('__fw_untested__(') -%}
-        {%- for check in where.strip()[16:-1].split(',') -%}
-            {%- set column, target = check.split('=') -%}
-            {%- set model, key = target.strip().split('.') -%}
-            {%- do checks.append((column.strip(), model, key)) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- do return(checks) -%}
 {%- endmacro %}
 
 {#- on-run-end: a model's list for its data tests is emptied when every data test downstream of the
@@ -287,7 +279,8 @@
             {%- do reach.append(parent) -%}
         {%- endfor -%}
     {%- endfor -%}
-    {%- for _ in range(graph.nodes | length) -%}
+    {%- set walk = namespace(done=not reach) -%}
+    {%- for _ in range(graph.nodes | length) if not walk.done -%}
         {%- set more = [] -%}
         {%- for uid in reach if uid in graph.nodes -%}
             {%- for parent in graph.nodes[uid].depends_on.nodes if parent not in reach and parent not in more -%}
@@ -295,6 +288,7 @@
             {%- endfor -%}
         {%- endfor -%}
         {%- do reach.extend(more) -%}
+        {%- set walk.done = not more -%}
     {%- endfor -%}
     {%- set kept = [] -%}
     {%- for uid in reach if uid in graph.nodes and graph.nodes[uid].resource_type == 'model' -%}
