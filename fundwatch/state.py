@@ -17,13 +17,20 @@ is_open, closed_on, content_hash)``
     text; ``evidence`` is a JSON object, one key per kind of evidence record (dbt model
     ``fct_finding_evidence``), each a list of records with their ``source_file`` and ``source_row``
     (money as 2-decimal text; unmasked: mask on display). ``first_seen``/``last_seen`` are the
-    earliest/latest run dates on which it fired (NULL if a corrected re-run removed its only date);
+    earliest/latest run dates on which it fired (NULL if a corrected re-run removed its only date;
+    the view gives an open finding's ``last_seen`` as the latest run date: ``finding_rows`` keeps it
+    only for closed findings, so a day does not rewrite every finding still firing);
     ``is_open`` says whether it fires on the latest recorded run date; ``closed_on`` is the first
     run date after ``last_seen`` (NULL when open). ``content_hash`` is the pipeline's fingerprint of
     the stored attributes and evidence (``fundwatch.pipeline.FINGERPRINT_SQL``; NULL when recorded
     without one): a finding whose fingerprint is unchanged is recorded without re-reading its evidence.
-``finding_history(run_date, finding_id, amount_at_risk, PK(run_date, finding_id))``
-    Which findings fired on which run date (the queue's chart reads this).
+``finding_history(run_date, finding_id, amount_at_risk)``
+    Which findings fired on which run date, with the amount (the finding page and the queue's
+    chart read this): a view (migration 0010) over ``finding_spans(finding_id, first_date,
+    last_date, amount_at_risk, PK(finding_id, first_date))``, each span every recorded run date
+    from first to last on which the finding fired with that amount (``last_date`` NULL: through the
+    latest run date). A day writes the spans of what came, went or changed amount only, so the
+    store grows with changes, not with days x findings.
 ``history_daily(run_date, rule_id, severity, unit_code, project_code, n)``
     Derived from finding_history + findings (rewritten with each run date): counts per day for
     the review page's chart, so it never has to join millions of history rows.
@@ -392,6 +399,83 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             DELETE FROM finding_evidence WHERE finding_id = OLD.finding_id;
         END;
     """),
+    ("0010_finding_history_as_spans", """
+        -- A finding's history as spans of run dates (finding_spans) instead of a row per firing finding
+        -- per day: a day writes only the spans of findings that came, went or changed their amount,
+        -- and the store grows with what changes, not with days x findings. A span covers every
+        -- recorded run date from first_date to last_date on which the finding fired with that
+        -- amount; last_date NULL: it still fires, through the latest run date. finding_history stays,
+        -- as a view with its columns. last_seen of an open finding is the latest run date (view
+        -- findings), so the daily run no longer rewrites it for every finding still firing.
+        CREATE TABLE finding_spans (
+            finding_id TEXT NOT NULL,
+            first_date TEXT NOT NULL,
+            last_date TEXT,
+            amount_at_risk TEXT,
+            PRIMARY KEY (finding_id, first_date)
+        ) WITHOUT ROWID;
+        CREATE INDEX finding_spans_open ON finding_spans(finding_id) WHERE last_date IS NULL;
+        INSERT INTO finding_spans
+            WITH dates AS (
+                SELECT run_date, row_number() OVER (ORDER BY run_date) AS n
+                FROM (SELECT run_date FROM runs UNION SELECT run_date FROM finding_history)
+            ),
+            steps AS (
+                SELECT h.finding_id, h.run_date, h.amount_at_risk, d.n,
+                       lag(d.n) OVER w AS prev_n, lag(h.amount_at_risk) OVER w AS prev_amount
+                FROM finding_history h JOIN dates d ON d.run_date = h.run_date
+                WINDOW w AS (PARTITION BY h.finding_id ORDER BY d.n)
+            ),
+            numbered AS (
+                SELECT *, sum(CASE WHEN prev_n = n - 1 AND prev_amount IS amount_at_risk THEN 0 ELSE 1 END)
+                    OVER (PARTITION BY finding_id ORDER BY n ROWS UNBOUNDED PRECEDING) AS span
+                FROM steps
+            )
+            SELECT finding_id, min(run_date), max(run_date), amount_at_risk FROM numbered
+            GROUP BY finding_id, span;
+        UPDATE finding_spans SET last_date = NULL
+            WHERE last_date = (SELECT max(run_date) FROM (SELECT run_date FROM runs
+                                                          UNION SELECT run_date FROM finding_history));
+        DROP TABLE finding_history;
+        CREATE VIEW finding_history AS
+            SELECT d.run_date, s.finding_id, s.amount_at_risk
+            FROM finding_spans s JOIN (SELECT DISTINCT run_date FROM runs) d
+                ON d.run_date >= s.first_date AND d.run_date <= coalesce(s.last_date, '9999-12-31');
+        DROP VIEW findings;
+        CREATE VIEW findings AS SELECT
+            r.finding_id, r.rule_id, r.rule_name, r.severity, r.subject_type, r.subject_key, r.project_code,
+            r.unit_code, r.amount_at_risk, r.source_file, r.source_row, r.detail,
+            (SELECT e.evidence FROM finding_evidence e WHERE e.finding_id = r.finding_id) AS evidence,
+            r.first_seen,
+            CASE WHEN r.is_open = 1 THEN (SELECT max(run_date) FROM runs) ELSE r.last_seen END AS last_seen,
+            r.is_open, r.closed_on, r.content_hash
+        FROM finding_rows r;
+        CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings BEGIN
+            INSERT INTO finding_rows VALUES (
+                NEW.finding_id, NEW.rule_id, NEW.rule_name, NEW.severity, NEW.subject_type, NEW.subject_key,
+                NEW.project_code, NEW.unit_code, NEW.amount_at_risk, NEW.source_file, NEW.source_row,
+                NEW.detail, NEW.first_seen, NEW.last_seen, coalesce(NEW.is_open, 1), NEW.closed_on,
+                NEW.content_hash);
+            INSERT INTO finding_evidence VALUES (NEW.finding_id, NEW.evidence);
+        END;
+        CREATE TRIGGER findings_update INSTEAD OF UPDATE ON findings BEGIN
+            UPDATE finding_rows SET
+                finding_id = NEW.finding_id, rule_id = NEW.rule_id, rule_name = NEW.rule_name,
+                severity = NEW.severity, subject_type = NEW.subject_type, subject_key = NEW.subject_key,
+                project_code = NEW.project_code, unit_code = NEW.unit_code, amount_at_risk = NEW.amount_at_risk,
+                source_file = NEW.source_file, source_row = NEW.source_row, detail = NEW.detail,
+                first_seen = NEW.first_seen, last_seen = NEW.last_seen, is_open = NEW.is_open,
+                closed_on = NEW.closed_on, content_hash = NEW.content_hash
+            WHERE finding_id = OLD.finding_id;
+            DELETE FROM finding_evidence WHERE finding_id = OLD.finding_id AND NEW.finding_id != OLD.finding_id;
+            INSERT INTO finding_evidence VALUES (NEW.finding_id, NEW.evidence) ON CONFLICT (finding_id)
+                DO UPDATE SET evidence = excluded.evidence WHERE evidence IS NOT excluded.evidence;
+        END;
+        CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings BEGIN
+            DELETE FROM finding_rows WHERE finding_id = OLD.finding_id;
+            DELETE FROM finding_evidence WHERE finding_id = OLD.finding_id;
+        END;
+    """),
 )
 
 # SQL expression: a finding's status from its latest decision (alias f for findings).
@@ -507,7 +591,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 conn.execute("VACUUM")
 
 
-_COMPACT_AFTER = {"0009_findings_evidence_apart"}  # migrations that leave a home's file half empty
+# Migrations that leave a home's file half empty.
+_COMPACT_AFTER = {"0009_findings_evidence_apart", "0010_finding_history_as_spans"}
 
 
 class transaction:  # noqa: N801 - used like a function: ``with transaction(conn):``
@@ -566,7 +651,7 @@ def record_run(path: Path, *, run_id: str, run_date: date,
                findings: Iterable[Mapping], batch: int = RECORD_BATCH) -> RunSummary:
     """Record the findings that fire on ``run_date`` (all of them), in ONE transaction.
 
-    Upserts the findings, replaces the run date's ``finding_history``, inserts/replaces the
+    Upserts the findings, replaces the run date in ``finding_spans`` (``finding_history``), inserts/replaces the
     ``runs`` row, and recomputes first_seen (min), last_seen (max), is_open and closed_on of every
     finding the run can affect. Re-recording a date with the same findings changes nothing;
     recording an earlier date after a later one keeps first_seen = the earliest date and leaves
@@ -585,6 +670,7 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     day = date.fromisoformat(_iso(run_date)).isoformat()  # validated: it is inlined below
     conn = connect(path)
     conn.execute(f"PRAGMA cache_size = {RECORD_CACHE_KIB}")
+    conn.execute(f"PRAGMA temp.cache_size = {RECORD_CACHE_KIB}")  # _fired & co: one row per finding firing
     try:
         with transaction(conn):
             firing = _record(conn, run_id, day, findings, batch)
@@ -626,24 +712,27 @@ def content_hashes(path: Path) -> dict[str, str]:
         conn.close()
 
 
+# A finding's last date before this run: the latest run date while it is open (``:p``; its stored
+# last_seen is not moved while it stays open), else its stored last_seen (alias r: finding_rows).
+_LAST_SEEN = "CASE WHEN r.is_open = 1 THEN :p ELSE r.last_seen END"
 # Attributes (detail, amount, evidence ...) follow the latest date on which the finding fired;
 # in SET, every column reference is the row's value before this update. ``:d`` is the run date.
 _UPSERT = f"""
-    INSERT INTO finding_rows (finding_id, {', '.join(_FINDING_COLUMNS)}, content_hash,
-                              first_seen, last_seen, is_open, closed_on)
+    INSERT INTO finding_rows AS r (finding_id, {', '.join(_FINDING_COLUMNS)}, content_hash,
+                                   first_seen, last_seen, is_open, closed_on)
     VALUES (?, {', '.join('?' for _ in _FINDING_COLUMNS)}, ?, :d, :d, 1, NULL)
     ON CONFLICT (finding_id) DO UPDATE SET
-    {', '.join(f'{c} = CASE WHEN :d >= coalesce(last_seen, :d) THEN excluded.{c} ELSE {c} END'
+    {', '.join(f'{c} = CASE WHEN :d >= coalesce({_LAST_SEEN}, :d) THEN excluded.{c} ELSE {c} END'
                for c in (*_FINDING_COLUMNS, 'content_hash'))},
     first_seen = min(coalesce(first_seen, :d), :d),
     last_seen = max(coalesce(last_seen, :d), :d)
 """
 # The same rule for the evidence, written (before _UPSERT moves last_seen) only where it changes.
-_EVIDENCE_UPSERT = """
+_EVIDENCE_UPSERT = f"""
     INSERT INTO finding_evidence (finding_id, evidence) VALUES (?, ?)
     ON CONFLICT (finding_id) DO UPDATE SET evidence = excluded.evidence
     WHERE finding_evidence.evidence IS NOT excluded.evidence
-      AND :d >= coalesce((SELECT r.last_seen FROM finding_rows r WHERE r.finding_id = finding_evidence.finding_id), :d)
+      AND :d >= coalesce((SELECT {_LAST_SEEN} FROM finding_rows r WHERE r.finding_id = finding_evidence.finding_id), :d)
 """
 
 
@@ -663,7 +752,7 @@ def _listed_twice(conn: sqlite3.Connection, rows: list[tuple], stored: list[str]
 
 def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[Mapping], batch: int) -> int:
     """Write the run inside the caller's transaction; returns the number of findings firing."""
-    for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT, as_stored INTEGER NOT NULL)",
+    for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT, as_stored INTEGER NOT NULL) WITHOUT ROWID",
                 "_gone (finding_id TEXT PRIMARY KEY)", "_affected (finding_id TEXT PRIMARY KEY)",
                 "_stored (finding_id TEXT, content_hash TEXT)"):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
@@ -680,8 +769,9 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
                         WHERE is_open = 0 AND closed_on > :d AND (last_seen IS NULL OR last_seen < :d)""", d)
 
     # The findings, a batch at a time: memory stays flat however many fire.
-    upsert = _UPSERT.replace(":d", f"'{day}'")
-    evidence_upsert = _EVIDENCE_UPSERT.replace(":d", f"'{day}'")
+    before = "NULL" if latest_before is None else f"'{latest_before}'"  # a date from the state
+    upsert = _UPSERT.replace(":d", f"'{day}'").replace(":p", before)
+    evidence_upsert = _EVIDENCE_UPSERT.replace(":d", f"'{day}'").replace(":p", before)
     firing = 0
     it = iter(findings)
     while True:
@@ -713,16 +803,20 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
         conn.executemany(upsert, (r[:12] + r[13:] for r in rows))
         firing += len(rows) + len(stored)
     # Those recorded as stored only widen their dates (one column at a time: an UPDATE that assigns
-    # first_seen rewrites its index entry even to the same value).
+    # first_seen rewrites its index entry even to the same value). last_seen is kept for closed
+    # findings only (an open one's is the latest run date): only a date recorded late moves it.
     # first_seen by its index (``+finding_id``: not by the key): only a date recorded late moves it.
-    for col, wider in (("last_seen", "last_seen IS NULL OR last_seen < :d"), ("first_seen", "first_seen > :d"),
-                       ("first_seen", "first_seen IS NULL")):
+    widen = [("first_seen", "first_seen > :d"), ("first_seen", "first_seen IS NULL")]
+    if not is_latest:
+        widen.append(("last_seen", "is_open = 0 AND (last_seen IS NULL OR last_seen < :d)"))
+    for col, wider in widen:
         conn.execute(f"""UPDATE finding_rows SET {col} = :d
                          WHERE ({wider}) AND +finding_id IN (SELECT finding_id FROM _fired WHERE as_stored)""", d)
 
     # Fired on this date when it was recorded before, and no longer does (a corrected re-run).
-    conn.execute("""INSERT INTO _gone SELECT finding_id FROM finding_history
-                    WHERE run_date = :d AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
+    if conn.execute("SELECT 1 FROM runs WHERE run_date = :d", d).fetchone():
+        conn.execute("""INSERT INTO _gone SELECT finding_id FROM finding_history
+                        WHERE run_date = :d AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
     conn.execute("INSERT OR IGNORE INTO _affected SELECT finding_id FROM _gone")
     if not is_latest:
         # Findings firing on the earlier date that do not fire on the latest date (they stay closed).
@@ -731,9 +825,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
                                           WHERE h.finding_id = x.finding_id AND h.run_date = :latest)""",
                      {"latest": latest})
 
-    conn.execute("DELETE FROM finding_history WHERE run_date = :d", d)
-    conn.execute("INSERT INTO finding_history (run_date, finding_id, amount_at_risk) "
-                 "SELECT :d, finding_id, amount FROM _fired", d)
+    _write_spans(conn, day, latest_before)
     conn.execute("DELETE FROM history_daily WHERE run_date = :d", d)
     conn.execute("""
         INSERT INTO history_daily
@@ -761,8 +853,10 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
         conn.execute("""UPDATE finding_rows SET is_open = 1, closed_on = NULL
                         WHERE finding_id IN (SELECT finding_id FROM _fired)
                           AND (is_open = 0 OR closed_on IS NOT NULL)""")
-        conn.execute("""UPDATE finding_rows SET is_open = 0, closed_on = :d
-                        WHERE is_open = 1 AND finding_id NOT IN (SELECT finding_id FROM _fired)""", d)
+        # Their last_seen: the run before (on a date recorded again, _gone above has set it).
+        conn.execute("""UPDATE finding_rows SET is_open = 0, closed_on = :d, last_seen = coalesce(:p, last_seen)
+                        WHERE is_open = 1 AND finding_id NOT IN (SELECT finding_id FROM _fired)""",
+                     {"d": day, "p": latest_before if latest_before != day else None})
     # The rest by definition: open = fires on the latest date; closed_on = first run after last_seen.
     conn.execute("""
         UPDATE finding_rows SET
@@ -779,6 +873,63 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
         WHERE finding_id IN (SELECT finding_id FROM _affected)
     """, {"latest": latest, "d": day})
     return firing
+
+
+def _write_spans(conn: sqlite3.Connection, day: str, latest_before: str | None) -> None:
+    """Make ``finding_spans`` say that on ``day`` exactly the findings of ``_fired`` fired, with their
+    amounts (the table's definition: migration 0010). ``latest_before``: the latest run date recorded
+    before this run.
+
+    A new latest date (every day's run) writes only what changed: spans still open go on where the
+    finding fires again with the same amount and end on the run before where it does not; a finding
+    with no open span left starts one. A date recorded before, or earlier than the latest, is first
+    taken out of every span covering it (split around it), then added where the finding fires, joined
+    with the spans ending on the run before and starting on the run after when the amount is the same.
+    """
+    if latest_before is None or day > latest_before:
+        conn.execute("""UPDATE finding_spans SET last_date = ?
+                        WHERE last_date IS NULL AND NOT EXISTS (
+                            SELECT 1 FROM _fired x WHERE x.finding_id = finding_spans.finding_id
+                                                     AND x.amount IS finding_spans.amount_at_risk)""",
+                     (latest_before,))
+        conn.execute("""INSERT INTO finding_spans (finding_id, first_date, last_date, amount_at_risk)
+                        SELECT x.finding_id, ?, NULL, x.amount FROM _fired x
+                        WHERE NOT EXISTS (SELECT 1 FROM finding_spans s
+                                          WHERE s.finding_id = x.finding_id AND s.last_date IS NULL)""", (day,))
+        return
+    prev, nxt = conn.execute("SELECT (SELECT max(run_date) FROM runs WHERE run_date < :d), "
+                             "(SELECT min(run_date) FROM runs WHERE run_date > :d)", {"d": day}).fetchone()
+    p = {"d": day, "prev": prev, "next": nxt}
+    for ddl in ("_cover (finding_id TEXT, first_date TEXT, last_date TEXT, amount_at_risk TEXT)",
+                "_joined (finding_id TEXT, first_date TEXT, last_date TEXT, amount_at_risk TEXT, "
+                "left_first TEXT, right_first TEXT)"):
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
+        conn.execute(f"DELETE FROM {ddl.split()[0]}")
+    # Out: every span covering the date, split into the part before it and the part after it.
+    conn.execute("""INSERT INTO _cover SELECT finding_id, first_date, last_date, amount_at_risk FROM finding_spans
+                    WHERE first_date <= :d AND coalesce(last_date, '9999-12-31') >= :d""", p)
+    conn.execute("DELETE FROM finding_spans WHERE (finding_id, first_date) IN "
+                 "(SELECT finding_id, first_date FROM _cover)")
+    conn.execute("""INSERT INTO finding_spans SELECT finding_id, first_date, :prev, amount_at_risk FROM _cover
+                    WHERE first_date < :d""", p)
+    conn.execute("""INSERT INTO finding_spans SELECT finding_id, :next, last_date, amount_at_risk FROM _cover
+                    WHERE :next IS NOT NULL AND coalesce(last_date, '9999-12-31') > :d""", p)
+    # In: the date where the finding fires, joined with its neighbours of the same amount.
+    conn.execute("""
+        INSERT INTO _joined
+        SELECT x.finding_id, coalesce(l.first_date, :d),
+               CASE WHEN r.finding_id IS NOT NULL THEN r.last_date WHEN :next IS NULL THEN NULL ELSE :d END,
+               x.amount, l.first_date, r.first_date
+        FROM _fired x
+        LEFT JOIN finding_spans l
+            ON l.finding_id = x.finding_id AND l.last_date = :prev AND l.amount_at_risk IS x.amount
+        LEFT JOIN finding_spans r
+            ON r.finding_id = x.finding_id AND r.first_date = :next AND r.amount_at_risk IS x.amount
+    """, p)
+    conn.execute("""DELETE FROM finding_spans WHERE (finding_id, first_date) IN (
+                        SELECT finding_id, left_first FROM _joined WHERE left_first IS NOT NULL
+                        UNION ALL SELECT finding_id, right_first FROM _joined WHERE right_first IS NOT NULL)""")
+    conn.execute("INSERT INTO finding_spans SELECT finding_id, first_date, last_date, amount_at_risk FROM _joined")
 
 
 def export_rows(path: Path) -> list[dict]:

@@ -169,7 +169,7 @@ def test_readers_see_the_previous_complete_run_while_a_run_writes(db):
     writer = state.connect(db)
     reader = state.connect(db)
     writer.execute("BEGIN IMMEDIATE")
-    writer.execute("DELETE FROM finding_history")
+    writer.execute("DELETE FROM finding_spans")
     writer.execute("UPDATE findings SET is_open = 0")
     t0 = threading.Event()
 
@@ -199,27 +199,51 @@ def test_any_order_of_runs_and_reruns_matches_a_from_scratch_recount(db, seed):
     keys = [f"TX{i:03d}" for i in range(12)]
     days = [date(2021, 4, 1) + timedelta(days=i) for i in range(6)]
     fired: dict[date, set[str]] = {}
+    amounts: dict[tuple[str, str], str] = {}  # (run date, key) -> amount fired with
+    attrs: dict[str, str] = {}  # key -> its stored amount
     for step in range(14):
         day = rng.choice(days)
+        # attributes (the amount here) follow the latest date a finding fired on when recorded (a date
+        # recorded again without it cannot bring back older attributes: the state keeps only the amounts)
+        before = {k: max((d for d, ks in fired.items() if k in ks), default=None) for k in keys}
         fired[day] = {k for k in keys if rng.random() < 0.45}
-        state.record_run(db, run_id=f"r{step}", run_date=day, findings=[finding(key=k) for k in sorted(fired[day])])
+        for k in keys:
+            amounts.pop((day.isoformat(), k), None)
+        fs, known = [], state.content_hashes(db) if step else {}
+        for k in sorted(fired[day]):
+            amounts[day.isoformat(), k] = rng.choice(["1.00", "1.00", "2.50"])
+            if before[k] is None or day >= before[k]:
+                attrs[k] = amounts[day.isoformat(), k]
+            f = finding(key=k, amount=amounts[day.isoformat(), k], content_hash=amounts[day.isoformat(), k])
+            # as the daily run passes a finding the state holds with the same fingerprint: its id only
+            fs.append(_as_stored(f) if known.get(_as_stored(f)["finding_id"]) == f["content_hash"] else f)
+        state.record_run(db, run_id=f"r{step}", run_date=day, findings=fs)
+        _check_against_definition(db, keys, fired, amounts, attrs, f"step {step}")
 
+
+def _check_against_definition(db, keys, fired, amounts, attrs, where):
     latest = max(fired)
     conn = state.connect(db)
+    history = {(d, k): a for d, k, a in conn.execute(
+        "SELECT h.run_date, f.subject_key, h.amount_at_risk FROM finding_history h JOIN findings f USING (finding_id)")}
     got = {r["subject_key"]: dict(r) for r in conn.execute("SELECT * FROM findings")}
+    spans = conn.execute("SELECT count(*) FROM finding_spans").fetchone()[0]
     conn.close()
+    assert history == amounts, f"{where}: the history is every recorded date's findings and amounts"
+    assert spans <= len(amounts)
     for key in keys:
         seen = sorted(d for d, ks in fired.items() if key in ks)
         if not seen:
             assert key not in got or got[key]["is_open"] == 0
             continue
         row = got[key]
-        assert (row["first_seen"], row["last_seen"]) == (seen[0].isoformat(), seen[-1].isoformat()), key
+        assert (row["first_seen"], row["last_seen"]) == (seen[0].isoformat(), seen[-1].isoformat()), (where, key)
+        assert row["amount_at_risk"] == attrs[key], (where, key, "attributes of the latest date it fired on")
         is_open = key in fired[latest]
-        assert row["is_open"] == int(is_open), key
+        assert row["is_open"] == int(is_open), (where, key)
         later = [d for d in sorted(fired) if d > seen[-1]]
-        assert row["closed_on"] == (None if is_open else later[0].isoformat()), key
-    assert {r["subject_key"] for r in state.export_rows(db)} == fired[latest]
+        assert row["closed_on"] == (None if is_open else later[0].isoformat()), (where, key)
+    assert {r["subject_key"] for r in state.export_rows(db)} == fired[latest], where
 
 
 def test_state_file_is_private_to_its_owner(db):
@@ -370,6 +394,61 @@ def test_a_home_of_before_keeps_its_findings_and_gets_no_empty_pages_when_eviden
         assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'findings'").fetchone()[0] == "view"
         assert tuple(conn.execute("SELECT count(*), count(evidence) FROM findings").fetchone()) == (300, 300)
         assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def test_a_home_of_before_keeps_its_history_when_it_becomes_spans(tmp_path, monkeypatch):
+    """Migration 0010: a history of one row per finding per day becomes spans of run dates with the
+    same rows through the view finding_history; later runs go on from there."""
+    db = tmp_path / "state.sqlite"
+    monkeypatch.setattr(state, "MIGRATIONS", state.MIGRATIONS[:-1])
+    assert state.MIGRATIONS[-1][0] == "0009_findings_evidence_apart"
+    conn = state.connect(db)
+    days = ["2021-04-01", "2021-04-02", "2021-04-05", "2021-04-06", "2021-04-07"]  # runs skip days
+    rows = {  # finding -> {run date: amount}: a gap, an amount that changes and comes back, an open one
+        "a": {"2021-04-01": "1.00", "2021-04-02": "1.00", "2021-04-06": "1.00", "2021-04-07": "1.00"},
+        "b": {"2021-04-01": "5.00", "2021-04-02": "6.00", "2021-04-05": "5.00"},
+        "c": {"2021-04-07": None},
+    }
+    for i, d in enumerate(days):
+        conn.execute("INSERT INTO runs VALUES (?, ?, 't', 't', 'complete')", (f"r{i}", d))
+    for fid, per_day in rows.items():
+        seen = sorted(per_day)
+        is_open = int(seen[-1] == days[-1])
+        closed_on = None if is_open else days[days.index(seen[-1]) + 1]
+        conn.execute("INSERT INTO findings (finding_id, rule_id, subject_type, subject_key, first_seen, last_seen, "
+                     "is_open, closed_on, content_hash, amount_at_risk) "
+                     "VALUES (?, 'PAY_LATE', 'payment', ?, ?, ?, ?, ?, 'h', ?)",
+                     (fid, fid, seen[0], seen[-1], is_open, closed_on, per_day[seen[-1]]))
+        conn.executemany("INSERT INTO finding_history VALUES (?, ?, ?)", [(d, fid, a) for d, a in per_day.items()])
+    conn.close()
+    monkeypatch.undo()
+
+    conn = state.connect(db)
+    try:
+        assert {(r[0], r[1]): r[2] for r in conn.execute("SELECT * FROM finding_history")} == {
+            (d, fid): a for fid, per_day in rows.items() for d, a in per_day.items()}
+        assert [tuple(r) for r in conn.execute("SELECT * FROM finding_spans ORDER BY 1, 2")] == [
+            ("a", "2021-04-01", "2021-04-02", "1.00"), ("a", "2021-04-06", None, "1.00"),
+            ("b", "2021-04-01", "2021-04-01", "5.00"), ("b", "2021-04-02", "2021-04-02", "6.00"),
+            ("b", "2021-04-05", "2021-04-05", "5.00"), ("c", "2021-04-07", None, None)]
+        assert [tuple(r) for r in conn.execute("SELECT finding_id, first_seen, last_seen, is_open, closed_on "
+                                               "FROM findings ORDER BY 1")] == [
+            ("a", "2021-04-01", "2021-04-07", 1, None), ("b", "2021-04-01", "2021-04-05", 0, "2021-04-06"),
+            ("c", "2021-04-07", "2021-04-07", 1, None)]
+        assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    finally:
+        conn.close()
+    state.record_run(db, run_id="r5", run_date=date(2021, 4, 8), findings=[{"finding_id": "a", "content_hash": "h"}])
+    conn = state.connect(db)
+    try:
+        assert [tuple(r) for r in conn.execute("SELECT * FROM finding_spans WHERE last_date IS NULL OR "
+                                               "last_date >= '2021-04-06' ORDER BY 1, 2")] == [
+            ("a", "2021-04-06", None, "1.00"), ("c", "2021-04-07", "2021-04-07", None)]
+        assert [tuple(r) for r in conn.execute("SELECT finding_id, last_seen, is_open, closed_on FROM findings "
+                                               "WHERE finding_id IN ('a', 'c') ORDER BY 1")] == [
+            ("a", "2021-04-08", 1, None), ("c", "2021-04-07", 0, "2021-04-08")]
     finally:
         conn.close()
 
