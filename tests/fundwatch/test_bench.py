@@ -38,3 +38,19 @@ def test_bench_prints_every_stage_and_ends_with_the_ratio(tmp_path):
     airflow = next(ln for ln in lines if ln.startswith("airflow: one run "))
     wall, stages, overhead = (float(x) for x in re.findall(r"(\d+\.\d) s", airflow)[:3])
     assert wall > stages > 0 and abs(overhead - (wall - stages)) < 0.11
+
+
+def test_state_history_bench_records_the_days_and_prints_its_slope(tmp_path, capsys):
+    """``python -m fundwatch.bench_state``: each day recorded as the export stage records it (the state
+    then says what fired), and a last line with the slope of the daily seconds and the state's growth."""
+    from fundwatch import bench_state, state
+
+    db = tmp_path / "state.sqlite"
+    out = bench_state.run(findings=400, days=4, db=db)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and lines[0].startswith("day   1:")
+    assert re.fullmatch(r"state_history: findings=400 days=4 mean_s=\d+\.\d\d slope_s_per_day=[+-]\d+\.\d{3} "
+                        r"state_mb_per_day=[+-]\d+\.\d\d", lines[-1]), lines[-1]
+    assert out["mean_s"] > 0
+    firing = int(re.search(r"firing (\d+)", lines[-2]).group(1))
+    assert len(state.export_rows(db)) == firing > 0
