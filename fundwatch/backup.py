@@ -35,20 +35,22 @@ import socket
 import sqlite3
 import tarfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from fundwatch import inuse
+from fundwatch.backupstore import Store, content_sha, copy_hashing, fsync_dir, remove_stale_partials
 from fundwatch.paths import Home
 from fundwatch.state import SHANGHAI
 
-FORMAT = "fundwatch-backup/1"
+FORMAT = "fundwatch-backup/1"  # self-contained: every file in the tar
+STORE_FORMAT = "fundwatch-backup/2"  # the daily backups: files marked "store" are in the store beside it
 MANIFEST = "manifest.json"
 STATE_MEMBER = "state.sqlite"
 KEEP = 30  # backups the daily run keeps in Home.backups_dir
 RUN_PREFIX = "fundwatch-"  # backups taken by the daily run (only these are pruned)
-STALE_PARTIAL_S = 6 * 3600
 _CHUNK = 1 << 20
 
 
@@ -68,10 +70,16 @@ class Summary:
     bytes: int
     seconds: float
     state: dict = field(default_factory=dict)
+    stored: tuple[int, int] | None = None  # a daily backup: files and bytes newly copied into the store
+    damaged: int = 0  # stored files the day's scrub found damaged (copied again from the home)
 
     def text(self) -> str:
         c = self.state.get("counts", {})
-        return (f"{self.path}：{self.files} 个文件 / files，{self.bytes / 1e6:.1f} MB，{self.seconds:.1f} s；"
+        new = (f"，新存入文件库 {self.stored[0]} 个 / {self.stored[1] / 1e6:.1f} MB（new in the store）"
+               if self.stored else "")
+        if self.damaged:
+            new += f"，文件库自检发现 {self.damaged} 个损坏文件并重新存入（scrub re-copied damaged stored files）"
+        return (f"{self.path}：{self.files} 个文件 / files，{self.bytes / 1e6:.1f} MB{new}，{self.seconds:.1f} s；"
                 f"人员 users {c.get('users', 0)}，决定 decisions {c.get('decisions', 0)}，"
                 f"问题线索 findings {c.get('findings', 0)}，运行 runs {c.get('runs', 0)}"
                 f"（最近 latest {self.state.get('latest_run_date') or '-'}）")
@@ -87,11 +95,15 @@ def backup(home: Home, dest: Path) -> Summary:
 
 
 def backup_after_run(home: Home, run_date, keep: int = KEEP) -> Summary:
-    """The daily run's backup into ``Home.backups_dir``; keeps the last ``keep`` of them."""
-    stamp = _stamp()
-    dest = home.backups_dir / f"{RUN_PREFIX}{stamp}-{run_date}.tar.gz"
-    info = backup(home, dest)
-    prune(home.backups_dir, keep)
+    """The daily run's backup into ``Home.backups_dir``, its content-addressed files in the store
+    beside it (``fundwatch.backupstore``); keeps the last ``keep`` backups and the stored files they
+    list."""
+    dest = home.backups_dir / f"{RUN_PREFIX}{_stamp()}-{run_date}.tar.gz"
+    store = Store(home.backups_dir, scrub_day=run_date.toordinal())
+    with inuse.hold(home, "fundwatch backup"), store.locked():
+        info = _write(home, dest, store)
+        prune(home.backups_dir, keep)
+        prune_store(home.backups_dir, store)
     return info
 
 
@@ -109,26 +121,37 @@ def prune(folder: Path, keep: int = KEEP) -> list[Path]:
     return gone
 
 
+def stored_refs(path: Path) -> set[str]:
+    """The sha256 of the stored files a backup lists: its first member (a daily backup's manifest)
+    is read, nothing more; a self-contained backup needs none."""
+    try:
+        with tarfile.open(path, mode="r|gz") as tar:
+            first = tar.next()
+            if first is None or first.name != MANIFEST or not first.isfile():
+                return set()
+            manifest = json.loads(tar.extractfile(first).read(64 << 20).decode("utf-8"))
+    except (OSError, EOFError, tarfile.TarError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BackupError(f"备份文件不可读（unreadable backup）：{path}：{exc}") from exc
+    if manifest.get("format") != STORE_FORMAT:
+        return set()
+    return {f["sha256"] for f in manifest.get("files", []) if f.get("store")}
+
+
+def prune_store(folder: Path, store: Store) -> list[Path]:
+    """Delete the stored files no backup in ``folder`` lists (under the store's lock). While any
+    backup there cannot be read, nothing is deleted: it might need any of them."""
+    wanted: set[str] = set()
+    for p in sorted(folder.glob("*.tar.gz")):
+        if p.is_file():
+            try:
+                wanted |= stored_refs(p)
+            except BackupError:
+                return []
+    return store.remove_unreferenced(wanted)
+
+
 def _partial_name(dest: Path) -> Path:
     return dest.parent / f".{dest.name}.partial-{socket.gethostname()}-{os.getpid()}"
-
-
-def remove_stale_partials(folder: Path) -> list[Path]:
-    """Leftovers of killed backups in ``folder``: their process is gone (this host) or they are old."""
-    host = socket.gethostname()
-    removed = []
-    for p in folder.glob(".*.partial-*"):
-        owner = p.name.rsplit(".partial-", 1)[1]
-        h, _, pid = owner.rpartition("-")
-        dead = h == host and pid.isdigit() and not Path(f"/proc/{pid}").exists()
-        try:
-            old = time.time() - p.stat().st_mtime > STALE_PARTIAL_S
-        except FileNotFoundError:
-            continue
-        if dead or old:
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-            removed.append(p)
-    return removed
 
 
 def _snapshot_state(db: Path, out: Path) -> dict:
@@ -183,15 +206,50 @@ def _add(tar: tarfile.TarFile, name: str, path: Path) -> dict:
     return {"path": name, "size": reader.n, "sha256": reader.sha.hexdigest()}
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _home_files(home: Home) -> Iterator[tuple[str, Path]]:
+    """Every file to back up but the state: its name inside the backup and its path, sorted."""
+    for tree, root in _trees(home).items():
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                if path.is_file() and not path.is_symlink():
+                    yield f"{tree}/{path.relative_to(root).as_posix()}", path
 
 
-def _write(home: Home, dest: Path) -> Summary:
+def _add_manifest(tar: tarfile.TarFile, fmt: str, home: Home, state_info: dict, files: list[dict]) -> None:
+    manifest = {"format": fmt, "created_at": datetime.now(SHANGHAI).isoformat(timespec="seconds"),
+                "source_home": str(home.root), "state": state_info, "files": files}
+    body = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
+    info = tarfile.TarInfo(MANIFEST)
+    info.size, info.mtime, info.mode = len(body), int(time.time()), 0o600
+    tar.addfile(info, io.BytesIO(body))
+
+
+def _into_store(home: Home, work: Path, store: Store, snap: Path) -> tuple[list[dict], list[tuple[str, Path]]]:
+    """A daily backup's manifest entries and tar members: content-addressed files go to the store
+    (copied when new), the state and the other files into the tar (copied into ``work`` first, so
+    that what the manifest says is what the tar holds)."""
+    with snap.open("rb") as fh:
+        files = [{"path": STATE_MEMBER, "size": snap.stat().st_size,
+                  "sha256": hashlib.file_digest(fh, "sha256").hexdigest()}]
+    members = [(STATE_MEMBER, snap)]
+    for name, path in _home_files(home):
+        claimed = content_sha(path.name)
+        if claimed:
+            size, sha = store.put(path, claimed)
+            files.append({"path": name, "size": size, "sha256": sha, "store": True})
+            continue
+        copy = work / "small" / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        size, sha = copy_hashing(path, copy, sync=False)
+        files.append({"path": name, "size": size, "sha256": sha})
+        members.append((name, copy))
+    store.sync()  # every stored file durable before a backup lists it
+    return files, members
+
+
+def _write(home: Home, dest: Path, store: Store | None = None) -> Summary:
+    """A self-contained backup at ``dest``; with ``store`` (the daily backups) a tar of the state and
+    the manifest whose content-addressed files are in ``store``."""
     t0 = time.perf_counter()
     dest = dest.expanduser().resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -202,33 +260,27 @@ def _write(home: Home, dest: Path) -> Summary:
     try:
         snap = work / STATE_MEMBER
         state_info = _snapshot_state(home.state_db, snap)
-        files = []
         with partial.open("wb") as raw:
             with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1, format=tarfile.PAX_FORMAT) as tar:
-                files.append(_add(tar, STATE_MEMBER, snap))
-                for tree, root in _trees(home).items():
-                    if not root.is_dir():
-                        continue
-                    for path in sorted(root.rglob("*")):
-                        if path.is_file() and not path.is_symlink():
-                            files.append(_add(tar, f"{tree}/{path.relative_to(root).as_posix()}", path))
-                manifest = {
-                    "format": FORMAT, "created_at": datetime.now(SHANGHAI).isoformat(timespec="seconds"),
-                    "source_home": str(home.root), "state": state_info, "files": files,
-                }
-                body = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
-                info = tarfile.TarInfo(MANIFEST)
-                info.size, info.mtime, info.mode = len(body), int(time.time()), 0o600
-                tar.addfile(info, io.BytesIO(body))
+                if store is None:
+                    files = [_add(tar, name, path) for name, path in [(STATE_MEMBER, snap), *_home_files(home)]]
+                    _add_manifest(tar, FORMAT, home, state_info, files)
+                else:  # the manifest first: pruning reads which stored files a backup needs cheaply
+                    files, members = _into_store(home, work, store, snap)
+                    _add_manifest(tar, STORE_FORMAT, home, state_info, files)
+                    for name, path in members:
+                        _add(tar, name, path)
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(partial, 0o600)  # people, password hashes, personal data: owner only
         os.replace(partial, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
-    return Summary(dest, len(files), dest.stat().st_size, time.perf_counter() - t0, state_info)
+    stored = (store.copied_files, store.copied_bytes) if store else None
+    return Summary(dest, len(files), dest.stat().st_size, time.perf_counter() - t0, state_info, stored,
+                   len(store.damaged) if store else 0)
 
 
 # ----------------------------------------------------------------------------------------- restore
@@ -273,9 +325,14 @@ def verify_into(src: Path, staging: Path, home: Home) -> dict:
                 seen[member.name] = {"size": n, "sha256": sha.hexdigest()}
     except (OSError, EOFError, tarfile.TarError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BackupError(f"备份文件不完整或已损坏（backup truncated or corrupt）：{src}：{exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"备份文件没有有效的清单（no valid manifest, expected {FORMAT}）：{src}")
-    listed = {f["path"]: f for f in manifest.get("files", [])}
+    fmt = manifest.get("format") if isinstance(manifest, dict) else None
+    if fmt not in (FORMAT, STORE_FORMAT):
+        raise BackupError(f"备份文件没有有效的清单（no valid manifest, expected {FORMAT} or {STORE_FORMAT}）：{src}")
+    files = manifest.get("files", [])
+    listed = {f["path"]: f for f in files if not f.get("store")}
+    stored = [f for f in files if f.get("store")]
+    if len({f["path"] for f in files}) != len(files) or (stored and fmt != STORE_FORMAT):
+        raise BackupError(f"备份文件没有有效的清单（no valid manifest）：{src}")
     if set(listed) != set(seen) or STATE_MEMBER not in seen:
         missing, extra = sorted(set(listed) - set(seen)), sorted(set(seen) - set(listed))
         raise BackupError(f"备份内容与清单不符（files differ from the manifest）：缺少 missing {missing}，"
@@ -284,7 +341,28 @@ def verify_into(src: Path, staging: Path, home: Home) -> dict:
         want = listed[name]
         if got["size"] != want["size"] or got["sha256"] != want["sha256"]:
             raise BackupError(f"文件校验值不符（sha256 mismatch）：{name}")
+    store = Store(src.parent)
+    for f in stored:
+        _from_store(store, f, staging, trees)
     return manifest
+
+
+def _from_store(store: Store, want: dict, staging: Path, trees: set[str]) -> None:
+    """Copy a file a daily backup lists from the store beside it into ``staging``, verified."""
+    name = want["path"]
+    rel = _member_target(name, trees)
+    if rel.parts[0] not in trees or content_sha(str(want["sha256"])) != want["sha256"]:
+        raise BackupError(f"备份清单中有无效条目（invalid manifest entry）：{name!r}")
+    out = staging.joinpath(*rel.parts)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        got = store.fetch(want["sha256"], out)
+    except OSError as exc:
+        raise BackupError(f"备份文件库中的文件不可读（stored file unreadable）：{name}：{exc}") from exc
+    if got is None:
+        raise BackupError(f"备份文件库中缺少文件（file missing from the backup store {store.root}）：{name}")
+    if got != (want["size"], want["sha256"]):
+        raise BackupError(f"备份文件库中的文件已损坏（stored file fails its sha256）：{name}")
 
 
 def _check_schema(db: Path) -> None:
@@ -348,7 +426,7 @@ def restore(home: Home, src: Path) -> Summary:
                     os.replace(target, old)
                 if (staging / tree).is_dir():
                     os.replace(staging / tree, target)
-            _fsync_dir(home.root)
+            fsync_dir(home.root)
         finally:
             with contextlib.suppress(OSError):
                 shutil.rmtree(staging)
