@@ -14,17 +14,18 @@ import subprocess
 import sys
 import tarfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from fundwatch import backup, inuse, state
+from fundwatch import attachments, backup, backupstore, inuse, state
 from fundwatch.cli import main
 from fundwatch.paths import Home
 from fundwatch.review import create_app
 from fundwatch.review.users import add_user
+from fundwatch.uploads.store import keep
 
 PASSWORD = "correct-horse-9"
 ID_NUMBER = "430121198505051236"  # synthetic
@@ -273,3 +274,162 @@ def test_the_run_keeps_the_last_30_backups(home):
     assert (folder / "pre-restore-20210101T000000.tar.gz").exists()
     assert (folder / "manual-20210101T000000.tar.gz").exists()
     assert oct(os.stat(info.path).st_mode & 0o777) == "0o600"
+
+
+# -------------------------------------------------------------- the daily backups' file store
+
+
+def _upload(home: Home, size: int, kind: str = "xlsx") -> Path:
+    """An upload kept as the page keeps it (content-addressed, immutable); incompressible bytes."""
+    data = os.urandom(size)
+    return keep(home, data, hashlib.sha256(data).hexdigest(), kind)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def daily(home, monkeypatch):
+    """The home with a scanned attachment and two uploads, and one daily backup a call (names that
+    sort by the call, as one a day do)."""
+    attachments.store(home.attachments_dir, attachments.Upload("扫描件.pdf", b"%PDF-1.4 " + os.urandom(50_000)))
+    for size in (300_000, 200_000):
+        _upload(home, size)
+    calls = iter(range(1, 100))
+    monkeypatch.setattr(backup, "_stamp", lambda: f"20210501T06{next(calls):04d}")
+    return lambda day, **kw: backup.backup_after_run(home, day if isinstance(day, date) else date(2021, 5, day), **kw)
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def test_the_next_days_backup_copies_only_the_files_that_arrived(home, daily):
+    first = daily(1)
+    uploaded = _tree_bytes(home.uploads_dir) + _tree_bytes(home.attachments_dir)
+    assert first.stored[0] == 3 and first.stored[1] > 550_000  # the day's new files, once
+    new = _upload(home, 100_000, "csv")
+    second = daily(2)
+    assert second.stored == (1, 100_000)  # the new upload only, not the years before it
+    third = daily(3)
+    assert third.stored == (0, 0)
+    assert "新存入文件库 0 个" in third.text()
+    # Three backups of ~0.66 MB of files take one copy of the files, not three.
+    assert _tree_bytes(home.backups_dir) < uploaded + 100_000 + 3 * 60_000
+    assert backupstore.Store(home.backups_dir).path(_sha(new)).read_bytes() == new.read_bytes()
+
+
+def test_a_daily_backup_holds_no_upload_bytes_and_restores_the_same_home(home, daily, tmp_path):
+    first = daily(1)
+    _upload(home, 100_000)
+    state.add_decision(home.state_db, finding_id=state.finding_id("PAY_LATE", "payment", "TX3"),
+                       action="confirmed", comment="第二天的决定", username="reviewer1")
+    second = daily(2)
+    with tarfile.open(second.path, "r:gz") as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile(backup.MANIFEST).read())
+    assert names[0] == backup.MANIFEST and backup.STATE_MEMBER in names
+    assert not [n for n in names if n.startswith("uploads/files/") or "扫描件" in n]
+    assert second.path.stat().st_size < 60_000  # the state and small files, not the 0.66 MB of files
+    assert manifest["format"] == backup.STORE_FORMAT
+    assert {f["path"] for f in manifest["files"]} >= set(names) - {backup.MANIFEST}
+    assert len([f for f in manifest["files"] if f.get("store")]) == 4
+
+    def content(h: Home) -> dict:
+        files = {p.relative_to(h.root).as_posix(): p.read_bytes()
+                 for tree in (h.uploads_dir, h.attachments_dir) for p in tree.rglob("*") if p.is_file()}
+        return {"files": files, **{sql: _rows(h.state_db, sql) for sql in (
+            "SELECT username, password_hash, role, unit_code FROM users ORDER BY 1",
+            "SELECT finding_id, action, comment, username, decided_at FROM decisions ORDER BY id",
+            "SELECT * FROM findings ORDER BY finding_id", "SELECT * FROM finding_history ORDER BY 1, 2")}}
+
+    new = Home(tmp_path / "restored")
+    info = backup.restore(new, second.path)
+    assert content(new) == content(home) and info.files == len(manifest["files"])
+    # The first day's backup still restores the first day: without the upload that came after it.
+    older = Home(tmp_path / "older")
+    backup.restore(older, first.path)
+    assert len(content(older)["files"]) == len(content(home)["files"]) - 1
+    assert _rows(older.state_db, "SELECT count(*) FROM decisions") == [(1,)]
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "missing", "truncated"])
+def test_a_damaged_stored_file_is_refused_at_restore_and_the_home_is_unchanged(home, daily, tmp_path, damage,
+                                                                               capsys):
+    info = daily(1)
+    victim = next(p for p in home.uploads_dir.rglob("*.xlsx"))
+    stored = backupstore.Store(home.backups_dir).path(_sha(victim))
+    data = stored.read_bytes()
+    if damage == "flipped byte":
+        stored.write_bytes(data[:1000] + bytes([data[1000] ^ 1]) + data[1001:])
+    elif damage == "missing":
+        stored.unlink()
+    else:
+        stored.write_bytes(data[:-1])
+    target = _make_home(tmp_path / "target")
+    state.record_run(target.state_db, run_id="only-in-target", run_date=date(2021, 5, 9), findings=[])
+    before = _rows(target.state_db, "SELECT * FROM runs")
+    assert main(["restore", "--home", str(target.root), "--from", str(info.path)]) == 1
+    out = capsys.readouterr().out
+    assert "恢复失败，安装目录未改动" in out
+    assert ("missing from the backup store" if damage == "missing" else "stored file fails its sha256") in out
+    assert victim.relative_to(home.root).as_posix() in out  # names the file
+    assert _rows(target.state_db, "SELECT * FROM runs") == before
+    assert not (target.root / victim.relative_to(home.root)).exists()
+    assert not list(target.root.glob(".restore-*")) and not list(target.backups_dir.glob("pre-restore-*"))
+
+
+def test_the_scrub_finds_a_damaged_stored_file_and_stores_it_again(home, daily, tmp_path):
+    daily(1)
+    victim = next(p for p in home.uploads_dir.rglob("*.xlsx"))
+    sha = _sha(victim)
+    stored = backupstore.Store(home.backups_dir).path(sha)
+    data = stored.read_bytes()
+    stored.write_bytes(bytes([data[0] ^ 1]) + data[1:])  # same size: only re-reading finds it
+    slice_ = int(sha[:8], 16) % backupstore.SCRUB_DAYS
+    base = date(2021, 6, 1).toordinal()
+    its_day = date.fromordinal(base + (slice_ - base) % backupstore.SCRUB_DAYS)
+    assert daily(its_day - timedelta(days=1)).damaged == 0 and stored.read_bytes() != data  # not read
+    info = daily(its_day)
+    assert info.damaged == 1 and info.stored[0] == 1 and "损坏文件" in info.text()
+    assert stored.read_bytes() == data
+    backup.restore(Home(tmp_path / "r"), info.path)
+
+
+def test_pruning_removes_only_stored_files_no_kept_backup_lists(home, daily, tmp_path):
+    first = daily(1)
+    gone = next(p for p in home.uploads_dir.rglob("*.xlsx"))
+    stays = [p for p in home.uploads_dir.rglob("*.xlsx") if p != gone]
+    store = backupstore.Store(home.backups_dir)
+    gone_sha = _sha(gone)
+    gone.unlink()  # as after a restore of a home without it
+    # A copy of the first daily backup under a name pruning never deletes keeps its files.
+    keeper = home.backups_dir / "keep-forever.tar.gz"
+    keeper.write_bytes(first.path.read_bytes())
+    second = daily(2, keep=1)
+    assert not first.path.exists() and store.path(gone_sha).exists()
+    keeper.unlink()
+    (home.backups_dir / "broken.tar.gz").write_bytes(b"not a backup")  # unreadable: might need anything
+    daily(3, keep=1)
+    assert store.path(gone_sha).exists()
+    (home.backups_dir / "broken.tar.gz").unlink()
+    third = daily(4, keep=1)
+    assert not store.path(gone_sha).exists() and not second.path.exists()
+    assert all(store.path(_sha(p)).exists() for p in stays)
+    # Self-contained backups beside them do not hold stored files back, and still restore alone.
+    manual = backup.backup(home, home.backups_dir / "manual-x.tar.gz")
+    r = Home(tmp_path / "r")
+    backup.restore(r, third.path)
+    backup.restore(Home(tmp_path / "m"), manual.path)
+    assert sorted(p.name for p in r.uploads_dir.rglob("*.xlsx")) == sorted(p.name for p in stays)
+
+
+def test_backup_to_a_file_stays_self_contained(home, daily, tmp_path):
+    daily(1)
+    info = backup.backup(home, tmp_path / "elsewhere" / "b.tar.gz")
+    assert info.stored is None
+    with tarfile.open(info.path, "r:gz") as tar:
+        names = tar.getnames()
+    assert sum(n.startswith("uploads/files/") for n in names) == 2 and names[-1] == backup.MANIFEST
+    backup.restore(Home(tmp_path / "r"), info.path)  # no store beside it

@@ -3,7 +3,9 @@
 - the state write of a run (one transaction): readers see the previous complete run, the next run
   succeeds;
 - reviewers' decisions (one transaction each): every committed decision is there, none is partial;
-- a backup: the previous backup is intact and no file carries the final name half-written.
+- a backup: the previous backup is intact and no file carries the final name half-written;
+- a daily backup while it copies an upload into the store beside the backups: no stored file
+  carries a name its bytes do not hash to, and the next backup and its restore are whole.
 
 Each write runs in a child process that the test kills with SIGKILL at a moment it observes (not a
 fixed sleep), so the kill lands inside the write.
@@ -11,6 +13,7 @@ fixed sleep), so the kill lands inside the write.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -23,8 +26,9 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from fundwatch import backup, state
+from fundwatch import backup, backupstore, state
 from fundwatch.paths import Home
+from fundwatch.uploads.store import keep
 
 DAY1, DAY2 = date(2021, 4, 30), date(2021, 5, 1)
 BIG_RUN = 60_000  # findings in the killed run: a transaction of ~100 MB, seconds long
@@ -183,6 +187,48 @@ def test_kill_during_a_backup(tmp_path):
     assert again.path == final and not partials()
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
     assert any(f["path"] == "attachments/f1/scan.bin" for f in _manifest(final)["files"])
+
+
+_DAILY_SCRIPT = """
+import sys
+from datetime import date
+from pathlib import Path
+from fundwatch import backup
+from fundwatch.paths import Home
+backup.backup_after_run(Home(Path(sys.argv[1])), date(2021, 5, 2))
+print("WRITTEN", flush=True)
+"""
+
+
+def test_kill_during_a_daily_backup_copying_into_the_store(tmp_path):
+    home = Home(tmp_path / "home").ensure()
+    state.record_run(home.state_db, run_id="day1", run_date=DAY1, findings=[_finding("TX-A")])
+    small = os.urandom(100_000)
+    keep(home, small, hashlib.sha256(small).hexdigest(), "csv")
+    previous = backup.backup_after_run(home, DAY2)
+    big = os.urandom(96 * 1024 * 1024)  # an upload that takes a moment to copy and sync
+    big_sha = hashlib.sha256(big).hexdigest()
+    keep(home, big, big_sha, "xlsx")
+    store = backupstore.Store(home.backups_dir)
+    partials = lambda: [p for p in store.root.glob(".*.partial-*") if p.is_file()]  # noqa: E731
+
+    child = _child(_DAILY_SCRIPT, str(home.root))
+    _wait_for(lambda: [p for p in partials() if p.stat().st_size > 4 << 20], "the upload being stored")
+    _kill(child)
+    assert "WRITTEN" not in child.stdout.read()
+
+    assert not store.path(big_sha).exists(), "a half-copied file must never carry its sha256 name"
+    for p in store.root.glob("??/*"):  # whatever is stored is whole
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name
+    runs = sorted(home.backups_dir.glob(f"{backup.RUN_PREFIX}*.tar.gz"))
+    assert runs == [previous.path]
+    backup.restore(Home(tmp_path / "from-previous"), previous.path)
+    # The next daily backup clears the leftover, stores the upload whole, and restores.
+    again = backup.backup_after_run(home, date(2021, 5, 3))
+    assert not partials() and again.stored == (1, len(big))
+    restored = Home(tmp_path / "restored")
+    backup.restore(restored, again.path)
+    assert (restored.root / keep(home, big, big_sha, "xlsx").relative_to(home.root)).read_bytes() == big
 
 
 def _manifest(path: Path) -> dict:
