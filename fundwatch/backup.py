@@ -1,6 +1,6 @@
 """Backup and restore of what cannot be rebuilt (interface.md: ``fundwatch backup`` / ``restore``).
 
-A backup is one gzip'd tar file:
+``fundwatch backup --to FILE`` writes one self-contained gzip'd tar (format ``fundwatch-backup/1``):
 
 ``state.sqlite``
     a consistent copy of ``HOME/state.sqlite`` (people, decisions, rectifications, findings and their
@@ -12,14 +12,27 @@ A backup is one gzip'd tar file:
     the format, when and from where, the state's schema version and row counts, and every file
     with its size and sha256.
 
+The daily run's backups (``backup_after_run``, ``backups/fundwatch-<time>-<date>.tar.gz``, the last
+``KEEP``) would otherwise copy and gzip every upload ever sent, every day, 30 times over: uploads
+accumulate for years and xlsx does not compress. Their files named by their content (uploads
+``<sha>.<ext>``, attachments ``<sha>``: immutable) are kept once in the store beside them,
+``backups/files/<sha[:2]>/<sha>`` (``fundwatch.backupstore``: copied when new, verified by sha256,
+a slice re-hashed each day), and each daily tar (format ``fundwatch-backup/2``) holds the manifest
+first, then the state snapshot and the few files not named by content. Its manifest lists every file
+as before; those in the store are marked ``"store": true``. A day's cost is the state snapshot plus
+the files that arrived. After pruning the tars, the stored files no backup in the folder lists are
+deleted (nothing while any ``*.tar.gz`` there cannot be read). A daily backup restores with the
+``files/`` folder beside it: copy the whole backups folder off the machine, not single tars.
+
 Everything else in a home (warehouse, Airflow metadata, docs, GX results, exports) is rebuilt by
 the next run from the inbox, which is the counties' delivery and backed up by whoever keeps it.
 
-A backup is written to ``.<name>.partial-<host>-<pid>`` beside its final name, synced, then renamed:
-a backup killed half-way leaves no file under the final name, and the next backup removes the
-leftover. ``restore`` verifies every file against the manifest into a staging folder inside the
-home before it replaces anything, refuses a home in use (``fundwatch.inuse``) and first backs up
-the state it replaces (``backups/pre-restore-*.tar.gz``).
+A backup is written to ``.<name>.partial-<host>-<pid>`` beside its final name, synced, then renamed
+(after the files it stores are synced under their names): a backup killed half-way leaves no file
+under the final name, and the next backup removes the leftover. ``restore`` verifies every file
+against the manifest into a staging folder inside the home (from the tar, and from the store for a
+daily backup) before it replaces anything, refuses a home in use (``fundwatch.inuse``) and first
+backs up the state it replaces (``backups/pre-restore-*.tar.gz``, self-contained).
 """
 
 from __future__ import annotations
