@@ -211,22 +211,16 @@ _RUN_DATE_MACRO = "macro.fundwatch.fw_run_date"
 
 
 def _raw_state(warehouse: Path) -> tuple[dict[str, str | None], dict | None]:
-    """The signature (row count, XOR of the rows' hashes; None when it cannot be read) of every relation
-    of the raw schema, and the record of the last successful build (None if there is none)."""
+    """The signature of every relation of the raw schema (``ingestion.schema.raw_signatures``; None when
+    it cannot be read), and the record of the last successful build (None if there is none)."""
     import duckdb
 
     if not warehouse.exists():
         return {}, None
+    from ingestion.schema import raw_signatures
+
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw' order by 1").fetchall()]
-        raw: dict[str, str | None] = {}
-        for name in names:
-            try:
-                n, h = con.execute(f'select count(*), bit_xor(hash(t)) from raw."{name}" as t').fetchone()
-                raw[name] = f"{n}:{h}"
-            except duckdb.Error:  # unreadable (a view over something gone): never taken as unchanged
-                raw[name] = None
+        raw = raw_signatures(con)
         known = con.execute("select 1 from information_schema.tables where table_schema = 'incremental' "
                             "and table_name = 'fw_last_build'").fetchone()
         last = con.execute(f"select fingerprint, run_date, raw from {_LAST_BUILD}").fetchone() if known else None

@@ -4,9 +4,14 @@ and ``raw_history`` (every file version and its parsed rows, from which ``raw`` 
 Each kind's rows are stored once, in ``raw_history.rows_<kind>``: ``raw.<kind>`` is a view of the
 rows in force, those of the loaded file versions (``raw_history.loaded_files``, with their lineage)
 less the rows the rebuild holds back (``raw_history.held_<kind>``: a later place of a key repeated
-with the same values, every place of a key met with different values)."""
+with the same values, every place of a key met with different values).
+
+``raw_history.rows_<kind>`` is append-only: a file version's rows are written once, in the
+transaction that records it, and never updated or deleted (``raw_signatures`` relies on it)."""
 
 from __future__ import annotations
+
+import hashlib
 
 import duckdb
 
@@ -84,6 +89,40 @@ ADDED_COLUMNS = (
     "ALTER TABLE raw_history.file_versions ADD COLUMN IF NOT EXISTS entry_status VARCHAR",
     "ALTER TABLE raw_history.row_rejects ADD COLUMN IF NOT EXISTS column_name VARCHAR",
 )
+
+
+def raw_signatures(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """A signature of every relation of the ``raw`` schema: equal signatures, equal rows (up to a
+    64-bit hash collision); None when it cannot be read (never equal to anything).
+
+    A kind's view (``_view_ddl``) is signed by its inputs, not its rows, so a day does not read every
+    row ever loaded (a day with 10M payments in raw read them all): its SQL, the number of rows of the
+    append-only ``rows_<kind>`` (DuckDB keeps it; rows are only ever added), and the count and XOR of
+    the row hashes of ``held_<kind>`` (one row per held-back row) and of the rows of ``loaded_files``
+    (one per file in force) whose version has rows of the kind (another kind's file changes nothing). Any
+    other relation (the bookkeeping tables, one row per file or rejected row): its own rows' count
+    and XOR of hashes."""
+    names = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' ORDER BY 1").fetchall()]
+    views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE schema_name = 'raw'").fetchall())
+    kinds = {k.table: k for k in KINDS}
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            if name in kinds and name in views:  # ensure_schema's view (_view_ddl), its SQL as DuckDB keeps it
+                n_rows = con.execute(f"SELECT count(*) FROM raw_history.rows_{name}").fetchone()[0]  # type: ignore[index]
+                parts = [hashlib.sha256(views[name].encode()).hexdigest()[:16], str(n_rows)]
+                for table in (f"(SELECT * FROM raw_history.loaded_files SEMI JOIN (SELECT DISTINCT file_sha256 "
+                              f"FROM raw_history.rows_{name}) USING (file_sha256))", f"raw_history.held_{name}"):
+                    n, h = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} AS t").fetchone()  # type: ignore[misc]
+                    parts.append(f"{n}:{h}")
+                out[name] = "inputs:" + ":".join(parts)
+            else:
+                n, h = con.execute(f'SELECT count(*), bit_xor(hash(t)) FROM raw."{name}" AS t').fetchone()  # type: ignore[misc]
+                out[name] = f"{n}:{h}"
+        except duckdb.Error:  # unreadable (a view over something gone)
+            out[name] = None
+    return out
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

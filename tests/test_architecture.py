@@ -5,8 +5,9 @@
 - ``ingestion`` and ``expectations`` import nothing of ``fundwatch`` but the contract modules.
 - ``fundwatch`` runs the heavy parts only inside functions: ``expectations`` only from the
   validation stage and its benchmark, ``ingestion`` (but its kinds) only from the stages and commands
-  that load files; ``fundwatch.uploads`` (the upload check: ingestion's check on one file) is the one
-  part that uses the readers and the checker at module level.
+  that load files (and the dbt stage reading the raw layer's signature); ``fundwatch.uploads`` (the
+  upload check: ingestion's check on one file) is the one part that uses the readers and the checker
+  at module level.
 - No cycle among module-level imports.
 """
 
@@ -25,7 +26,8 @@ PACKAGES = ("fundwatch", "ingestion", "expectations")
 CONTRACTS = {"fundwatch.paths", "fundwatch.catalog", "fundwatch.masking", "ingestion.kinds"}
 # module -> packages it may import inside functions (it runs that part's work)
 LAZY_EXPECTATIONS = {"fundwatch.pipeline", "fundwatch.bench"}
-LAZY_INGESTION = {"fundwatch.pipeline", "fundwatch.bench", "fundwatch.cli"}
+# fundwatch.warehouse: the dbt stage asks the raw layer for its signature (ingestion.schema.raw_signatures)
+LAZY_INGESTION = {"fundwatch.pipeline", "fundwatch.bench", "fundwatch.cli", "fundwatch.warehouse"}
 # The upload check is ingestion's own check applied to one file: fundwatch.uploads uses the readers and
 # the checker at module level; the review page imports fundwatch.uploads only inside its routes.
 INGESTION_USERS = ("fundwatch.uploads",)
