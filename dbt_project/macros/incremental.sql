@@ -62,24 +62,24 @@
 
 {#- pre_hook of a row-wise staging model: the lineage of raw rows not yet in it, and its rows whose
     raw row went (their keys pushed to the consumers and its own data tests, then deleted). Rows are
-    compared only in the lineage groups (file, version, load run) whose sorted row numbers differ:
-    a group with the same rows on both sides holds the same rows (exact, and a fraction of comparing
-    every row of every group). -#}
+    compared only in the lineage groups (file, version, load run) whose row numbers may differ; a
+    group's row numbers are compared by blocks of 64 (fw_row_blocks): a group is the same on both
+    sides when every block is on both sides with the same count and the same 64-bit set of row
+    numbers, and its count is that set's size (no row number twice). Exact: such a block holds
+    exactly the rows of its set on each side, once each; a block with a row number twice always
+    counts as changed, and a changed group is compared row by row. Without sorting or listing the
+    rows (about half the cost of comparing sorted lists at 10M rows). -#}
 {% macro fw_rows_pre(source_relation, consumers, kind, keys) %}
     {% if fw_is_incremental() %}
     create or replace temp table fw_groups_{{ this.name }} as
         with
-        came as (
-            select source_file, file_sha256, load_run_id, list(source_row order by source_row) as source_rows
-            from {{ source_relation }} group by source_file, file_sha256, load_run_id
-        ),
-        have as (
-            select source_file, file_sha256, load_run_id, list(source_row order by source_row) as source_rows
-            from {{ this }} group by source_file, file_sha256, load_run_id
-        )
-        select source_file, file_sha256, load_run_id
-        from came full join have using (source_file, file_sha256, load_run_id)
-        where came.source_rows is distinct from have.source_rows;
+        came as ({{ fw_row_blocks(source_relation) }}),
+        have as ({{ fw_row_blocks(this) }})
+        select distinct source_file, file_sha256, load_run_id
+        from came full join have using (source_file, file_sha256, load_run_id, fw_block)
+        where
+            came.fw_rows is distinct from have.fw_rows or came.fw_bits is distinct from have.fw_bits
+            or came.fw_rows <> bit_count(came.fw_bits);
     create or replace temp table fw_new_{{ this.name }} as
         select file_sha256, source_row, source_file, load_run_id
         from {{ source_relation }} semi join fw_groups_{{ this.name }} using (source_file, file_sha256, load_run_id)
@@ -96,6 +96,16 @@
         where exists (select 1 from fw_gone_{{ this.name }} as g where {{ _fw_lineage_match('g', 't') }});
     {% endif %}
 {% endmacro %}
+
+{#- The row numbers of a relation's lineage groups by blocks of 64: row number r is bit r & 63 of
+    block r >> 6 (two's complement: one block and bit for every integer); per block, how many rows
+    and the set of their row numbers. -#}
+{% macro fw_row_blocks(relation) -%}
+    select
+        source_file, file_sha256, load_run_id, source_row >> 6 as fw_block, count(*) as fw_rows,
+        bit_or(1::ubigint << (source_row & 63)::ubigint) as fw_bits
+    from {{ relation }} group by source_file, file_sha256, load_run_id, fw_block
+{%- endmacro %}
 
 {#- In the staging model's SQL: only the raw rows that came (all of them when built from scratch). -#}
 {% macro fw_rows_new() -%}
