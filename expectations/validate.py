@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from expectations.data_docs import add_overview, localise
+from expectations.run_archive import archive_old_runs, results_dir, run_name
 from fundwatch.catalog import SUITES, by_id, by_suite
 from fundwatch.paths import Home
 
@@ -35,7 +36,8 @@ DOCS_SITE = "fundwatch"
 # The Data Docs index lists the runs of the last DOCS_INDEX_DAYS days (one result per suite a day;
 # FUNDWATCH_DOCS_INDEX_DAYS overrides the quarter). GX reads every result it lists each day to build
 # the index: with a year of runs that was 3.6 s of the stage against 0.3 s (README, Measurements).
-# Older runs keep their pages and results on disk.
+# Older runs' results and pages move to the archive (expectations.run_archive): GX lists every stored
+# key each run, so the stores hold only the runs the index lists.
 DOCS_INDEX_DAYS = int(os.environ.get("FUNDWATCH_DOCS_INDEX_DAYS") or 92)
 CHECKPOINT = "fundwatch_daily"
 BROKEN_EXIT = 3
@@ -131,7 +133,7 @@ def _context(home: Home) -> Any:
     """An ephemeral GX context: suites, data source and checkpoint are built from the catalogue in
     memory each run (nothing to go stale); only validation results and Data Docs go to disk, under
     ``<home>/gx``, so the Data Docs index lists the earlier runs (those of the last ``DOCS_INDEX_DAYS``
-    days; older runs keep their pages and results).
+    days; older runs' pages and results are in the archive).
 
     A file context costs about a second per run in YAML reads and store writes and would keep
     checkpoint and suite files that the catalogue already defines.
@@ -156,7 +158,7 @@ def _context(home: Home) -> Any:
     config.stores[config.validation_results_store_name] = {
         "class_name": "ValidationResultsStore",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                          "base_directory": str(home.gx_dir / "validations")},
+                          "base_directory": str(results_dir(home))},
     }
     return gx.get_context(project_config=config, mode="ephemeral")
 
@@ -202,12 +204,14 @@ def _run_checkpoint(home: Home, run_date: date, timings: dict[str, float]) -> An
     timings["gx_setup_s"] = perf_counter() - t0
     t0 = perf_counter()
     run_time = datetime.combine(run_date, time(6, 0), tzinfo=SHANGHAI)
-    result = checkpoint.run(run_id=RunIdentifier(run_name=f"fundwatch-{run_date.isoformat()}", run_time=run_time))
+    result = checkpoint.run(run_id=RunIdentifier(run_name=run_name(run_date), run_time=run_time))
     timings["gx_validate_s"] = perf_counter() - t0
     t0 = perf_counter()
     # This run's pages and the index, in one build (older runs' pages are already on disk).
     ctx.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(result.run_results))
     localise(home.gx_docs_dir)
+    # What the index no longer lists leaves the stores GX lists on every run (kept in the archive).
+    archive_old_runs(home, DOCS_INDEX_DAYS, run_name(run_date))
     timings["gx_docs_s"] = perf_counter() - t0
     return result
 
@@ -309,7 +313,7 @@ def _validate_in_process(home: Home, run_date: date) -> ValidationOutcome:
     )
     add_overview(
         home.gx_docs_dir,
-        f"fundwatch-{run_date.isoformat()}",
+        run_name(run_date),
         [{**asdict(r), "requirement": catalogue[r.rule_id].requirement} for r in rules],
     )
     return outcome

@@ -52,6 +52,17 @@ class Home:
         return self.root / "gx"
 
     @property
+    def gx_archive_dir(self) -> Path:
+        """Validation results (``validations/``) and their Data Docs pages (``docs/validations/``) of the
+        runs older than the Data Docs index, out of the folders GX lists each run (expectations.run_archive)."""
+        return self.gx_dir / "archive"
+
+    @property
+    def gx_docs_archive_dir(self) -> Path:
+        """Archived Data Docs pages, served under ``/docs/gx/`` at the URL they had in ``gx_docs_dir``."""
+        return self.gx_archive_dir / "docs"
+
+    @property
     def dbt_docs_dir(self) -> Path:
         return self.root / "docs" / "dbt"
 

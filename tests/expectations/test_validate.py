@@ -159,8 +159,11 @@ def test_the_data_docs_index_keeps_earlier_runs(tmp_path, build_marts):
 
 
 def test_the_data_docs_index_lists_the_runs_of_the_last_days_only(tmp_path, build_marts, monkeypatch):
-    """GX reads every result its index lists on every run: the index lists the runs of the last
-    FUNDWATCH_DOCS_INDEX_DAYS days (here 2; a quarter by default); an older run keeps its pages."""
+    """GX reads every result its index lists, and lists every stored result's key, on every run: the
+    index lists the runs of the last FUNDWATCH_DOCS_INDEX_DAYS days (here 2; a quarter by default) and
+    the stores hold only those; an older run's results and pages are in the archive, and its date can
+    be validated again."""
+    from expectations.run_archive import archive_old_runs, results_dir
     from fundwatch.paths import Home
 
     monkeypatch.setenv("FUNDWATCH_DOCS_INDEX_DAYS", "2")  # read by the validation process
@@ -171,7 +174,26 @@ def test_the_data_docs_index_lists_the_runs_of_the_last_days_only(tmp_path, buil
     index = (home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
     assert "fundwatch-2021-04-29" in index and "fundwatch-2021-04-28" in index
     assert "fundwatch-2021-04-27" not in index
-    assert len(list(home.gx_docs_dir.glob("validations/*/fundwatch-2021-04-27/*/*.html"))) == len(SUITES)
+
+    def runs(folder):
+        return sorted({p.parent.parent.name for p in folder.glob("*/*/*/*") if p.is_file()})
+
+    # what GX walks each run: the runs its index lists, however many days were run before
+    assert runs(results_dir(home)) == runs(home.gx_docs_dir / "validations") == [
+        "fundwatch-2021-04-28", "fundwatch-2021-04-29"]
+    old_results = list((home.gx_archive_dir / "validations").glob("*/fundwatch-2021-04-27/*/*.json"))
+    old_pages = list((home.gx_docs_archive_dir / "validations").glob("*/fundwatch-2021-04-27/*/*.html"))
+    assert len(old_results) == len(old_pages) == len(SUITES)
+    assert all("北京时间" in p.read_text(encoding="utf-8") for p in old_pages)  # localised before it moved
+
+    before = {p: p.stat().st_mtime_ns for p in old_results}
+    validate_marts(home, date(2021, 4, 27))  # an archived date again: GX writes its result anew
+    assert runs(results_dir(home)) == ["fundwatch-2021-04-27", "fundwatch-2021-04-28", "fundwatch-2021-04-29"]
+    assert "fundwatch-2021-04-27" in (home.gx_docs_dir / "index.html").read_text(encoding="utf-8")  # overview
+    assert archive_old_runs(home, 2, "fundwatch-2021-04-30") == 1  # what the next day's run does
+    assert {p: p.stat().st_mtime_ns for p in old_results}.keys() == before.keys()
+    assert all(p.stat().st_mtime_ns > before[p] for p in old_results), "the re-run's results replace the old"
+    assert runs(results_dir(home)) == ["fundwatch-2021-04-28", "fundwatch-2021-04-29"]
 
 
 def test_localising_a_localised_page_changes_nothing(validated):

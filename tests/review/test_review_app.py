@@ -427,6 +427,26 @@ def test_built_docs_are_served_after_sign_in(as_role, home):
     assert resp.status_code == 404 and "GX 数据文档尚未生成" in resp.get_data(as_text=True)
 
 
+ARCHIVED_PAGE = "validations/fundwatch_payments/fundwatch-2021-01-04/20210103T220000.000000Z/warehouse-payments.html"
+
+
+def test_an_archived_run_page_is_served_at_the_url_it_had(as_role, home):
+    """Runs older than the Data Docs index move to HOME/gx/archive (expectations.run_archive): their
+    pages answer at the same /docs/gx/ URL; a page still in the live site wins over an archived copy."""
+    (home.gx_docs_dir / "index.html").write_text("<html>gx index</html>", encoding="utf-8")
+    archived = home.gx_docs_archive_dir / ARCHIVED_PAGE
+    archived.parent.mkdir(parents=True)
+    archived.write_text("<html>run of 2021-01-04</html>", encoding="utf-8")
+    client = as_role("auditor")
+    assert client.get(f"/docs/gx/{ARCHIVED_PAGE}").data == b"<html>run of 2021-01-04</html>"
+    live = home.gx_docs_dir / ARCHIVED_PAGE  # a re-run of that date, not archived yet
+    live.parent.mkdir(parents=True)
+    live.write_text("<html>re-run of 2021-01-04</html>", encoding="utf-8")
+    assert client.get(f"/docs/gx/{ARCHIVED_PAGE}").data == b"<html>re-run of 2021-01-04</html>"
+    assert client.get("/docs/gx/../archive/docs/" + ARCHIVED_PAGE).status_code == 404
+    assert client.get("/docs/dbt/" + ARCHIVED_PAGE).status_code == 404  # the archive is GX's only
+
+
 def test_api_is_masked_and_read_only(as_role):
     client = as_role("admin")
     one = client.get(f"/api/findings/{fid(PAY_LATE)}")

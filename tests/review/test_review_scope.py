@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "uploads"))
 from upload_files import filled_template, valid_rows  # noqa: E402
 
 MISSING = "0000000000000000"
+ARCHIVED_GX_PAGE = "validations/fundwatch_payments/fundwatch-2021-01-04/20210103T220000.000000Z/warehouse-payments.html"
 # Whose people each unit's admin sees (by hand, from interface.md).
 PEOPLE_OF = {
     PROVINCE: set(SCOPE_UNITS),
@@ -102,6 +103,9 @@ def world(scope_template, tmp_path_factory) -> World:
     home = Home(root)
     (home.dbt_docs_dir / "index.html").write_text("<html>dbt docs of every unit</html>", encoding="utf-8")
     (home.gx_docs_dir / "index.html").write_text("<html>GX docs of every unit</html>", encoding="utf-8")
+    archived = home.gx_docs_archive_dir / ARCHIVED_GX_PAGE  # a run older than the index (run_archive)
+    archived.parent.mkdir(parents=True)
+    archived.write_text("<html>archived GX run page, docs of every unit</html>", encoding="utf-8")
     app = create_app(home)
     app.config["TESTING"] = True
     return World(home, app)
@@ -346,16 +350,17 @@ def on_people(action: str, ok: int = 302) -> Callable[[World, str], None]:
     return check
 
 
-def docs(path: str) -> Callable[[World, str], None]:
+def docs(*paths: str) -> Callable[[World, str], None]:
     def check(w: World, unit: str) -> None:
         c = w.client("reviewer", unit)
-        resp = c.get(path)
-        if unit == PROVINCE:
-            assert resp.status_code == 200 and b"docs of every unit" in resp.data
-        else:
-            missing = c.get("/no-such-page")
-            assert (resp.status_code, resp.data) == (404, missing.data)
-            assert "/docs/" not in c.get("/").get_data(as_text=True), "no link to what they may not open"
+        for path in paths:
+            resp = c.get(path)
+            if unit == PROVINCE:
+                assert resp.status_code == 200 and b"docs of every unit" in resp.data, path
+            else:
+                missing = c.get("/no-such-page")
+                assert (resp.status_code, resp.data) == (404, missing.data), path
+                assert "/docs/" not in c.get("/").get_data(as_text=True), "no link to what they may not open"
     return check
 
 
@@ -680,7 +685,7 @@ CASES: dict[str, Callable[[World, str], None]] = {
     "POST admin.remove_person": on_people("remove"),
     "POST admin.revoke_tokens": on_people("revoke-tokens"),
     "GET docs.index": docs("/docs/gx/"),
-    "GET docs.file": docs("/docs/dbt/index.html"),
+    "GET docs.file": docs("/docs/dbt/index.html", f"/docs/gx/{ARCHIVED_GX_PAGE}"),
     "GET api.findings": api_list,
     "GET api.finding": api_one,
     "POST api.decide": api_decide,
