@@ -105,7 +105,7 @@ def raw_signatures(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     names = [r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' ORDER BY 1").fetchall()]
     views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE schema_name = 'raw'").fetchall())
-    kinds = {k.table: k for k in KINDS}
+    kinds = {k.table for k in KINDS}
     out: dict[str, str | None] = {}
     for name in names:
         try:
