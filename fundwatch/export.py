@@ -43,6 +43,11 @@ def safe_text(value: object) -> str:
     return "'" + text if text.startswith(_DANGEROUS) else text
 
 
+def _safe_texts(values: list) -> list[str]:
+    """``safe_text`` of each value (a column of a block: the call per cell costs more than the test)."""
+    return [("'" + v if v.startswith(_DANGEROUS) else v) if type(v) is str else safe_text(v) for v in values]
+
+
 def unguard(text: str | None) -> str:
     """The value ``safe_text`` guarded: a reader of the export (compare, simulate) undoes it with this."""
     text = text or ""
@@ -73,7 +78,7 @@ def _csv_column(name: str, values: list) -> list[str]:
         return ["" if v is None else f"{Decimal(v):.2f}" for v in values]
     if name == "source_row":
         return ["" if v is None else str(int(v)) for v in values]
-    return [safe_text(v) for v in values]
+    return _safe_texts(values)
 
 
 def write_xlsx(rows: Sequence[dict], path: Path, *, sheet_title: str = "问题清单") -> Path:
@@ -169,7 +174,7 @@ def _xlsx_column(name: str, letter: str, values: list, numbers: list[str], money
     if name == "source_row":
         return ["" if v is None or v == "" else f'{at}{r}"><v>{int(v):.16G}</v></c>'
                 for r, v in zip(numbers, values, strict=True)]
-    texts = [safe_text(v) for v in values]  # "" only for an empty cell
+    texts = _safe_texts(values)  # "" only for an empty cell
     if not _plain("".join(texts)) or max(map(len, texts), default=0) > XLSX_MAX_TEXT // 2:
         return [f'{at}{r}" t="inlineStr"><is>{_inline_text(t)}</is></c>' if t else ""
                 for r, t in zip(numbers, texts, strict=True)]
@@ -212,7 +217,7 @@ def _utf16_prefix(text: str, units: int) -> str:
 
 def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = None) -> tuple[Path, Path]:
     """Write findings.csv and findings.xlsx into ``out_dir``; returns both paths. With the rows'
-    ``fingerprint`` (``state.export_fingerprint``), a stamp beside them lets ``is_current`` say the
+    ``fingerprint`` (``state.export_snapshot``), a stamp beside them lets ``is_current`` say the
     next time that they hold the same rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / STAMP
@@ -223,6 +228,15 @@ def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = 
         tmp.write_text(json.dumps(_stamp(fingerprint, paths)), encoding="utf-8")
         os.replace(tmp, stamp)
     return paths
+
+
+def refresh_export(rows: Sequence[dict], out_dir: Path, fingerprint: str) -> tuple[Path, Path, bool]:
+    """Both files of ``rows`` in ``out_dir``, written unless they hold these very rows already
+    (``is_current``: a day whose export is the day before's rewrites nothing); the paths, and whether
+    they were written."""
+    if is_current(out_dir, fingerprint):
+        return out_dir / "findings.csv", out_dir / "findings.xlsx", False
+    return *write_export(rows, out_dir, fingerprint), True
 
 
 STAMP = ".findings.export.json"  # beside the export: what it holds (fingerprint, and the files as written)
@@ -236,11 +250,6 @@ def _stamp(fingerprint: str, paths: Sequence[Path]) -> dict:
         st = p.stat()
         files[p.name] = [st.st_size, st.st_mtime_ns]
     return {"rows": fingerprint, "code": code, "files": files}
-
-
-def is_stamped(out_dir: Path) -> bool:
-    """Whether ``out_dir`` has an export written with its fingerprint (else ``is_current`` is False)."""
-    return (out_dir / STAMP).is_file()
 
 
 def is_current(out_dir: Path, fingerprint: str) -> bool:

@@ -227,19 +227,17 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     a configured channel that fails fails this stage after every unit was tried, and a retry sends
     only what was not delivered)."""
     from fundwatch import digest, state
-    from fundwatch.export import is_current, is_stamped, write_export
+    from fundwatch.export import refresh_export
     from fundwatch.uploads.projects import save_projects
 
     summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date,
                                findings=iter_findings(home.warehouse, state.content_hashes(home.state_db)))
     save_projects(home, project_list(home.warehouse))
-    fingerprint, n = state.export_fingerprint(home.state_db) if is_stamped(out_dir) else ("", 0)
-    if fingerprint and is_current(out_dir, fingerprint):  # the same rows as the export there: nothing to write
-        csv_path, xlsx_path = out_dir / "findings.csv", out_dir / "findings.xlsx"
-    else:
-        rows, fingerprint = state.export_snapshot(home.state_db)  # a decision may have come meanwhile
-        csv_path, xlsx_path = write_export(rows, out_dir, fingerprint)
-        n = len(rows)
+    # One read of the rows and their fingerprint: the run date changes as-of details, so most days the
+    # export changes and is written (reading a fingerprint first, then the rows, cost a second read).
+    rows, fingerprint = state.export_snapshot(home.state_db)
+    csv_path, xlsx_path, _ = refresh_export(rows, out_dir, fingerprint)
+    n = len(rows)
     sent = digest.after_run(home, run_date)
     return (
         f"导出 {n} 条问题线索（新增 {summary.new}，关闭 {summary.closed}）→ {csv_path}；"

@@ -940,22 +940,13 @@ def export_rows(path: Path) -> list[dict]:
     return export_snapshot(path)[0]
 
 
-def export_fingerprint(path: Path) -> tuple[str, int]:
-    """(SHA-256 of ``export_rows``' rows as stored, their number): equal fingerprints, equal exports."""
-    return _read_export(path, keep=False)[1:]
-
-
 def export_snapshot(path: Path) -> tuple[list[dict], str]:
-    """``export_rows`` and the ``export_fingerprint`` of those very rows (one read)."""
-    rows, fingerprint, _ = _read_export(path, keep=True)
-    return rows, fingerprint
-
-
-def _read_export(path: Path, *, keep: bool) -> tuple[list[dict], str, int]:
+    """``export_rows`` and the fingerprint of those very rows (one read): a SHA-256 of the rows as
+    stored; equal fingerprints, equal exports."""
     conn = connect(path)
     conn.row_factory = None
     try:
-        sha, n, out = hashlib.sha256(), 0, []
+        sha, out = hashlib.sha256(), []
         cur = conn.execute(f"""
             SELECT f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key,
                    f.project_code, f.unit_code, f.amount_at_risk, f.source_file, f.source_row,
@@ -965,13 +956,11 @@ def _read_export(path: Path, *, keep: bool) -> tuple[list[dict], str, int]:
         """)
         while part := cur.fetchmany(5_000):
             sha.update(repr(part).encode())
-            n += len(part)
-            if keep:
-                for row in part:
-                    d = dict(zip(EXPORT_COLUMNS, row, strict=True))
-                    d["amount_at_risk"] = money(d["amount_at_risk"])
-                    out.append(d)
-        return out, sha.hexdigest(), n
+            for row in part:
+                d = dict(zip(EXPORT_COLUMNS, row, strict=True))
+                d["amount_at_risk"] = money(d["amount_at_risk"])
+                out.append(d)
+        return out, sha.hexdigest()
     finally:
         conn.close()
 

@@ -105,3 +105,29 @@ def test_an_export_is_current_only_for_the_same_rows_and_untouched_files(tmp_pat
     write_export(ROWS, out, "rows-1")
     (out / "findings.xlsx").unlink()
     assert not is_current(out, "rows-1")
+
+
+def test_the_export_is_written_again_only_when_its_rows_changed(tmp_path):
+    from fundwatch.export import refresh_export
+
+    out = tmp_path / "out"
+    csv_path, xlsx_path, written = refresh_export(ROWS, out, "rows-1")
+    assert written and csv_path.exists() and xlsx_path.exists()
+    stamps = [(p.stat().st_mtime_ns, p.read_bytes()) for p in (csv_path, xlsx_path)]
+    assert refresh_export(ROWS, out, "rows-1") == (csv_path, xlsx_path, False)  # the same rows: untouched
+    assert [(p.stat().st_mtime_ns, p.read_bytes()) for p in (csv_path, xlsx_path)] == stamps
+    changed = [{**ROWS[0], "detail": "另一句说明"}, *ROWS[1:]]
+    assert refresh_export(changed, out, "rows-2")[2]
+    assert "另一句说明" in csv_path.read_text(encoding="utf-8-sig")
+
+
+def test_a_column_is_guarded_as_each_cell_alone():
+    from fundwatch.export import _safe_texts
+
+    class Text(str):
+        pass
+
+    values = [None, "", "=1+1", "+86", "-5", "@x", "\tx", "\rx", "'=x", "普通文字", 12, -3, Decimal("-1.50"),
+              Text("=sub"), " =lead"]
+    assert _safe_texts(values) == [safe_text(v) for v in values]
+    assert _safe_texts(values)[2:4] == ["'=1+1", "'+86"] and _safe_texts([-3]) == ["'-3"]
