@@ -54,14 +54,15 @@ def unguard(text: str | None) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(_DANGEROUS) else text
 
 
-def write_csv(rows: Sequence[dict], path: Path) -> Path:
+def write_csv(rows: Sequence[dict], path: Path, columns: list[dict[str, list]] | None = None) -> Path:
+    """``columns``: ``_columns(rows)`` when the caller has it already (``write_export``)."""
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerow(EXPORT_COLUMNS)
-        for part in _blocks(rows):  # a block's lines into memory, then one write
+        for block in columns if columns is not None else _columns(rows):  # a block's lines, then one write
             buf = io.StringIO()
-            columns = [_csv_column(name, [row.get(name) for row in part]) for name in EXPORT_COLUMNS]
-            csv.writer(buf).writerows(zip(*columns, strict=True))
+            cells = [_csv_column(name, block[name]) for name in EXPORT_COLUMNS]
+            csv.writer(buf).writerows(zip(*cells, strict=True))
             fh.write(buf.getvalue())
     os.replace(tmp, path)
     return path
@@ -73,27 +74,43 @@ def _blocks(rows: Sequence[dict], size: int = 5_000) -> Iterator[Sequence[dict]]
         yield rows[start:start + size]
 
 
+_NOT_TEXT = ("amount_at_risk", "source_row")  # the columns written as numbers; every other is text
+
+
+def _columns(rows: Sequence[dict]) -> list[dict[str, list]]:
+    """Each block of the rows (``_blocks``) as its columns: the values of amount_at_risk and source_row,
+    every other column as its guarded texts (``safe_text``); built once for both files."""
+    return [{name: values if name in _NOT_TEXT else _safe_texts(values)
+             for name, values in ((name, [row.get(name) for row in part]) for name in EXPORT_COLUMNS)}
+            for part in _blocks(rows)]
+
+
 def _csv_column(name: str, values: list) -> list[str]:
+    """A column of a block as CSV cells (a text column comes guarded already: ``_columns``)."""
     if name == "amount_at_risk":
         return ["" if v is None else f"{Decimal(v):.2f}" for v in values]
     if name == "source_row":
         return ["" if v is None else str(int(v)) for v in values]
-    return _safe_texts(values)
+    return values
 
 
-def write_xlsx(rows: Sequence[dict], path: Path, *, sheet_title: str = "问题清单") -> Path:
+def write_xlsx(rows: Sequence[dict], path: Path, *, sheet_title: str = "问题清单",
+               columns: list[dict[str, list]] | None = None) -> Path:
     """The same table as the CSV; amounts as numbers with 2 decimals, every text a string cell.
 
     xlsxwriter writes the workbook's frame (styles, widths, frozen header, autofilter, properties,
     one sheet per ``XLSX_MAX_ROWS``) with the header row only; the rows go straight into each
     sheet's ``<sheetData>``, as xlsxwriter's constant-memory mode writes them (``_sheet_rows``), at
-    a small fraction of its per-cell cost.
+    a small fraction of its per-cell cost. ``columns``: ``_columns(rows)`` when the caller has it
+    already (used when the rows fit one sheet).
     """
     tmp = path.with_suffix(".xlsx.tmp")
     chunks = [rows[i:i + XLSX_MAX_ROWS] for i in range(0, len(rows), XLSX_MAX_ROWS)] or [rows]
+    blocks = [columns if columns is not None and len(chunks) == 1 else _columns(chunk) for chunk in chunks]
     amounts = any(row.get("amount_at_risk") not in (None, "") for row in rows)
     frame, money_xf = _xlsx_frame([len(c) for c in chunks], sheet_title, amounts)
-    sheets = {f"xl/worksheets/sheet{n}.xml": chunk for n, chunk in enumerate(chunks, start=1)}
+    sheets = {f"xl/worksheets/sheet{n}.xml": (len(chunk), b)
+              for n, (chunk, b) in enumerate(zip(chunks, blocks, strict=True), start=1)}
     try:
         with zipfile.ZipFile(io.BytesIO(frame)) as src, \
                 zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=XLSX_DEFLATE_LEVEL) as out:
@@ -102,10 +119,11 @@ def write_xlsx(rows: Sequence[dict], path: Path, *, sheet_title: str = "问题�
                     out.writestr(zipfile.ZipInfo(info.filename), src.read(info), zipfile.ZIP_DEFLATED,
                                  XLSX_DEFLATE_LEVEL)
                     continue
-                head, tail = _split_sheet(src.read(info).decode("utf-8"), len(sheets[info.filename]))
+                n_rows, sheet_blocks = sheets[info.filename]
+                head, tail = _split_sheet(src.read(info).decode("utf-8"), n_rows)
                 with out.open(info.filename, "w") as fh:
                     fh.write(head.encode("utf-8"))
-                    for xml in _sheet_rows(sheets[info.filename], money_xf):
+                    for xml in _sheet_rows(sheet_blocks, money_xf):
                         fh.write(xml.encode("utf-8"))
                     fh.write(tail.encode("utf-8"))
         os.replace(tmp, path)
@@ -151,22 +169,24 @@ def _split_sheet(xml: str, rows: int) -> tuple[str, str]:
     return head, end + tail
 
 
-def _sheet_rows(rows: Sequence[dict], money_xf: int) -> Iterator[str]:
-    """The ``<row>`` elements of the rows (sheet row 2 onwards), a block of rows per string, built a
-    column at a time."""
+def _sheet_rows(blocks: list[dict[str, list]], money_xf: int) -> Iterator[str]:
+    """The ``<row>`` elements of a sheet's rows (``_columns``; sheet row 2 onwards), a block of rows per
+    string, built a column at a time."""
     first = 2
-    for part in _blocks(rows):
-        numbers = [str(r) for r in range(first, first + len(part))]
-        columns = [_xlsx_column(name, letter, [row.get(name) for row in part], numbers, money_xf)
-                   for name, letter in zip(EXPORT_COLUMNS, _XLSX_COLUMNS, strict=True)]
+    for block in blocks:
+        size = len(block[EXPORT_COLUMNS[0]])
+        numbers = [str(r) for r in range(first, first + size)]
+        cells = [_xlsx_column(name, letter, block[name], numbers, money_xf)
+                 for name, letter in zip(EXPORT_COLUMNS, _XLSX_COLUMNS, strict=True)]
         starts = [f'<row r="{r}">' for r in numbers]
-        yield "".join(chain.from_iterable(zip(starts, *columns, repeat("</row>", len(part)), strict=True)))
-        first += len(part)
+        yield "".join(chain.from_iterable(zip(starts, *cells, repeat("</row>", size), strict=True)))
+        first += size
 
 
 def _xlsx_column(name: str, letter: str, values: list, numbers: list[str], money_xf: int) -> list[str]:
     """One column's cells of a block of rows (their sheet row numbers ``numbers``), "" for an empty
-    cell: amounts with the money style, source_row an integer, every other value an inline string."""
+    cell: amounts with the money style, source_row an integer, every other value an inline string
+    (guarded already: ``_columns``)."""
     at = f'<c r="{letter}'
     if name == "amount_at_risk":  # float(Decimal) is the correctly rounded double, as xlsxwriter's
         return ["" if v is None or v == "" else f'{at}{r}" s="{money_xf}"><v>{float(v):.16G}</v></c>'
@@ -174,7 +194,7 @@ def _xlsx_column(name: str, letter: str, values: list, numbers: list[str], money
     if name == "source_row":
         return ["" if v is None or v == "" else f'{at}{r}"><v>{int(v):.16G}</v></c>'
                 for r, v in zip(numbers, values, strict=True)]
-    texts = _safe_texts(values)  # "" only for an empty cell
+    texts = values  # "" only for an empty cell
     if not _plain("".join(texts)) or max(map(len, texts), default=0) > XLSX_MAX_TEXT // 2:
         return [f'{at}{r}" t="inlineStr"><is>{_inline_text(t)}</is></c>' if t else ""
                 for r, t in zip(numbers, texts, strict=True)]
@@ -222,7 +242,9 @@ def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = 
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / STAMP
     stamp.unlink(missing_ok=True)
-    paths = write_csv(rows, out_dir / "findings.csv"), write_xlsx(rows, out_dir / "findings.xlsx")
+    columns = _columns(rows)  # both files' cells from the same columns, guarded once
+    paths = (write_csv(rows, out_dir / "findings.csv", columns),
+             write_xlsx(rows, out_dir / "findings.xlsx", columns=columns))
     if fingerprint:
         tmp = stamp.with_suffix(".tmp")
         tmp.write_text(json.dumps(_stamp(fingerprint, paths)), encoding="utf-8")
