@@ -433,3 +433,23 @@ def test_backup_to_a_file_stays_self_contained(home, daily, tmp_path):
         names = tar.getnames()
     assert sum(n.startswith("uploads/files/") for n in names) == 2 and names[-1] == backup.MANIFEST
     backup.restore(Home(tmp_path / "r"), info.path)  # no store beside it
+
+
+@pytest.mark.parametrize("size", [0, 1, backup._ParallelGzip.BLOCK, 3 * backup._ParallelGzip.BLOCK + 7])
+def test_the_backup_stream_is_gzip_whatever_its_length(size, tmp_path):
+    """Blocks deflated on two threads join into one gzip member that gzip, tarfile and the gzip tool
+    read back exactly (the CRC and length of the whole in its trailer)."""
+    import gzip
+    import shutil
+
+    data = (os.urandom(size // 3) + b"\u4eba\u5458" * size)[:size]
+    path = tmp_path / "x.gz"
+    with path.open("wb") as raw:
+        gz = backup._ParallelGzip(raw)
+        for i in range(0, len(data), 10_240):  # as tarfile writes: small pieces
+            gz.write(data[i:i + 10_240])
+        gz.close()
+    assert gzip.decompress(path.read_bytes()) == data
+    if shutil.which("gzip"):
+        tested = subprocess.run(["gzip", "-t", str(path)], capture_output=True, check=False)
+        assert tested.returncode == 0, tested.stderr
