@@ -264,11 +264,16 @@ class _Hashing:
         return data
 
 
-def _add(tar: tarfile.TarFile, name: str, path: Path) -> dict:
+def _add(tar: tarfile.TarFile, name: str, path: Path, *, hashed: bool = True) -> dict | None:
+    """Add ``path`` as ``name``; its manifest entry (size and sha256 of what went in), unless ``hashed``
+    is False (its entry is written already: a daily backup's manifest comes first)."""
     st = path.stat()
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = st.st_size, int(st.st_mtime), 0o600
     with path.open("rb") as fh:
+        if not hashed:
+            tar.addfile(info, fh)
+            return None
         reader = _Hashing(fh)
         tar.addfile(info, reader)
     return {"path": name, "size": reader.n, "sha256": reader.sha.hexdigest()}
@@ -338,8 +343,8 @@ def _write(home: Home, dest: Path, store: Store | None = None) -> Summary:
                     else:  # the manifest first: pruning reads which stored files a backup needs cheaply
                         files, members = _into_store(home, work, store, snap)
                         _add_manifest(tar, STORE_FORMAT, home, state_info, files)
-                        for name, path in members:
-                            _add(tar, name, path)
+                        for name, path in members:  # hashed for the manifest above: not again
+                            _add(tar, name, path, hashed=False)
                 gz.close()
             finally:
                 gz.pool.shutdown(wait=True, cancel_futures=True)  # after a failure: no trailer, no threads left
