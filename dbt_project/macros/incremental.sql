@@ -308,3 +308,152 @@
     {%- if kept %} and consumer not in ({{ kept | join(', ') }}){% endif %}
     {%- endif -%}
 {% endmacro %}
+
+{#-
+  The evidence (fct_finding_evidence) is built for the findings a day can change, not for all of
+  them: a finding's evidence depends only on its identity (rule, subject), its project_code and
+  unit_code, and the records below; so a day recomputes the evidence of
+  - every finding that is new, or whose project_code/unit_code moved (against
+    incremental.evidence_subjects, what the evidence was last built for), and drops the evidence of
+    findings that went;
+  - every finding whose person-level records may have changed (the keys stg_raw__payments and
+    stg_raw__roster_entries list for it in incremental.changes): a payment subject whose payment,
+    person (项目编码|公民身份号码, its roster entry and other payments) or account was touched; a
+    roster subject whose entry or whose ID number's payments were touched; a project subject whose
+    spending by category includes a touched payment;
+  - every file and row subject when the file register, the rejected rows or the total mismatches
+    changed;
+  - everything when any other input changed (allocations, credits, projects, vouchers, postings,
+    reports, decisions, the death and staff registers, the rule parameters: small tables, each
+    signed by its row count and the sum of its rows' hashes, against the signatures stored when the
+    evidence was last built, incremental.evidence_inputs), when it was told 'all', or when any of
+    that bookkeeping is missing.
+  A scope taken too wide only costs time; tests/dbt/test_dbt_incremental.py compares the result
+  with a full rebuild.
+-#}
+{% macro fw_evidence_inputs() -%}
+    {{ return({
+        'everything': [
+            'stg_raw__allocations', 'int_allocations_credited', 'stg_raw__credits',
+            'int_credits_matched_to_allocations', 'stg_raw__projects', 'stg_raw__expenditures',
+            'stg_raw__postings', 'stg_raw__final_reports', 'stg_raw__decisions', 'stg_raw__deaths',
+            'stg_raw__staff_members', 'int_rule_parameters_pivoted'
+        ],
+        'files': ['stg_raw__files', 'stg_raw__rejected_rows', 'stg_raw__total_mismatches'],
+    }) }}
+{%- endmacro %}
+
+{#- A signature of each evidence input: its row count and the sum of its rows' 64-bit hashes (equal
+    signatures, equal rows up to a hash collision, as ingestion.schema.raw_signatures). -#}
+{% macro _fw_evidence_signatures() -%}
+    {%- set inputs = fw_evidence_inputs() -%}
+    {%- for name in inputs.everything + inputs.files %}
+    select '{{ name }}' as name, count(*) as row_count, sum(hash(t))::hugeint as row_hashes from {{ ref(name) }} as t
+    {%- if not loop.last %} union all{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The evidence inputs whose signature differs from the one stored at the last build, and '*all' when
+    the evidence was told 'all' or that bookkeeping is missing. -#}
+{% macro _fw_evidence_changed() %}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set known = [] -%}
+    {%- for name in ['evidence_subjects', 'evidence_inputs'] -%}
+        {%- if adapter.get_relation(database=this.database, schema='incremental', identifier=name) is not none -%}
+            {%- do known.append(name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if known | length < 2 -%}
+        {{ return(['*all']) }}
+    {%- endif -%}
+    {%- set changed = run_query(
+        "select now.name from (" ~ _fw_evidence_signatures() ~ ") as now left join incremental.evidence_inputs as stored"
+        ~ " using (name) where stored.row_hashes is distinct from now.row_hashes"
+        ~ " or stored.row_count is distinct from now.row_count"
+        ~ " union all select '*all' where " ~ fw_everything()
+    ) -%}
+    {{ return(changed.columns[0].values() | list) }}
+{% endmacro %}
+
+{#- pre_hook of fct_finding_evidence: the findings (fw_ev_subjects) and those whose evidence is
+    computed again (fw_ev_scope); the evidence of those and of the findings gone deleted. -#}
+{% macro fw_evidence_pre() %}
+    {% if fw_is_incremental() %}
+    {%- set inputs = fw_evidence_inputs() -%}
+    {%- set changed = _fw_evidence_changed() -%}
+    {%- set everything = '*all' in changed or (changed | select('in', inputs.everything) | list | length > 0) -%}
+    {%- set files = changed | select('in', inputs.files) | list | length > 0 -%}
+    create or replace temp table fw_ev_subjects as
+        select
+            {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id,
+            rule_id, subject_type, subject_key, project_code, unit_code
+        from {{ ref('fct_findings') }};
+    create or replace temp table fw_ev_scope as
+    {%- if everything %}
+        select finding_id from fw_ev_subjects;
+    delete from {{ this }};
+    {%- else %}
+        with
+        changes as (select * from {{ fw_changes() }} where kind <> 'all'),
+        persons as (select project_code || '|' || id_number as person_key from changes),
+        payment_subjects as (
+            select s.finding_id, p.txn_ref, p.project_code || '|' || p.id_number as person_key, p.account_no
+            from fw_ev_subjects as s
+            inner join {{ ref('stg_raw__payments') }} as p on s.subject_key = p.txn_ref
+            where s.subject_type = 'payment'
+        ),
+        roster_subjects as (
+            select s.finding_id, r.roster_key, r.id_number
+            from fw_ev_subjects as s
+            inner join {{ ref('stg_raw__roster_entries') }} as r on s.subject_key = r.roster_key
+            where s.subject_type = 'roster_entry'
+        )
+        select finding_id from payment_subjects
+        where
+            txn_ref in (select txn_ref from changes)
+            or person_key in (select person_key from persons)
+            or account_no in (select account_no from changes)
+        union
+        select finding_id from roster_subjects
+        where
+            roster_key in (select person_key from persons)
+            or id_number in (select id_number from changes)
+        union
+        select finding_id from fw_ev_subjects
+        where
+            subject_type = 'project' and rule_id in ('PROJ_OVER_BUDGET', 'PROJ_REPORT_MISMATCH')
+            and subject_key in (select project_code from changes)
+        union
+        select finding_id from (
+            select finding_id, project_code, unit_code from fw_ev_subjects
+            except
+            select finding_id, project_code, unit_code from incremental.evidence_subjects
+        )
+        {%- if files %}
+        union
+        select finding_id from fw_ev_subjects where subject_type in ('file', 'row')
+        {%- endif %};
+    delete from {{ this }}
+        where finding_id in (
+            select finding_id from fw_ev_scope
+            union all
+            (select finding_id from incremental.evidence_subjects except select finding_id from fw_ev_subjects)
+        );
+    {%- endif %}
+    {% endif %}
+{% endmacro %}
+
+{#- post_hook of fct_finding_evidence: what it was built for and from (the findings, the inputs'
+    signatures), its changes taken in (same transaction as its rows). -#}
+{% macro fw_evidence_post() %}
+    create or replace table incremental.evidence_subjects as
+        select
+            {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id, project_code, unit_code
+        from {{ ref('fct_findings') }};
+    create or replace table incremental.evidence_inputs as {{ _fw_evidence_signatures() }};
+    drop table if exists fw_ev_subjects;
+    drop table if exists fw_ev_scope;
+    delete from incremental.changes where consumer = '{{ this.name }}';
+{% endmacro %}

@@ -67,10 +67,12 @@ def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Hom
             con.execute(f"drop schema if exists {schema} cascade")
     with duckdb.connect(str(day.warehouse)) as con:  # a probe in a payment nothing reaches (shown in no mart)
         con.execute("update intermediate.int_payments_matched set project_unit_code = 'probe' where txn_ref = 'S001'")
+        _probe_evidence(con)
 
     dbt_build(day, NEXT_RUN)
     dbt_build(full, NEXT_RUN)
 
+    kept = _unprobe_evidence(day.warehouse)
     incremental, rebuilt = _rows(day.warehouse), _rows(full.warehouse)
     for relation in RELATIONS:
         assert incremental[relation] == rebuilt[relation], relation
@@ -81,6 +83,64 @@ def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Hom
         probe = con.execute("select project_unit_code from intermediate.int_payments_matched "
                             "where txn_ref = 'S001'").fetchone()
     assert probe == ("probe",)  # not recomputed: the day was incremental
+    # The evidence too: only the findings the day reached were computed again (new: the as-of ones;
+    # the person paid again, the shared account, the corrected roster entry, ...), the others kept.
+    assert kept, "every finding's evidence was computed again"
+    evidence = {(r[1], r[3]) for r in incremental["marts.fct_finding_evidence"]}
+    assert not {("PAY_SHARED_ACCOUNT", "P004"), ("PAY_DUPLICATE", "P001")} & kept
+    assert kept < evidence
+
+
+def _probe_evidence(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark every evidence row (its source_file): a row still marked after a build was not computed again."""
+    con.execute("update marts.fct_finding_evidence set source_file = source_file || '#probe'")
+
+
+def _unprobe_evidence(warehouse: Path) -> set[tuple[str, str]]:
+    """The (rule_id, subject_key) whose evidence is still marked, and the marks removed."""
+    with duckdb.connect(str(warehouse)) as con:
+        kept = {tuple(r) for r in con.execute("select distinct rule_id, subject_key from marts.fct_finding_evidence "
+                                              "where ends_with(source_file, '#probe')").fetchall()}
+        con.execute("update marts.fct_finding_evidence set source_file = replace(source_file, '#probe', '')")
+    return kept
+
+
+@pytest.mark.parametrize("change", ["deaths", "files"])
+def test_the_evidence_of_a_day_that_changed_a_register(built_home: Home, tmp_path: Path, change: str):
+    """A change in a small input of the evidence: the death register (read for any payment subject)
+    makes every finding's evidence be computed again; the file register (read for file and row
+    subjects) makes theirs. Either way the day equals a full rebuild."""
+    day = Home(tmp_path / "day").ensure()
+    shutil.copyfile(built_home.warehouse, day.warehouse)
+    shutil.copytree(built_home.dbt_target_dir, day.dbt_target_dir, dirs_exist_ok=True)
+    with duckdb.connect(str(day.warehouse)) as con:
+        if change == "deaths":
+            # a death registered late, in a file of its own: 张三 died before he was paid
+            insert_raw(con, "deaths", [("张三", ID1, "2020-01-02", "公安", "reg/死亡补录.csv", 2, "sha-death-2",
+                                        "run-2", None)])
+        else:
+            con.execute("update raw.files set size_bytes = size_bytes + 1")
+        _probe_evidence(con)
+    full = Home(tmp_path / "full").ensure()
+    shutil.copyfile(day.warehouse, full.warehouse)
+    with duckdb.connect(str(full.warehouse)) as con:
+        for schema in ("seeds", "staging", "intermediate", "marts", "incremental"):
+            con.execute(f"drop schema if exists {schema} cascade")
+
+    dbt_build(day, RUN_DATE)  # the same date: only the change is built
+    dbt_build(full, RUN_DATE)
+
+    kept = _unprobe_evidence(day.warehouse)
+    incremental, rebuilt = _rows(day.warehouse), _rows(full.warehouse)
+    for relation in RELATIONS:
+        assert incremental[relation] == rebuilt[relation], relation
+    subjects = {(r[1], r[3]): r[2] for r in incremental["marts.fct_finding_evidence"]}
+    if change == "deaths":
+        assert ("PAY_DECEASED", "P001") in subjects  # the change did reach
+        assert not kept
+    else:
+        assert kept == {k for k, subject_type in subjects.items() if subject_type not in ("file", "row")}
+        assert any(subject_type == "file" for subject_type in subjects.values())
 
 
 def test_a_file_whose_row_numbers_changed_but_not_their_count_sum_xor_min_or_max(built_home: Home, tmp_path: Path):

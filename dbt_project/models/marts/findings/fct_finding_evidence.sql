@@ -5,7 +5,18 @@
   `omitted` record per finding counts what was cut. Kinds and rules: see _findings__models.yml.
   The person-level tables are read where used (not materialized: DuckDB would copy a million rows
   of every column into the CTE first).
+
+  Incremental (macros/incremental.sql, fw_evidence_pre): a day computes the evidence of the findings
+  it can change (new ones, and those whose records were touched); everything when a small input
+  changed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ fw_evidence_pre() }}",
+    post_hook="{{ fw_evidence_post() }}"
+) }}
 with
 
 findings as (
@@ -81,6 +92,13 @@ total_mismatches as (
 ),
 
 subjects as (
+    {% if fw_is_incremental() %}
+    -- the findings in scope (fw_evidence_pre)
+    select fw_ev_subjects.*
+    from fw_ev_subjects
+    semi join fw_ev_scope
+        on fw_ev_subjects.finding_id = fw_ev_scope.finding_id
+    {% else %}
     select
         {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id,
         rule_id,
@@ -89,6 +107,7 @@ subjects as (
         project_code,
         unit_code
     from findings
+    {% endif %}
 ),
 
 -- ---------------------------------------------------------------- subjects with their own row

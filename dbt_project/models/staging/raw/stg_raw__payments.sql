@@ -1,8 +1,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ fw_rows_pre(source('raw', 'payments'), ['int_payments_matched', 'int_roster_entries_paid'], 'payments', ['project_code', 'id_number', 'account_no', 'txn_ref']) }}",
-    post_hook="{{ fw_rows_post(['int_payments_matched', 'int_roster_entries_paid'], 'payments', ['project_code', 'id_number', 'account_no', 'txn_ref']) }}"
+    pre_hook="{{ fw_rows_pre(source('raw', 'payments'), ['int_payments_matched', 'int_roster_entries_paid', 'fct_finding_evidence'], 'payments', ['project_code', 'id_number', 'account_no', 'txn_ref']) }}",
+    post_hook="{{ fw_rows_post(['int_payments_matched', 'int_roster_entries_paid', 'fct_finding_evidence'], 'payments', ['project_code', 'id_number', 'account_no', 'txn_ref']) }}"
 ) }}
 with
 

@@ -1,8 +1,8 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ fw_rows_pre(source('raw', 'roster'), ['int_payments_matched', 'int_roster_entries_paid'], 'roster', ['project_code', 'id_number']) }}",
-    post_hook="{{ fw_rows_post(['int_payments_matched', 'int_roster_entries_paid'], 'roster', ['project_code', 'id_number']) }}"
+    pre_hook="{{ fw_rows_pre(source('raw', 'roster'), ['int_payments_matched', 'int_roster_entries_paid', 'fct_finding_evidence'], 'roster', ['project_code', 'id_number']) }}",
+    post_hook="{{ fw_rows_post(['int_payments_matched', 'int_roster_entries_paid', 'fct_finding_evidence'], 'roster', ['project_code', 'id_number']) }}"
 ) }}
 with
 
