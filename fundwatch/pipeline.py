@@ -113,14 +113,15 @@ def validate(home: Home, run_date: date):
 # JSON object: one key per evidence kind, each a list of records (source_file, source_row, fields;
 # money as 2-decimal text). The records are JSON text already: they are joined as text, never parsed,
 # so nothing turns an amount into a float. Stored unmasked in state.sqlite; the page masks by role.
-# {only}: nothing, or the condition that keeps the findings whose ids are in the temp table ``wanted``.
+# {only}: nothing, or the condition that keeps the findings whose ids are in the temp table ``wanted``
+# ({only_evidence}: the same on the evidence, by its finding_id column, the same id).
 EVIDENCE_SQL = """
 with evidence_lists as (
     select
         rule_id, subject_type, subject_key, evidence_kind,
         '[' || string_agg(record_json, ',' order by record_seq) || ']' as records
     from marts.fct_finding_evidence
-    where true {only}
+    where true {only_evidence}
     group by rule_id, subject_type, subject_key, evidence_kind
 ),
 evidence as (
@@ -198,11 +199,12 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
                 yield {"finding_id": fid, "content_hash": h}
         if not changed:
             return
-        only = ""
+        only = only_evidence = ""
         if len(changed) < len(hashes):
             con.execute("create temp table wanted as select unnest(?::varchar[]) as finding_id", [changed])
             only = f"and {FINDING_ID_SQL} in (select finding_id from wanted)"
-        cur = con.execute(EVIDENCE_SQL.format(only=only))
+            only_evidence = "and finding_id in (select finding_id from wanted)"  # no hash per evidence row
+        cur = con.execute(EVIDENCE_SQL.format(only=only, only_evidence=only_evidence))
         names = [d[0] for d in cur.description]
         while rows := cur.fetchmany(batch):
             for row in rows:
