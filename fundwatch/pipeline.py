@@ -141,9 +141,11 @@ left join evidence using (rule_id, subject_type, subject_key)
 where true {only}
 """
 FINDING_ID_SQL = "left(sha256(rule_id || '|' || subject_type || '|' || subject_key), 16)"  # state.finding_id
-# Each finding's id and the fingerprint of everything the state stores of it: its attributes and its
-# evidence records (kind, order, text: an MD5 per record, summed, so no record list is built). A
-# finding whose fingerprint the state holds already is recorded without its evidence being read.
+# Each finding's id and the fingerprint of everything the state stores of it, in two parts,
+# ``<attributes>:<evidence>``: an MD5 of its attributes, and one of its evidence records (kind, order,
+# text: an MD5 per record, summed, so no record list is built). A finding whose fingerprint the state
+# holds already is recorded without being read again; one whose evidence part is the same (an as-of
+# finding whose sentence names the run date, an amount that moved) without its evidence being read.
 FINGERPRINT_SQL = f"""
 with evidence_sums as (
     select
@@ -161,12 +163,28 @@ select
     {FINDING_ID_SQL} as finding_id,
     md5(to_json([
         f.rule_name, f.severity, f.project_code, f.unit_code, f.amount_at_risk::varchar, f.source_file,
-        f.source_row::varchar, f.detail, coalesce(e.n, 0)::varchar, e.kinds::varchar, e.records::varchar,
-        e.hi::varchar, e.lo::varchar
+        f.source_row::varchar, f.detail
+    ])::varchar) || ':' || md5(to_json([
+        coalesce(e.n, 0)::varchar, e.kinds::varchar, e.records::varchar, e.hi::varchar, e.lo::varchar
     ])::varchar) as content_hash
 from marts.fct_findings as f
 left join evidence_sums as e using (rule_id, subject_type, subject_key)
 """
+# The attributes of the findings whose ids are in the temp table ``wanted`` (their evidence as stored).
+ATTRIBUTES_SQL = f"""
+select
+    rule_id, rule_name, severity, subject_type, subject_key, project_code, unit_code,
+    amount_at_risk, source_file, source_row, detail
+from marts.fct_findings
+where {FINDING_ID_SQL} in (select finding_id from wanted)
+"""
+
+
+def _evidence_part(content_hash: str | None) -> str | None:
+    """The evidence part of a fingerprint (``FINGERPRINT_SQL``); None for one without (an older state's)."""
+    if not content_hash or ":" not in content_hash:
+        return None
+    return content_hash.partition(":")[2]
 
 
 def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch: int = 20_000) -> Iterator[dict]:
@@ -174,14 +192,14 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
     each with its ``content_hash`` (``FINGERPRINT_SQL``).
 
     A finding whose fingerprint is in ``known`` (finding_id -> content_hash: what the state holds,
-    ``state.content_hashes``) comes as just ``{"finding_id", "content_hash"}``: its evidence is not
-    read again (``state.record_run`` records it as stored). Streams, so that a day with hundreds of
+    ``state.content_hashes``) comes as just ``{"finding_id", "content_hash"}``: it is not read again
+    (``state.record_run`` records it as stored). One whose stored fingerprint has the same evidence part
+    comes with its attributes and ``evidence_as_stored`` (True) instead of its evidence, which is not read
+    again either. Streams, so that a day with hundreds of
     thousands of findings never holds them all as Python objects (``state.record_run`` writes them
     batch by batch); DuckDB's own memory is capped too.
     """
     import duckdb
-
-    from fundwatch.state import finding_id
 
     known = known or {}
     spill = warehouse.parent / "tmp"
@@ -193,24 +211,41 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
         con.execute("set preserve_insertion_order = false")
         con.execute("begin transaction")  # both reads below see the same warehouse
         hashes = dict(con.execute(FINGERPRINT_SQL).fetchall())
-        changed = [fid for fid, h in hashes.items() if known.get(fid) != h]
+        changed, attributes_only = [], []
         for fid, h in hashes.items():
             if known.get(fid) == h:
                 yield {"finding_id": fid, "content_hash": h}
+            elif _evidence_part(h) is not None and _evidence_part(known.get(fid)) == _evidence_part(h):
+                attributes_only.append(fid)
+            else:
+                changed.append(fid)
+        con.execute("create temp table wanted (finding_id varchar)")
+        if attributes_only:
+            con.execute("insert into wanted select unnest(?::varchar[])", [attributes_only])
+            yield from _read(con, ATTRIBUTES_SQL, hashes, batch, evidence_as_stored=True)
         if not changed:
             return
         only = only_evidence = ""
         if len(changed) < len(hashes):
-            con.execute("create temp table wanted as select unnest(?::varchar[]) as finding_id", [changed])
+            con.execute("delete from wanted")
+            con.execute("insert into wanted select unnest(?::varchar[])", [changed])
             only = f"and {FINDING_ID_SQL} in (select finding_id from wanted)"
             only_evidence = "and finding_id in (select finding_id from wanted)"  # no hash per evidence row
-        cur = con.execute(EVIDENCE_SQL.format(only=only, only_evidence=only_evidence))
-        names = [d[0] for d in cur.description]
-        while rows := cur.fetchmany(batch):
-            for row in rows:
-                f = dict(zip(names, row, strict=True))
-                f["content_hash"] = hashes[finding_id(f["rule_id"], f["subject_type"], f["subject_key"])]
-                yield f
+        yield from _read(con, EVIDENCE_SQL.format(only=only, only_evidence=only_evidence), hashes, batch)
+
+
+def _read(con, sql: str, hashes: Mapping[str, str], batch: int, **extra) -> Iterator[dict]:
+    """The findings ``sql`` reads, each a dict with its ``content_hash`` (and ``extra``), in batches."""
+    from fundwatch.state import finding_id
+
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    while rows := cur.fetchmany(batch):
+        for row in rows:
+            f = dict(zip(names, row, strict=True))
+            f["content_hash"] = hashes[finding_id(f["rule_id"], f["subject_type"], f["subject_key"])]
+            f.update(extra)
+            yield f
 
 
 def project_list(warehouse: Path) -> list[tuple]:

@@ -22,8 +22,9 @@ is_open, closed_on, content_hash)``
     only for closed findings, so a day does not rewrite every finding still firing);
     ``is_open`` says whether it fires on the latest recorded run date; ``closed_on`` is the first
     run date after ``last_seen`` (NULL when open). ``content_hash`` is the pipeline's fingerprint of
-    the stored attributes and evidence (``fundwatch.pipeline.FINGERPRINT_SQL``; NULL when recorded
-    without one): a finding whose fingerprint is unchanged is recorded without re-reading its evidence.
+    the stored attributes and evidence, ``<attributes>:<evidence>`` (``fundwatch.pipeline.FINGERPRINT_SQL``;
+    NULL when recorded without one): a finding whose fingerprint is unchanged is recorded without being
+    read again, one whose evidence part is unchanged without re-reading its evidence.
 ``finding_history(run_date, finding_id, amount_at_risk)``
     Which findings fired on which run date, with the amount (the finding page and the queue's
     chart read this): a view (migration 0010) over ``finding_spans(finding_id, first_date,
@@ -642,7 +643,10 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     A finding the state holds with the same ``content_hash`` may come as just ``{"finding_id",
     "content_hash"}`` (``fundwatch.pipeline.iter_findings``): it fires with what is stored (the
     stored amount goes into the history); if the state holds it with another hash, or not at all,
-    ValueError and nothing is written.
+    ValueError and nothing is written. A finding may also come with its attributes and
+    ``evidence_as_stored`` (True) instead of its evidence: the state must hold it with a ``content_hash``
+    whose evidence part (after the ``:``) is the same as the one it comes with (else ValueError), and its
+    stored evidence is kept.
 
     ``findings`` is consumed as a stream: ``batch`` findings at a time are written inside the one
     transaction, so memory does not grow with the number of findings (a finding listed twice
@@ -674,7 +678,8 @@ def _finding_row(f: Mapping) -> tuple:
         f.get("severity"), f["subject_type"], f["subject_key"], f.get("project_code"), f.get("unit_code"),
         money_text(f.get("amount_at_risk")), f.get("source_file"),
         None if source_row is None else int(source_row), f.get("detail"),
-        f.get("evidence_json") or json.dumps(f.get("evidence") or {}, ensure_ascii=False, default=_json_default),
+        None if f.get("evidence_as_stored") else (
+            f.get("evidence_json") or json.dumps(f.get("evidence") or {}, ensure_ascii=False, default=_json_default)),
         f.get("content_hash"),
     )
 
@@ -735,7 +740,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     """Write the run inside the caller's transaction; returns the number of findings firing."""
     for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT, as_stored INTEGER NOT NULL) WITHOUT ROWID",
                 "_gone (finding_id TEXT PRIMARY KEY)", "_affected (finding_id TEXT PRIMARY KEY)",
-                "_stored (finding_id TEXT, content_hash TEXT)"):
+                "_stored (finding_id TEXT, content_hash TEXT)", "_kept (finding_id TEXT, evidence_hash TEXT)"):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
         conn.execute(f"DELETE FROM {ddl.split()[0]}")
     d = {"d": day}
@@ -780,7 +785,20 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
         conn.execute("RELEASE fired_batch")
         if n != len(stored):
             raise ValueError(f"{len(stored) - n} finding(s) given as stored are not stored with that content_hash")
-        conn.executemany(evidence_upsert, ((r[0], r[12]) for r in rows))
+        # Evidence as stored: only where the state holds that very evidence (checked before the upsert
+        # below moves content_hash).
+        kept = [(r[0], (r[13] or "").partition(":")[2]) for r in rows if r[12] is None]
+        if kept:
+            conn.execute("DELETE FROM _kept")
+            conn.executemany("INSERT INTO _kept VALUES (?, ?)", kept)
+            n = conn.execute("SELECT count(*) FROM _kept k JOIN finding_rows f ON f.finding_id = k.finding_id "
+                             "AND instr(f.content_hash, ':') > 0 "
+                             "AND substr(f.content_hash, instr(f.content_hash, ':') + 1) = k.evidence_hash"
+                             ).fetchone()[0]
+            if n != len(kept):
+                raise ValueError(f"{len(kept) - n} finding(s) given with their evidence as stored are not "
+                                 "stored with that evidence")
+        conn.executemany(evidence_upsert, ((r[0], r[12]) for r in rows if r[12] is not None))
         conn.executemany(upsert, (r[:12] + r[13:] for r in rows))
         firing += len(rows) + len(stored)
     # Those recorded as stored only widen their dates (one column at a time: an UPDATE that assigns

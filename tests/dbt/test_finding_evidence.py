@@ -309,11 +309,11 @@ def test_the_next_day_reads_again_only_the_evidence_of_findings_that_changed(bui
     db = tmp_path / "state.sqlite"
     shutil.copyfile(built_home.state_db, db)
     known = state.content_hashes(db)
-    assert set(known) == set(rows) and all(len(h) == 32 for h in known.values())
+    assert set(known) == set(rows) and all(re.fullmatch(r"[0-9a-f]{32}:[0-9a-f]{32}", h) for h in known.values())
     assert all(set(f) == {"finding_id", "content_hash"} for f in iter_findings(built_home.warehouse, known))
 
     stale = sorted(known)[0]
-    got = list(iter_findings(built_home.warehouse, {**known, stale: "0" * 32}, batch=3))
+    got = list(iter_findings(built_home.warehouse, {**known, stale: "0" * 32 + ":" + "0" * 32}, batch=3))
     whole = [f for f in got if "rule_id" in f]
     assert len(got) == len(known) and len(whole) == 1 and whole[0]["content_hash"] == known[stale]
     assert whole[0]["evidence_json"] == rows[stale]["evidence"]
@@ -327,3 +327,45 @@ def test_the_next_day_reads_again_only_the_evidence_of_findings_that_changed(bui
     conn.close()
     assert after == {fid: {**r, "last_seen": next_day.isoformat()} for fid, r in rows.items()}
     assert [tuple(h) for h in history][0][1:] == tuple(history[1])[1:]
+
+
+def test_a_finding_whose_evidence_is_the_same_is_recorded_without_reading_it_again(built_home, recorded, tmp_path):
+    """A finding whose attributes changed but not its evidence (an as-of sentence names the run date)
+    comes with its attributes only: recorded with them, its stored evidence kept. Given so where the
+    state holds other evidence, the run is refused and nothing is written."""
+    import shutil
+    from datetime import timedelta
+
+    _, rows = recorded
+    db = tmp_path / "state.sqlite"
+    shutil.copyfile(built_home.state_db, db)
+    known = state.content_hashes(db)
+    moved = sorted(known)[1]
+    attributes, _, evidence = known[moved].partition(":")
+    conn = state.connect(db)  # yesterday's sentence and fingerprint
+    with conn:
+        conn.execute("update finding_rows set detail = '昨天的说法', content_hash = ? where finding_id = ?",
+                     ["f" * 32 + ":" + evidence, moved])
+    conn.close()
+    known = state.content_hashes(db)
+    got = [f for f in iter_findings(built_home.warehouse, known) if "rule_id" in f]
+    assert [(f["content_hash"], f.get("evidence_as_stored")) for f in got] == [(attributes + ":" + evidence, True)]
+    assert "evidence_json" not in got[0] and got[0]["detail"] == rows[moved]["detail"]
+
+    # The state holding other evidence than the one the finding comes with: refused.
+    refused = tmp_path / "refused.sqlite"
+    shutil.copyfile(db, refused)
+    conn = state.connect(refused)
+    with conn:
+        conn.execute("update finding_rows set content_hash = ? where finding_id = ?", ["f" * 32 + ":" + "0" * 32, moved])
+    conn.close()
+    with pytest.raises(ValueError, match="evidence as stored"):
+        state.record_run(refused, run_id="t2", run_date=RUN_DATE + timedelta(days=1),
+                         findings=iter([{**got[0]}]))
+
+    next_day = RUN_DATE + timedelta(days=1)
+    state.record_run(db, run_id="t2", run_date=next_day, findings=iter_findings(built_home.warehouse, known))
+    conn = state.connect(db)
+    after = {r["finding_id"]: dict(r) for r in conn.execute("select * from findings")}
+    conn.close()
+    assert after == {fid: {**r, "last_seen": next_day.isoformat()} for fid, r in rows.items()}
