@@ -357,7 +357,8 @@ def test_a_finding_whose_evidence_is_the_same_is_recorded_without_reading_it_aga
     shutil.copyfile(db, refused)
     conn = state.connect(refused)
     with conn:
-        conn.execute("update finding_rows set content_hash = ? where finding_id = ?", ["f" * 32 + ":" + "0" * 32, moved])
+        conn.execute("update finding_rows set content_hash = ? where finding_id = ?",
+                     ["f" * 32 + ":" + "0" * 32, moved])
     conn.close()
     with pytest.raises(ValueError, match="evidence as stored"):
         state.record_run(refused, run_id="t2", run_date=RUN_DATE + timedelta(days=1),
