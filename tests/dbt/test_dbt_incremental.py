@@ -246,3 +246,21 @@ def test_data_tests_read_the_rows_written_since_they_last_passed(built_home: Hom
     with pytest.raises(WarehouseError):
         dbt_build(day, NEXT_RUN)
     assert _failing_tests(day) == {"not_null_stg_raw__payments_pay_date"}
+
+
+def test_every_input_of_the_evidence_is_watched_by_its_incremental_build():
+    """The evidence is computed again where its inputs changed: every model it reads is either keyed
+    (the findings; payments and roster entries through incremental.changes) or signed in
+    fw_evidence_inputs. A model read but in neither would leave stale evidence unseen."""
+    import re
+
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    model = (project / "models/marts/findings/fct_finding_evidence.sql").read_text(encoding="utf-8")
+    macros = (project / "macros/incremental.sql").read_text(encoding="utf-8")
+    reads = set(re.findall(r"ref\('(\w+)'\)", model))
+    start = macros.index("macro fw_evidence_inputs")
+    inputs = macros[start:macros.index("endmacro", start)]
+    signed = set(re.findall(r"'(\w+)'", inputs)) - {"everything", "files"}
+    assert reads == signed | {"fct_findings", "stg_raw__payments", "stg_raw__roster_entries"}
+    for staging in ("stg_raw__payments", "stg_raw__roster_entries"):  # they list their changes for it
+        assert "'fct_finding_evidence'" in (project / f"models/staging/raw/{staging}.sql").read_text(encoding="utf-8")
