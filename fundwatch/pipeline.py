@@ -180,13 +180,6 @@ where {FINDING_ID_SQL} in (select finding_id from wanted)
 """
 
 
-def _evidence_part(content_hash: str | None) -> str | None:
-    """The evidence part of a fingerprint (``FINGERPRINT_SQL``); None for one without (an older state's)."""
-    if not content_hash or ":" not in content_hash:
-        return None
-    return content_hash.partition(":")[2]
-
-
 def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch: int = 20_000) -> Iterator[dict]:
     """fct_findings with each finding's evidence (fct_finding_evidence) as JSON text, read-only, in batches,
     each with its ``content_hash`` (``FINGERPRINT_SQL``).
@@ -200,6 +193,8 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
     batch by batch); DuckDB's own memory is capped too.
     """
     import duckdb
+
+    from fundwatch.state import evidence_part
 
     known = known or {}
     spill = warehouse.parent / "tmp"
@@ -215,7 +210,7 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
         for fid, h in hashes.items():
             if known.get(fid) == h:
                 yield {"finding_id": fid, "content_hash": h}
-            elif _evidence_part(h) is not None and _evidence_part(known.get(fid)) == _evidence_part(h):
+            elif evidence_part(h) is not None and evidence_part(known.get(fid)) == evidence_part(h):
                 attributes_only.append(fid)
             else:
                 changed.append(fid)

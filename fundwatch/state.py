@@ -596,6 +596,14 @@ def finding_id(rule_id: str, subject_type: str, subject_key: str) -> str:
     return hashlib.sha256(f"{rule_id}|{subject_type}|{subject_key}".encode()).hexdigest()[:16]
 
 
+def evidence_part(content_hash: str | None) -> str | None:
+    """The evidence part of a fingerprint ``<attributes>:<evidence>`` (``fundwatch.pipeline.FINGERPRINT_SQL``);
+    None for one without (an older state's, or none)."""
+    if not content_hash or ":" not in content_hash:
+        return None
+    return content_hash.partition(":")[2]
+
+
 def money_text(value: Any) -> str | None:
     """Decimal (or int / decimal text) -> 2-place decimal text. Floats are refused (never exact)."""
     if value is None:
@@ -740,7 +748,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     """Write the run inside the caller's transaction; returns the number of findings firing."""
     for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT, as_stored INTEGER NOT NULL) WITHOUT ROWID",
                 "_gone (finding_id TEXT PRIMARY KEY)", "_affected (finding_id TEXT PRIMARY KEY)",
-                "_stored (finding_id TEXT, content_hash TEXT)", "_kept (finding_id TEXT, evidence_hash TEXT)"):
+                "_stored (finding_id TEXT, content_hash TEXT)", "_kept (finding_id TEXT)"):
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {ddl}")
         conn.execute(f"DELETE FROM {ddl.split()[0]}")
     d = {"d": day}
@@ -787,16 +795,15 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
             raise ValueError(f"{len(stored) - n} finding(s) given as stored are not stored with that content_hash")
         # Evidence as stored: only where the state holds that very evidence (checked before the upsert
         # below moves content_hash).
-        kept = [(r[0], (r[13] or "").partition(":")[2]) for r in rows if r[12] is None]
+        kept = {r[0]: evidence_part(r[13]) for r in rows if r[12] is None}
         if kept:
             conn.execute("DELETE FROM _kept")
-            conn.executemany("INSERT INTO _kept VALUES (?, ?)", kept)
-            n = conn.execute("SELECT count(*) FROM _kept k JOIN finding_rows f ON f.finding_id = k.finding_id "
-                             "AND instr(f.content_hash, ':') > 0 "
-                             "AND substr(f.content_hash, instr(f.content_hash, ':') + 1) = k.evidence_hash"
-                             ).fetchone()[0]
-            if n != len(kept):
-                raise ValueError(f"{len(kept) - n} finding(s) given with their evidence as stored are not "
+            conn.executemany("INSERT INTO _kept VALUES (?)", ((fid,) for fid in kept))
+            held = dict(conn.execute("SELECT f.finding_id, f.content_hash FROM _kept k "
+                                     "JOIN finding_rows f ON f.finding_id = k.finding_id"))
+            n = sum(1 for fid, part in kept.items() if part is None or evidence_part(held.get(fid)) != part)
+            if n:
+                raise ValueError(f"{n} finding(s) given with their evidence as stored are not "
                                  "stored with that evidence")
         conn.executemany(evidence_upsert, ((r[0], r[12]) for r in rows if r[12] is not None))
         conn.executemany(upsert, (r[:12] + r[13:] for r in rows))

@@ -377,19 +377,20 @@
     {{ return(changed.columns[0].values() | list) }}
 {% endmacro %}
 
-{#- pre_hook of fct_finding_evidence: the findings (fw_ev_subjects) and those whose evidence is
-    computed again (fw_ev_scope); the evidence of those and of the findings gone deleted. -#}
+{#- pre_hook of fct_finding_evidence: the findings (fw_ev_subjects, also what the post_hook records)
+    and, built incrementally, those whose evidence is computed again (fw_ev_scope); the evidence of
+    those and of the findings gone deleted. -#}
 {% macro fw_evidence_pre() %}
-    {% if fw_is_incremental() %}
-    {%- set inputs = fw_evidence_inputs() -%}
-    {%- set changed = _fw_evidence_changed() -%}
-    {%- set everything = '*all' in changed or (changed | select('in', inputs.everything) | list | length > 0) -%}
-    {%- set files = changed | select('in', inputs.files) | list | length > 0 -%}
     create or replace temp table fw_ev_subjects as
         select
             {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id,
             rule_id, subject_type, subject_key, project_code, unit_code
         from {{ ref('fct_findings') }};
+    {% if fw_is_incremental() %}
+    {%- set inputs = fw_evidence_inputs() -%}
+    {%- set changed = _fw_evidence_changed() -%}
+    {%- set everything = '*all' in changed or (changed | select('in', inputs.everything) | list | length > 0) -%}
+    {%- set files = changed | select('in', inputs.files) | list | length > 0 -%}
     create or replace temp table fw_ev_scope as
     {%- if everything %}
         select finding_id from fw_ev_subjects;
@@ -449,11 +450,9 @@
     signatures), its changes taken in (same transaction as its rows). -#}
 {% macro fw_evidence_post() %}
     create or replace table incremental.evidence_subjects as
-        select
-            {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id, project_code, unit_code
-        from {{ ref('fct_findings') }};
+        select finding_id, project_code, unit_code from fw_ev_subjects;
     create or replace table incremental.evidence_inputs as {{ _fw_evidence_signatures() }};
-    drop table if exists fw_ev_subjects;
+    drop table fw_ev_subjects;
     drop table if exists fw_ev_scope;
     delete from incremental.changes where consumer = '{{ this.name }}';
 {% endmacro %}
