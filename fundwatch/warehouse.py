@@ -1,9 +1,10 @@
 """Glue between the pipeline and the dbt project (``dbt_project/``) on the home's DuckDB warehouse.
 
-dbt always runs as a subprocess of the ``dbt`` executable installed next to this interpreter,
-with ``FUNDWATCH_WAREHOUSE`` pointing at the home's warehouse and its target/log folders inside
-the home (two homes never share anything). Its output is streamed to the logger with long digit
-runs masked, so that no ID number or bank account reaches a log.
+dbt always runs as a subprocess of the ``dbt`` executable installed next to this interpreter, in
+the warehouse's folder with ``FUNDWATCH_WAREHOUSE`` naming the warehouse file there (a relative
+name: see ``_dbt_env``), and its target/log folders inside the home (two homes share no data). Its
+output is streamed to the logger with long digit runs masked, so that no ID number or bank account
+reaches a log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,13 +38,19 @@ class WarehouseError(RuntimeError):
     """dbt failed; the message (Chinese + English) lists the failing nodes."""
 
 
-def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path, run_date: date | None = None) -> dict[str, str]:
+def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path, run_date: date | None = None,
+             relative: bool = True) -> dict[str, str]:
+    """dbt's environment. The warehouse is named relative to the folder dbt runs in (``_run``'s
+    ``cwd=warehouse.parent``): the path is part of the profile, whose every value dbt hashes to decide
+    whether its saved parse still holds, so an absolute path would make a home copied, restored or
+    moved elsewhere (and every new home) parse the whole project again (~5 s); a relative one keeps
+    the profile the same for every home, and a home can start from the parse of another (``_PARSE_CACHE``)."""
     env = dict(os.environ)
     env.pop(RUN_DATE_ENV, None)  # never a date inherited from the caller's environment
     if run_date is not None:
         env[RUN_DATE_ENV] = run_date.isoformat()
     env.update(
-        FUNDWATCH_WAREHOUSE=str(warehouse),
+        FUNDWATCH_WAREHOUSE=warehouse.name if relative else str(warehouse),
         DBT_TARGET_PATH=str(target_dir),
         DBT_LOG_PATH=str(log_dir),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
@@ -60,9 +68,10 @@ def _home_dirs(home: Home) -> tuple[Path, Path]:
     return target_dir, log_dir
 
 
-def _run(args: Sequence[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> tuple[int, list[str]]:
+def _run(args: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
     """Run dbt (``args``: ``["dbt", command, ...]``) with this interpreter through fundwatch.dbt_cli (dbt's
-    own command line, without the interpreter's teardown), streaming its masked output to the logger."""
+    own command line, without the interpreter's teardown) in ``cwd`` (the warehouse's folder: the
+    profile names the warehouse relative to it), streaming its masked output to the logger."""
     cmd = [sys.executable, "-m", "fundwatch.dbt_cli", *args[1:]]
     log.info("running %s", " ".join(args[:2]))
     lines: list[str] = []
@@ -134,6 +143,51 @@ def project_fingerprint() -> str:
     return h.hexdigest()
 
 
+# dbt's saved parse (target/partial_parse.msgpack), shared by the homes of this machine: a home without
+# one (new, or its target folder lost) starts from the parse another home made of the same project
+# (same fingerprint: every project file and the dbt, adapter and DuckDB versions) instead of parsing
+# the whole project (~5 s). dbt checks a saved parse as it always does (dbt version, profile, vars,
+# every file's checksum) and parses again what differs, so a parse from elsewhere can cost time, never
+# correctness. It holds the project's parsed nodes, no data. Best effort: a cache that cannot be read
+# or written is skipped.
+_SAVED_PARSE = "partial_parse.msgpack"
+_PARSES_KEPT = 4  # project versions whose parse is kept (a developer switching branches)
+
+
+def _parse_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fundwatch" / "dbt-parse"
+
+
+def _reuse_parse(target_dir: Path, fingerprint: str) -> None:
+    saved = target_dir / _SAVED_PARSE
+    shared = _parse_cache() / f"{fingerprint}.msgpack"
+    if saved.exists() or not shared.exists():
+        return
+    try:
+        tmp = saved.with_suffix(".tmp")
+        shutil.copyfile(shared, tmp)
+        os.replace(tmp, saved)
+        log.info("dbt：沿用本机同一版本项目的解析结果（the parse of this project made by another home）")
+    except OSError as exc:
+        log.warning("dbt parse cache not read: %s", exc)
+
+
+def _share_parse(target_dir: Path, fingerprint: str) -> None:
+    saved, cache = target_dir / _SAVED_PARSE, _parse_cache()
+    shared = cache / f"{fingerprint}.msgpack"
+    if shared.exists() or not saved.exists():
+        return
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f".{fingerprint}.{os.getpid()}.tmp"
+        shutil.copyfile(saved, tmp)
+        os.replace(tmp, shared)  # whole or not at all, whatever other homes do at the same time
+        for old in sorted(cache.glob("*.msgpack"), key=lambda f: f.stat().st_mtime, reverse=True)[_PARSES_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("dbt parse cache not written: %s", exc)
+
+
 # What the last successful build left in the target folder, beside dbt's own artifacts.
 _UNIT_TESTS_PASSED = "fundwatch_unit_tests_passed"  # the project fingerprint whose unit tests passed
 _BUILT = "fundwatch_built.json"  # run date and project fingerprint of manifest.json
@@ -183,7 +237,10 @@ def dbt_build(home: Home, run_date: date) -> None:
     args = _dbt_args(["build", *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
                       *(["--full-refresh"] if full_refresh else []),
                       *(["--select", *select] if select else [])], target_dir, log_dir)
-    rc, lines = _run(args, env)
+    _reuse_parse(target_dir, fingerprint)
+    rc, lines = _run(args, env, home.warehouse.parent)
+    if rc == 0:
+        _share_parse(target_dir, fingerprint)
     if full_refresh and _models_built(target_dir):
         incremental_of.write_text(fingerprint, encoding="utf-8")
     if rc != 0:
@@ -330,7 +387,12 @@ def _generate_docs(home: Home, run_date: date, options: list[str]) -> None:
     env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
     static = target_dir / "static_index.html"
     static.unlink(missing_ok=True)
-    rc, lines = _run(_dbt_args(["docs", "generate", "--static", *options], target_dir, log_dir), env)
+    fingerprint = project_fingerprint()
+    _reuse_parse(target_dir, fingerprint)
+    rc, lines = _run(_dbt_args(["docs", "generate", "--static", *options], target_dir, log_dir), env,
+                     home.warehouse.parent)
+    if rc == 0:
+        _share_parse(target_dir, fingerprint)
     if rc != 0 or not static.exists():
         tail = "；".join(ln for ln in lines if ln.strip())[-500:]
         raise WarehouseError(f"dbt 文档生成失败（dbt docs generate failed, exit {rc}）：{tail}")
@@ -357,7 +419,8 @@ def lint_sql() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="fundwatch-lint-") as tmp:
         scratch = Path(tmp)
-        env = _dbt_env(scratch / "lint.duckdb", scratch / "target", scratch / "logs")
+        # sqlfluff runs in the repository (its .sqlfluff), so the scratch warehouse is named in full
+        env = _dbt_env(scratch / "lint.duckdb", scratch / "target", scratch / "logs", relative=False)
         cmd = [str(_BIN_DIR / "sqlfluff"), "lint", "dbt_project/models", "--disable-progress-bar"]
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
         out = (proc.stdout + proc.stderr).strip()

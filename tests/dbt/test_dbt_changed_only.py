@@ -110,7 +110,7 @@ def test_a_day_builds_what_its_rows_and_date_reach_and_equals_a_build_of_everyth
 def test_a_dbt_run_by_hand_makes_the_next_build_build_everything(built_home: Home, tmp_path: Path):
     day = _copy(built_home, tmp_path / "day")
     warehouse._run(warehouse._dbt_args(["run", "--select", "allocations"], day.dbt_target_dir, day.logs_dir),
-                   warehouse._dbt_env(day.warehouse, day.dbt_target_dir, day.logs_dir, NEXT_RUN))
+                   warehouse._dbt_env(day.warehouse, day.dbt_target_dir, day.logs_dir, NEXT_RUN), day.root)
     dbt_build(day, RUN_DATE)  # as of the date of the record, whose allocations were rebuilt as of another
     assert "model.fundwatch.stg_raw__payments" in _built_nodes(day)
     assert _rows(day.warehouse) == _as_built_from_scratch(day, tmp_path / "full", RUN_DATE)

@@ -30,26 +30,39 @@ def _inlined(page: Path) -> tuple[dict, dict]:
     return manifest, catalog
 
 
-def test_the_next_day_reuses_the_partial_parse_and_the_docs_show_its_date(built_home, tmp_path, caplog):
-    home = Home(tmp_path / "home").ensure()
+def _new_home(root: Path, built_home: Home) -> Home:
+    home = Home(root).ensure()
     shutil.copyfile(built_home.warehouse, home.warehouse)
-    # its incremental tables were built by this project (fundwatch.warehouse's marker), so the build
-    # below is a day's incremental build, whose compiled SQL is what `dbt docs generate` compiles
+    # its incremental tables were built by this project (fundwatch.warehouse's marker), so a build there
+    # is a day's incremental build, whose compiled SQL is what `dbt docs generate` compiles
     marker = "fundwatch_incremental_of"
     shutil.copyfile(built_home.dbt_target_dir / marker, home.dbt_target_dir / marker)
-    dbt_docs(home, RUN_DATE)  # the day before: dbt parses the project and saves the parse
-    saved = home.dbt_target_dir / "partial_parse.msgpack"
-    before = saved.stat().st_mtime_ns
-    next_day = RUN_DATE + timedelta(days=1)
+    return home
 
+
+def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_date(
+        built_home, tmp_path, caplog, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))  # this machine's parses: none yet
+    first = _new_home(tmp_path / "first", built_home)
+    dbt_docs(first, RUN_DATE)  # the day before, in another home: dbt parses the project and saves the parse
+    shared = list((cache / "fundwatch" / "dbt-parse").glob("*.msgpack"))
+    assert len(shared) == 1
+    assert shared[0].read_bytes() == (first.dbt_target_dir / "partial_parse.msgpack").read_bytes()
+
+    # A new home elsewhere (another path to its warehouse), the next day: it starts from that parse.
+    home = _new_home(tmp_path / "second" / "home", built_home)
+    next_day = RUN_DATE + timedelta(days=1)
     caplog.clear()  # what the day before said (captured when logging is at INFO, as after Airflow set it up)
     with caplog.at_level(logging.INFO, logger="fundwatch.warehouse"):
         dbt_docs(home, next_day)
 
     said = "\n".join(r.getMessage() for r in caplog.records)
     assert "Found " in said  # dbt parsed the project, and what it said was heard
+    assert "沿用本机同一版本项目的解析结果" in said
     assert "Unable to do partial parsing" not in said
-    assert saved.stat().st_mtime_ns == before  # the saved parse was read, not rewritten
+    # the saved parse was read, not rewritten (a new parse holds its own time and invocation)
+    assert (home.dbt_target_dir / "partial_parse.msgpack").read_bytes() == shared[0].read_bytes()
     manifest = json.loads((home.dbt_target_dir / "manifest.json").read_text(encoding="utf-8"))
     compiled = manifest["nodes"]["model.fundwatch.roster_entries"]["compiled_code"]
     assert f"cast('{next_day.isoformat()}' as date)" in compiled
