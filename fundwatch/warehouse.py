@@ -143,24 +143,49 @@ def project_fingerprint() -> str:
     return h.hexdigest()
 
 
-# dbt's saved parse (target/partial_parse.msgpack), shared by the homes of this machine: a home without
-# one (new, or its target folder lost) starts from the parse another home made of the same project
-# (same fingerprint: every project file and the dbt, adapter and DuckDB versions) instead of parsing
-# the whole project (~5 s). dbt checks a saved parse as it always does (dbt version, profile, vars,
-# every file's checksum) and parses again what differs, so a parse from elsewhere can cost time, never
-# correctness. It holds the project's parsed nodes, no data. Best effort: a cache that cannot be read
-# or written is skipped.
+# What the homes of this machine share about a project version (its fingerprint: every project file and
+# the dbt, adapter and DuckDB versions), in ``~/.cache/fundwatch/dbt/<fingerprint>/`` — nothing of any
+# home's data:
+# - dbt's saved parse (``partial_parse.msgpack``): a home without one (new, or its target folder lost)
+#   starts from the parse another home made instead of parsing the whole project (~4-5 s). dbt checks a
+#   saved parse as it always does (dbt version, profile, vars, every file's checksum) and parses again
+#   what differs, so a parse from elsewhere can cost time, never correctness.
+# - that the project's unit tests passed (``unit_tests_passed``): they test the SQL on fixtures, so
+#   their outcome is the project version's, whatever home ran them; a new home does not run them again.
+# Best effort: a cache that cannot be read or written is skipped (a home then parses and tests alone).
 _SAVED_PARSE = "partial_parse.msgpack"
-_PARSES_KEPT = 4  # project versions whose parse is kept (a developer switching branches)
+_SHARED_UNIT_TESTS = "unit_tests_passed"
+_VERSIONS_KEPT = 4  # project versions kept (a developer switching branches)
 
 
-def _parse_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fundwatch" / "dbt-parse"
+def _shared_dir(fingerprint: str) -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "fundwatch" / "dbt" / fingerprint
+
+
+def _share(fingerprint: str, name: str, source: Path | None) -> None:
+    """Put ``source``'s bytes (or an empty marker) in the shared folder as ``name``, whole or not at all
+    whatever other homes do at the same time; keep the folders of the last few project versions."""
+    shared = _shared_dir(fingerprint)
+    if (shared / name).exists():
+        return
+    try:
+        shared.mkdir(parents=True, exist_ok=True)
+        tmp = shared / f".{name}.{os.getpid()}.tmp"
+        if source is None:
+            tmp.write_bytes(b"")
+        else:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, shared / name)
+        versions = sorted(shared.parent.iterdir(), key=lambda d: d.stat().st_mtime, reverse=True)
+        for old in versions[_VERSIONS_KEPT:]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        log.warning("dbt cache not written: %s", exc)
 
 
 def _reuse_parse(target_dir: Path, fingerprint: str) -> None:
-    saved = target_dir / _SAVED_PARSE
-    shared = _parse_cache() / f"{fingerprint}.msgpack"
+    saved, shared = target_dir / _SAVED_PARSE, _shared_dir(fingerprint) / _SAVED_PARSE
     if saved.exists() or not shared.exists():
         return
     try:
@@ -169,23 +194,13 @@ def _reuse_parse(target_dir: Path, fingerprint: str) -> None:
         os.replace(tmp, saved)
         log.info("dbt：沿用本机同一版本项目的解析结果（the parse of this project made by another home）")
     except OSError as exc:
-        log.warning("dbt parse cache not read: %s", exc)
+        log.warning("dbt cache not read: %s", exc)
 
 
 def _share_parse(target_dir: Path, fingerprint: str) -> None:
-    saved, cache = target_dir / _SAVED_PARSE, _parse_cache()
-    shared = cache / f"{fingerprint}.msgpack"
-    if shared.exists() or not saved.exists():
-        return
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f".{fingerprint}.{os.getpid()}.tmp"
-        shutil.copyfile(saved, tmp)
-        os.replace(tmp, shared)  # whole or not at all, whatever other homes do at the same time
-        for old in sorted(cache.glob("*.msgpack"), key=lambda f: f.stat().st_mtime, reverse=True)[_PARSES_KEPT:]:
-            old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("dbt parse cache not written: %s", exc)
+    saved = target_dir / _SAVED_PARSE
+    if saved.exists():
+        _share(fingerprint, _SAVED_PARSE, saved)
 
 
 # What the last successful build left in the target folder, beside dbt's own artifacts.
@@ -197,8 +212,8 @@ _INCREMENTAL_OF = "fundwatch_incremental_of"  # the project fingerprint whose mo
 
 def dbt_build(home: Home, run_date: date) -> None:
     """Seed and build the dbt project (models, dbt tests) as of ``run_date``; the unit tests too when
-    the project changed since they last passed (they test the SQL on fixtures, not the data, so an
-    unchanged project needs no second run).
+    this project version has not passed them yet, in this home or another of this machine (they test
+    the SQL on fixtures, not the data, so an unchanged project needs no second run).
 
     The incremental models keep their rows from day to day; when the project changed since they
     were last built (or that is not known), everything is rebuilt (``--full-refresh``), so that no
@@ -216,7 +231,8 @@ def dbt_build(home: Home, run_date: date) -> None:
     target_dir, log_dir = _home_dirs(home)
     fingerprint = project_fingerprint()
     passed = target_dir / _UNIT_TESTS_PASSED
-    unit_tests = not passed.exists() or passed.read_text(encoding="utf-8") != fingerprint
+    unit_tests = ((not passed.exists() or passed.read_text(encoding="utf-8") != fingerprint)
+                  and not (_shared_dir(fingerprint) / _SHARED_UNIT_TESTS).exists())
     incremental_of = target_dir / _INCREMENTAL_OF
     full_refresh = (not incremental_of.exists() or incremental_of.read_text(encoding="utf-8") != fingerprint)
     before = _previous_manifest(target_dir, fingerprint)
@@ -252,6 +268,7 @@ def dbt_build(home: Home, run_date: date) -> None:
         )
     if unit_tests:
         passed.write_text(fingerprint, encoding="utf-8")
+        _share(fingerprint, _SHARED_UNIT_TESTS, None)
     if select and before is not None:
         _keep_compiled_sql(target_dir / "manifest.json", before)
     _record_last_build(home.warehouse, fingerprint, run_date, raw)

@@ -14,7 +14,7 @@ from pathlib import Path
 from dbt_fixture_raw import RUN_DATE
 
 from fundwatch.paths import Home
-from fundwatch.warehouse import dbt_build, dbt_docs
+from fundwatch.warehouse import dbt_build, dbt_docs, project_fingerprint
 
 
 def _inlined(page: Path) -> tuple[dict, dict]:
@@ -40,15 +40,22 @@ def _new_home(root: Path, built_home: Home) -> Home:
     return home
 
 
+def _unit_tests_run(home: Home) -> list[str]:
+    results = json.loads((home.dbt_target_dir / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return [r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.")]
+
+
 def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_date(
         built_home, tmp_path, caplog, monkeypatch):
     cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))  # this machine's parses: none yet
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))  # what this machine's homes share: nothing yet
     first = _new_home(tmp_path / "first", built_home)
-    dbt_docs(first, RUN_DATE)  # the day before, in another home: dbt parses the project and saves the parse
-    shared = list((cache / "fundwatch" / "dbt-parse").glob("*.msgpack"))
-    assert len(shared) == 1
-    assert shared[0].read_bytes() == (first.dbt_target_dir / "partial_parse.msgpack").read_bytes()
+    dbt_build(first, RUN_DATE)  # the day before, in another home: dbt parses the project and saves the parse
+    assert _unit_tests_run(first)  # no home of this machine had passed them
+    shared = cache / "fundwatch" / "dbt" / project_fingerprint()
+    assert sorted(f.name for f in shared.iterdir()) == ["partial_parse.msgpack", "unit_tests_passed"]
+    assert (shared / "partial_parse.msgpack").read_bytes() == (
+        first.dbt_target_dir / "partial_parse.msgpack").read_bytes()
 
     # A new home elsewhere (another path to its warehouse), the next day: it starts from that parse.
     home = _new_home(tmp_path / "second" / "home", built_home)
@@ -62,7 +69,8 @@ def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_dat
     assert "沿用本机同一版本项目的解析结果" in said
     assert "Unable to do partial parsing" not in said
     # the saved parse was read, not rewritten (a new parse holds its own time and invocation)
-    assert (home.dbt_target_dir / "partial_parse.msgpack").read_bytes() == shared[0].read_bytes()
+    assert (home.dbt_target_dir / "partial_parse.msgpack").read_bytes() == (
+        shared / "partial_parse.msgpack").read_bytes()
     manifest = json.loads((home.dbt_target_dir / "manifest.json").read_text(encoding="utf-8"))
     compiled = manifest["nodes"]["model.fundwatch.roster_entries"]["compiled_code"]
     assert f"cast('{next_day.isoformat()}' as date)" in compiled
@@ -71,6 +79,7 @@ def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_dat
     # The daily run: a build, then the docs of its date from the build's own manifest (no dbt run).
     by_dbt = _inlined(home.dbt_docs_dir / "index.html")
     dbt_build(home, next_day)
+    assert not _unit_tests_run(home)  # the project version passed them in the other home
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="fundwatch.warehouse"):
         page = dbt_docs(home, next_day)
