@@ -44,7 +44,7 @@ def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path, run_date: date | 
     ``cwd=warehouse.parent``): the path is part of the profile, whose every value dbt hashes to decide
     whether its saved parse still holds, so an absolute path would make a home copied, restored or
     moved elsewhere (and every new home) parse the whole project again (~5 s); a relative one keeps
-    the profile the same for every home, and a home can start from the parse of another (``_PARSE_CACHE``)."""
+    the profile the same for every home, and a home can start from the parse of another (``_shared_dir``)."""
     env = dict(os.environ)
     env.pop(RUN_DATE_ENV, None)  # never a date inherited from the caller's environment
     if run_date is not None:
