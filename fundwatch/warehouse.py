@@ -144,8 +144,9 @@ def project_fingerprint() -> str:
 
 
 # What the homes of this machine share about a project version (its fingerprint: every project file and
-# the dbt, adapter and DuckDB versions), in ``~/.cache/fundwatch/dbt/<fingerprint>/`` — nothing of any
-# home's data:
+# the dbt, adapter and DuckDB versions) in this checkout (the saved parse holds the absolute paths of
+# the project and of dbt's own macros in this environment), in ``~/.cache/fundwatch/dbt/<key>/`` —
+# nothing of any home's data:
 # - dbt's saved parse (``partial_parse.msgpack``): a home without one (new, or its target folder lost)
 #   starts from the parse another home made instead of parsing the whole project (~4-5 s). dbt checks a
 #   saved parse as it always does (dbt version, profile, vars, every file's checksum) and parses again
@@ -160,7 +161,8 @@ _VERSIONS_KEPT = 4  # project versions kept (a developer switching branches)
 
 def _shared_dir(fingerprint: str) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "fundwatch" / "dbt" / fingerprint
+    key = hashlib.sha256(f"{fingerprint}\0{DBT_PROJECT_DIR}\0{sys.prefix}".encode()).hexdigest()
+    return cache / "fundwatch" / "dbt" / key
 
 
 def _share(fingerprint: str, name: str, source: Path | None) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dbt_fixture_raw import RUN_DATE
 
+from fundwatch import warehouse
 from fundwatch.paths import Home
 from fundwatch.warehouse import dbt_build, dbt_docs, project_fingerprint
 
@@ -52,7 +53,8 @@ def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_dat
     first = _new_home(tmp_path / "first", built_home)
     dbt_build(first, RUN_DATE)  # the day before, in another home: dbt parses the project and saves the parse
     assert _unit_tests_run(first)  # no home of this machine had passed them
-    shared = cache / "fundwatch" / "dbt" / project_fingerprint()
+    shared = warehouse._shared_dir(project_fingerprint())
+    assert shared.parent == cache / "fundwatch" / "dbt"
     assert sorted(f.name for f in shared.iterdir()) == ["partial_parse.msgpack", "unit_tests_passed"]
     assert (shared / "partial_parse.msgpack").read_bytes() == (
         first.dbt_target_dir / "partial_parse.msgpack").read_bytes()
