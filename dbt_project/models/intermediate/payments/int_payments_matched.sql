@@ -24,7 +24,8 @@ payments as (
 ),
 
 {% else %}
-all_payments as (
+-- read where used, never copied whole (DuckDB would materialise a CTE read this often: every payment)
+all_payments as not materialized (
     select * from {{ ref('stg_raw__payments') }}
 ),
 
@@ -32,9 +33,12 @@ changes as (
     select * from {{ fw_changes() }}
 ),
 
--- the payments recomputed: of the people touched, and on the accounts touched
-scope as (
-    select all_payments.txn_ref
+-- the payments recomputed: of the people touched, and on the accounts touched (their keys, kept)
+scope as materialized (
+    select
+        all_payments.txn_ref,
+        all_payments.project_code,
+        all_payments.id_number
     from all_payments
     where
         exists (
@@ -49,10 +53,9 @@ scope as (
 -- their people's payments whole (for the order among them)
 scope_people as (
     select distinct
-        all_payments.project_code,
-        all_payments.id_number
-    from all_payments
-    where all_payments.txn_ref in (select scope.txn_ref from scope)
+        scope.project_code,
+        scope.id_number
+    from scope
 ),
 
 payments as (
@@ -66,7 +69,15 @@ payments as (
 
 {% endif %}
 roster_entries as (
-    select * from {{ ref('stg_raw__roster_entries') }}
+    select all_entries.*
+    from {{ ref('stg_raw__roster_entries') }} as all_entries
+    {% if not everything %}
+    -- only the entries the payments recomputed can match (on equal keys)
+    semi join scope_people
+        on
+            all_entries.project_code = scope_people.project_code
+            and all_entries.id_number = scope_people.id_number
+    {% endif %}
 ),
 
 projects as (
