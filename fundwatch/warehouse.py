@@ -384,14 +384,14 @@ def dbt_docs(home: Home, run_date: date) -> Path:
     if compiled and not has_catalog:
         kept = manifest.read_bytes()  # `--no-compile` writes a manifest without compiled SQL
         try:
-            _generate_docs(home, run_date, ["--no-compile"])
+            _generate_docs(home, run_date, fingerprint, ["--no-compile"])
         finally:
             manifest.write_bytes(kept)
         catalog_of.write_text(fingerprint, encoding="utf-8")
     if compiled:
         page = _static_page(manifest, target_dir / "catalog.json")
     else:
-        _generate_docs(home, run_date, [])
+        _generate_docs(home, run_date, fingerprint, [])
         catalog_of.write_text(fingerprint, encoding="utf-8")
         page = (target_dir / "static_index.html").read_bytes()
     home.dbt_docs_dir.mkdir(parents=True, exist_ok=True)
@@ -400,13 +400,12 @@ def dbt_docs(home: Home, run_date: date) -> Path:
     return out
 
 
-def _generate_docs(home: Home, run_date: date, options: list[str]) -> None:
+def _generate_docs(home: Home, run_date: date, fingerprint: str, options: list[str]) -> None:
     """`dbt docs generate --static` as of ``run_date``: catalog.json, manifest.json, static_index.html."""
     target_dir, log_dir = _home_dirs(home)
     env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
     static = target_dir / "static_index.html"
     static.unlink(missing_ok=True)
-    fingerprint = project_fingerprint()
     _reuse_parse(target_dir, fingerprint)
     rc, lines = _run(_dbt_args(["docs", "generate", "--static", *options], target_dir, log_dir), env,
                      home.warehouse.parent)
