@@ -17,7 +17,7 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from itertools import chain, repeat
 from pathlib import Path
@@ -243,13 +243,48 @@ def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = 
     stamp = out_dir / STAMP
     stamp.unlink(missing_ok=True)
     columns = _columns(rows)  # both files' cells from the same columns, guarded once
-    paths = (write_csv(rows, out_dir / "findings.csv", columns),
-             write_xlsx(rows, out_dir / "findings.xlsx", columns=columns))
+    csv_path = out_dir / "findings.csv"
+    wait = _start(write_csv, rows, csv_path, columns) if len(rows) >= BESIDE_MIN_ROWS else None
+    if wait is None:
+        write_csv(rows, csv_path, columns)
+    try:
+        xlsx_path = write_xlsx(rows, out_dir / "findings.xlsx", columns=columns)
+    finally:
+        if wait is not None:
+            wait()  # also when the xlsx failed: nothing goes on writing after this returns
+    paths = (csv_path, xlsx_path)
     if fingerprint:
         tmp = stamp.with_suffix(".tmp")
         tmp.write_text(json.dumps(_stamp(fingerprint, paths)), encoding="utf-8")
         os.replace(tmp, stamp)
     return paths
+
+
+# From this many rows on, the CSV is written by a child process while this one writes the xlsx (both
+# single-threaded Python; the child is forked, so it has the columns without a copy): at 380,000
+# findings the CSV takes ~2.3 s of the ~8 s the two files took one after the other.
+BESIDE_MIN_ROWS = 20_000
+
+
+def _start(write: Callable[[Sequence[dict], Path, list], Path], rows: Sequence[dict], path: Path,
+           columns: list) -> Callable[[], Path] | None:
+    """``write(rows, path, columns)`` started in a forked child; returns the function that waits for it
+    and returns ``path``, raising if the child failed (its traceback is on stderr). None where this
+    system cannot fork (the caller then writes it itself)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    child = multiprocessing.get_context("fork").Process(target=write, args=(rows, path, columns), daemon=True)
+    child.start()
+
+    def wait() -> Path:
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"写出 {path.name} 的子进程失败（退出码 {child.exitcode}）/ writing {path.name} failed")
+        return path
+
+    return wait
 
 
 def refresh_export(rows: Sequence[dict], out_dir: Path, fingerprint: str) -> tuple[Path, Path, bool]:

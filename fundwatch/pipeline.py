@@ -184,13 +184,13 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
     """fct_findings with each finding's evidence (fct_finding_evidence) as JSON text, read-only, in batches,
     each with its ``content_hash`` (``FINGERPRINT_SQL``).
 
-    A finding whose fingerprint is in ``known`` (finding_id -> content_hash: what the state holds,
-    ``state.content_hashes``) comes as just ``{"finding_id", "content_hash"}``: it is not read again
-    (``state.record_run`` records it as stored). One whose stored fingerprint has the same evidence part
-    comes with its attributes and ``evidence_as_stored`` (True) instead of its evidence, which is not read
-    again either. Streams, so that a day with hundreds of
-    thousands of findings never holds them all as Python objects (``state.record_run`` writes them
-    batch by batch); DuckDB's own memory is capped too.
+    A finding whose fingerprint is in ``known`` (finding_id -> content_hash: what the state holds, as
+    ``state.record_run`` reads it inside its transaction) comes as just ``{"finding_id", "content_hash"}``:
+    it is not read again (``state.record_run`` records it as stored). One whose stored fingerprint has the
+    same evidence part comes with its attributes and ``evidence_as_stored`` (True) instead of its evidence,
+    which is not read again either. Streams, so that a day with hundreds of thousands of findings never
+    holds them all as Python objects (``state.record_run`` writes them batch by batch); DuckDB's own memory
+    is capped too.
     """
     import duckdb
 
@@ -263,7 +263,7 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     from fundwatch.uploads.projects import save_projects
 
     summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date,
-                               findings=iter_findings(home.warehouse, state.content_hashes(home.state_db)))
+                               findings=lambda known: iter_findings(home.warehouse, known))
     save_projects(home, project_list(home.warehouse))
     # One read of the rows and their fingerprint: the run date changes as-of details, so most days the
     # export changes and is written (reading a fingerprint first, then the rows, cost a second read).

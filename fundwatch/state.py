@@ -72,7 +72,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -638,7 +638,8 @@ RECORD_CACHE_KIB = -262_144
 
 
 def record_run(path: Path, *, run_id: str, run_date: date,
-               findings: Iterable[Mapping], batch: int = RECORD_BATCH) -> RunSummary:
+               findings: Iterable[Mapping] | Callable[[Mapping[str, str]], Iterable[Mapping]],
+               batch: int = RECORD_BATCH) -> RunSummary:
     """Record the findings that fire on ``run_date`` (all of them), in ONE transaction.
 
     Upserts the findings, replaces the run date in ``finding_spans`` (``finding_history``), inserts/replaces the
@@ -659,6 +660,12 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     ``findings`` is consumed as a stream: ``batch`` findings at a time are written inside the one
     transaction, so memory does not grow with the number of findings (a finding listed twice
     raises ValueError and nothing is written).
+
+    ``findings`` may also be a function of the fingerprints the state holds (``content_hashes``) that
+    returns the findings (``fundwatch.pipeline.iter_findings``): it is given them as read inside this
+    transaction, so the findings it gives as stored are checked against that very read, in memory,
+    with their stored amounts from the same read, instead of one lookup each in the state (at 380,000
+    findings the lookups took 3.7 s of a 10 s record).
     """
     day = date.fromisoformat(_iso(run_date)).isoformat()  # validated: it is inlined below
     conn = connect(path)
@@ -666,7 +673,11 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     conn.execute(f"PRAGMA temp.cache_size = {RECORD_CACHE_KIB}")  # _fired & co: one row per finding firing
     try:
         with transaction(conn):
-            firing = _record(conn, run_id, day, findings, batch)
+            held = None
+            if callable(findings):
+                held = _held(conn)
+                findings = findings({fid: h for fid, (h, _) in held.items()})
+            firing = _record(conn, run_id, day, findings, batch, held)
             new = conn.execute(  # _fired: what fires on the day (its finding_history)
                 "SELECT count(*) FROM finding_rows WHERE first_seen = ? AND finding_id IN "
                 "(SELECT finding_id FROM _fired)", (day,)).fetchone()[0]
@@ -704,6 +715,12 @@ def content_hashes(path: Path) -> dict[str, str]:
         return dict(conn.execute("SELECT finding_id, content_hash FROM finding_rows WHERE content_hash IS NOT NULL"))
     finally:
         conn.close()
+
+
+def _held(conn: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
+    """finding_id -> (content_hash, amount_at_risk) of every finding stored with a fingerprint."""
+    return {fid: (h, amount) for fid, h, amount in conn.execute(
+        "SELECT finding_id, content_hash, amount_at_risk FROM finding_rows WHERE content_hash IS NOT NULL")}
 
 
 # A finding's last date before this run: the latest run date while it is open (``:p``; its stored
@@ -744,8 +761,10 @@ def _listed_twice(conn: sqlite3.Connection, rows: list[tuple], stored: list[str]
     return "finding listed twice in one run"
 
 
-def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[Mapping], batch: int) -> int:
-    """Write the run inside the caller's transaction; returns the number of findings firing."""
+def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[Mapping], batch: int,
+            held: Mapping[str, tuple[str, str | None]] | None = None) -> int:
+    """Write the run inside the caller's transaction; returns the number of findings firing. ``held``
+    (``_held``, read in this transaction): what the findings given as stored are checked against."""
     for ddl in ("_fired (finding_id TEXT PRIMARY KEY, amount TEXT, as_stored INTEGER NOT NULL) WITHOUT ROWID",
                 "_gone (finding_id TEXT PRIMARY KEY)", "_affected (finding_id TEXT PRIMARY KEY)",
                 "_stored (finding_id TEXT, content_hash TEXT)", "_kept (finding_id TEXT)"):
@@ -782,11 +801,16 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
         try:
             conn.executemany("INSERT INTO _fired VALUES (?, ?, 0)", ((r[0], r[8]) for r in rows))
             # As stored: its amount from the state, where the fingerprint must be the same.
-            conn.execute("DELETE FROM _stored")
-            conn.executemany("INSERT INTO _stored VALUES (?, ?)", stored)
-            n = conn.execute("INSERT INTO _fired SELECT f.finding_id, f.amount_at_risk, 1 FROM _stored s "
-                             "JOIN finding_rows f ON f.finding_id = s.finding_id AND f.content_hash = s.content_hash"
-                             ).rowcount if stored else 0
+            if held is not None:
+                same = [(fid, held[fid][1]) for fid, h in stored if fid in held and held[fid][0] == h]
+                conn.executemany("INSERT INTO _fired VALUES (?, ?, 1)", same)
+                n = len(same)
+            else:
+                conn.execute("DELETE FROM _stored")
+                conn.executemany("INSERT INTO _stored VALUES (?, ?)", stored)
+                n = conn.execute("INSERT INTO _fired SELECT f.finding_id, f.amount_at_risk, 1 FROM _stored s JOIN "
+                                 "finding_rows f ON f.finding_id = s.finding_id AND f.content_hash = s.content_hash"
+                                 ).rowcount if stored else 0
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO fired_batch")
             raise ValueError(_listed_twice(conn, rows, [fid for fid, _ in stored])) from None

@@ -328,7 +328,19 @@ def _dump(db) -> dict:
         conn.close()
 
 
-def test_findings_given_as_stored_are_recorded_exactly_like_the_findings_themselves(tmp_path):
+def _lighten(fs: list[dict], known) -> list[dict]:
+    """``fs`` with each finding the state holds with its fingerprint given as just its id and hash."""
+    return [_as_stored(f) if known.get(_as_stored(f)["finding_id"]) == f["content_hash"] else f for f in fs]
+
+
+def _given(fs: list[dict], known, form: str):
+    """What record_run is given: the findings, or (the pipeline's form) a function of the fingerprints
+    it reads in its own transaction that returns them."""
+    return _lighten(fs, known) if form == "list" else (lambda held: _lighten(fs, held))
+
+
+@pytest.mark.parametrize("form", ["list", "function of the held fingerprints"])
+def test_findings_given_as_stored_are_recorded_exactly_like_the_findings_themselves(tmp_path, form):
     """The daily run passes a finding whose fingerprint the state holds as just its id and hash: the
     state ends up the same as with the whole finding, in any order of dates (a late earlier day too)."""
     full, light = tmp_path / "full.sqlite", tmp_path / "light.sqlite"
@@ -336,26 +348,29 @@ def test_findings_given_as_stored_are_recorded_exactly_like_the_findings_themsel
     days = [(D2, [a, b]), (D3, [a]), (D1, [a, b]), (D3, [a, b])]  # D1 recorded late, D3 corrected
     for n, (day, fs) in enumerate(days):
         state.record_run(full, run_id=f"r{n}", run_date=day, findings=fs)
-        known = state.content_hashes(light)
-        state.record_run(light, run_id=f"r{n}", run_date=day,
-                         findings=[_as_stored(f) if known.get(_as_stored(f)["finding_id"]) == f["content_hash"]
-                                   else f for f in fs])
+        state.record_run(light, run_id=f"r{n}", run_date=day, findings=_given(fs, state.content_hashes(light), form))
         assert _dump(light) == _dump(full), day
     assert state.content_hashes(light) == {_as_stored(a)["finding_id"]: "ha", _as_stored(b)["finding_id"]: "hb"}
 
 
-def test_a_finding_given_as_stored_with_another_hash_is_refused_and_nothing_is_written(db):
+@pytest.mark.parametrize("form", ["list", "function of the held fingerprints"])
+def test_a_finding_given_as_stored_with_another_hash_is_refused_and_nothing_is_written(db, form):
     a = finding(key="A", content_hash="ha")
     state.record_run(db, run_id="r1", run_date=D1, findings=[a])
     before = _dump(db)
+
+    def given(fs):
+        return fs if form == "list" else (lambda held: fs)
+
     for wrong in ({**_as_stored(a), "content_hash": "changed"},
                   {"finding_id": state.finding_id("PAY_LATE", "payment", "NEW"), "content_hash": "ha"}):
         with pytest.raises(ValueError, match="not stored with that content_hash"):
-            state.record_run(db, run_id="r2", run_date=D2, findings=[wrong])
+            state.record_run(db, run_id="r2", run_date=D2, findings=given([wrong]))
         assert _dump(db) == before
-    with pytest.raises(ValueError, match="listed twice"):
-        state.record_run(db, run_id="r2", run_date=D2, findings=[_as_stored(a), a])
-    assert _dump(db) == before
+    for twice in ([_as_stored(a), a], [a, _as_stored(a)], [_as_stored(a), _as_stored(a)]):
+        with pytest.raises(ValueError, match="listed twice"):
+            state.record_run(db, run_id="r2", run_date=D2, findings=given(twice))
+        assert _dump(db) == before
 
 
 def test_the_export_fingerprint_follows_every_exported_value(db):

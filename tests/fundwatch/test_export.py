@@ -131,3 +131,33 @@ def test_a_column_is_guarded_as_each_cell_alone():
               Text("=sub"), " =lead"]
     assert _safe_texts(values) == [safe_text(v) for v in values]
     assert _safe_texts(values)[2:4] == ["'=1+1", "'+86"] and _safe_texts([-3]) == ["'-3"]
+
+
+def test_a_big_export_writes_its_csv_in_a_child_process_with_the_same_bytes(tmp_path, monkeypatch):
+    """From BESIDE_MIN_ROWS rows on, the CSV is written by a forked child while the xlsx is written
+    here: the files are byte for byte those written one after the other."""
+    import fundwatch.export as export
+
+    rows = [{**r, "finding_id": f"{r['finding_id']}-{i}"} for i in range(40) for r in ROWS]
+    one_after_other = write_export(rows, tmp_path / "serial")
+    monkeypatch.setattr(export, "BESIDE_MIN_ROWS", len(rows))
+    children = []
+    real = export._start
+    monkeypatch.setattr(export, "_start", lambda *a: children.append(a[2]) or real(*a))
+    beside = write_export(rows, tmp_path / "beside")
+    assert children == [tmp_path / "beside" / "findings.csv"]
+    for a, b in zip(one_after_other, beside, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_a_failing_csv_child_fails_the_export(tmp_path, monkeypatch):
+    import fundwatch.export as export
+
+    def broken(rows, path, columns):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "BESIDE_MIN_ROWS", 1)
+    monkeypatch.setattr(export, "write_csv", broken)
+    with pytest.raises(RuntimeError, match="findings.csv"):
+        write_export(ROWS, tmp_path / "out", "rows-1")
+    assert not (tmp_path / "out" / export.STAMP).exists()  # never taken as current
