@@ -188,8 +188,8 @@ def store(conn: sqlite3.Connection, digests: list[Digest]) -> None:
 def send_pending(conn: sqlite3.Connection, run_date: str) -> dict:
     """Send the run date's digests not yet delivered to every configured channel."""
     report = {"sent": 0, "not_configured": 0, "failed": []}
-    for row in conn.execute("SELECT unit_code, title, body FROM digests WHERE run_date = ? AND delivered = 0 "
-                            "ORDER BY unit_code", (run_date,)).fetchall():
+    for row in conn.execute("SELECT unit_code, title, body, channels, sent_at FROM digests "
+                            "WHERE run_date = ? AND delivered = 0 ORDER BY unit_code", (run_date,)).fetchall():
         unit = row["unit_code"]
         urls = urls_for(unit)
         delivery = notify.Delivery(0, False)
@@ -205,6 +205,8 @@ def send_pending(conn: sqlite3.Connection, run_date: str) -> dict:
             report["sent"] += 1
         else:
             report["failed"].append(unit)
+        if not delivery.configured and row["channels"] == 0 and row["sent_at"] is None:
+            continue  # nothing to send it to, and so it stands already: no write (a first run has ~140)
         with state.transaction(conn):
             conn.execute("UPDATE digests SET channels = ?, delivered = ?, sent_at = ? WHERE run_date = ? "
                          "AND unit_code = ?", (delivery.channels, int(delivery.sent),

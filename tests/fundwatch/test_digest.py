@@ -129,6 +129,33 @@ def test_a_failing_channel_fails_the_stage_after_trying_everyone(rhome, later, s
     assert [r for r, _ in inbox.wait(2)][1] == ["hetang@example.org"]
 
 
+def test_a_unit_with_no_channel_is_written_only_when_its_record_of_delivery_must_change(rhome, later, quiet_env):
+    """No channel anywhere: the digests are stored and nothing more is written (a first run has some 140
+    units). A unit whose channel failed and was then taken out of the configuration is recorded as
+    having none."""
+    run_date, _ = later
+    day = run_date.isoformat()
+    dead = free_port()
+    quiet_env.setenv(digest.ENV_UNIT_PREFIX + "430202", mail_url(dead, "hetang@example.org"))
+    with pytest.raises(digest.DeliveryError):
+        digest.after_run(rhome, run_date)
+    conn = state.connect(rhome.state_db)
+    try:
+        assert conn.execute("SELECT channels, delivered FROM digests WHERE run_date = ? AND unit_code = '430202'",
+                            (day,)).fetchone()[:] == (1, 0)
+        quiet_env.delenv(digest.ENV_UNIT_PREFIX + "430202")
+        before = conn.total_changes
+        report = digest.send_pending(conn, day)
+        assert report["not_configured"] == 5 and conn.total_changes == before + 1  # 430202's record only
+        assert conn.execute("SELECT channels, delivered, sent_at FROM digests WHERE run_date = ? "
+                            "AND unit_code = '430202'", (day,)).fetchone()[:] == (0, 0, None)
+        before = conn.total_changes
+        assert digest.send_pending(conn, day)["not_configured"] == 5
+        assert conn.total_changes == before, "nothing to send and nothing to record: no write"
+    finally:
+        conn.close()
+
+
 def test_rerun_replaces_the_days_digests(rhome, conn, later, quiet_env):
     run_date, new = later
     furong = dict(CS_LATE, subject_key="TX-FR-001", unit_code="430102")
