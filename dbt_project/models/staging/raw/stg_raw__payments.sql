@@ -1,8 +1,11 @@
+{#- Built alone (meta fw_exclusive, fundwatch/dbt_cli.py): never beside the other models that read every
+    payment or roster entry; side by side they share DuckDB's memory and the two cores. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     pre_hook="{{ fw_rows_pre(source('raw', 'payments'), ['int_payments_matched', 'int_roster_entries_paid', 'fct_finding_evidence'], 'payments', ['project_code', 'id_number', 'account_no', 'txn_ref']) }}",
-    post_hook="{{ fw_rows_post(['int_payments_matched', 'int_roster_entries_paid', 'fct_finding_evidence'], 'payments', ['project_code', 'id_number', 'account_no', 'txn_ref']) }}"
+    post_hook="{{ fw_rows_post(['int_payments_matched', 'int_roster_entries_paid', 'fct_finding_evidence'], 'payments', ['project_code', 'id_number', 'account_no', 'txn_ref']) }}",
+    meta={'fw_exclusive': true}
 ) }}
 with
 
