@@ -21,7 +21,7 @@ A model whose config says ``meta={'fw_exclusive': true}`` is never built while a
 (the others go on side by side as dbt's threads allow): the models that read every payment or roster
 entry (``stg_raw__payments`` and ``stg_raw__roster_entries``, then ``int_payments_matched`` and
 ``int_roster_entries_paid``). Side by side they share DuckDB's memory and the two cores and spill:
-at 10M payments the two int models took 3 min that way against 1 min 40 s one after the other
+at 10M payments the two int models took 3 min that way against 2 min one after the other
 (README, Measurements). A lock rather than a ``depends_on`` between them: the lineage stays what the
 data says, and a failed test of one never skips the other.
 """

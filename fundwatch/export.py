@@ -16,6 +16,8 @@ import io
 import json
 import os
 import re
+import sys
+import traceback
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -270,18 +272,31 @@ def _start(write: Callable[[Sequence[dict], Path, list], Path], rows: Sequence[d
            columns: list) -> Callable[[], Path] | None:
     """``write(rows, path, columns)`` started in a forked child; returns the function that waits for it
     and returns ``path``, raising if the child failed (its traceback is on stderr). None where this
-    system cannot fork (the caller then writes it itself)."""
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
+    process cannot fork (the caller then writes it itself). ``os.fork`` itself, not multiprocessing:
+    a daemonic worker (Celery's prefork pool) may not start multiprocessing children."""
+    if not hasattr(os, "fork"):
         return None
-    child = multiprocessing.get_context("fork").Process(target=write, args=(rows, path, columns), daemon=True)
-    child.start()
+    sys.stdout.flush()  # nothing buffered before the fork is written twice
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: write, say why not, and end without the parent's exit handlers
+        code = 1
+        try:
+            write(rows, path, columns)
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported on stderr, the parent raises
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
 
     def wait() -> Path:
-        child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"写出 {path.name} 的子进程失败（退出码 {child.exitcode}）/ writing {path.name} failed")
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if code != 0:
+            raise RuntimeError(f"写出 {path.name} 的子进程失败（退出码 {code}）/ writing {path.name} failed")
         return path
 
     return wait

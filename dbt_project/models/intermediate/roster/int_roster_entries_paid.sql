@@ -7,7 +7,7 @@
 
   Built alone (meta fw_exclusive, fundwatch/dbt_cli.py): never beside int_payments_matched or the two
   staging models, which also read every payment or roster entry (at 10M payments the two int
-  models took 3 min side by side, 1 min 40 s one after the other).
+  models took 3 min side by side, 2 min one after the other).
 -#}
 {{ config(
     materialized='incremental',
