@@ -712,7 +712,7 @@ def content_hashes(path: Path) -> dict[str, str]:
     """The fingerprint of every finding the state holds with one (``findings.content_hash``)."""
     conn = connect(path)
     try:
-        return dict(conn.execute("SELECT finding_id, content_hash FROM finding_rows WHERE content_hash IS NOT NULL"))
+        return {fid: h for fid, (h, _) in _held(conn).items()}
     finally:
         conn.close()
 
