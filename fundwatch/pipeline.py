@@ -144,8 +144,8 @@ FINDING_ID_SQL = "left(sha256(rule_id || '|' || subject_type || '|' || subject_k
 # Each finding's id and the fingerprint of everything the state stores of it, in two parts,
 # ``<attributes>:<evidence>``: an MD5 of its attributes, and one of its evidence records (kind, order,
 # text: an MD5 per record, summed, so no record list is built). A finding whose fingerprint the state
-# holds already is recorded without being read again; one whose evidence part is the same (an as-of
-# finding whose sentence names the run date, an amount that moved) without its evidence being read.
+# holds already is recorded without being read again; one whose evidence part is the same (an amount or
+# a sentence that moved, as an allocation's shortfall) without its evidence being read.
 FINGERPRINT_SQL = f"""
 with evidence_sums as (
     select

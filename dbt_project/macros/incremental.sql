@@ -16,6 +16,9 @@
   - A staging model compares the raw rows with its own by lineage (file, row, SHA-256, load run):
     rows that went are deleted, rows that came are normalised and added; nothing else is touched.
   - Any model built from scratch (first run, a full refresh) tells its consumers 'all'.
+  - A consumer tells the models its config names in meta `fw_rows_to` the keys of the rows it
+    replaced or wrote, or 'all' (fw_row_listeners): int_payments_matched tells fct_findings, which
+    computes again only those payments' findings (fw_findings_pre, fw_payments_told).
 
   The data tests of these models are consumers too (`data_tests:<model>`): each model also writes
   there the keys of every row it added or deleted (or 'all' when built from scratch or told 'all'),
@@ -187,8 +190,8 @@
         select rowid as fw_rowid, {{ keys | join(', ') }} from {{ this }}
         where not {{ fw_everything() }} and {{ this_key }} in (
             select {{ change_key }} from {{ fw_changes() }} where kind <> 'all');
-    {{ _fw_push([fw_tests_consumer()], 'all', [], '(select 1) as one where ' ~ fw_everything()) }}
-    {{ _fw_push([fw_tests_consumer()], 'rows', keys, 'fw_touched_' ~ this.name) }}
+    {{ _fw_push(fw_row_listeners(), 'all', [], '(select 1) as one where ' ~ fw_everything()) }}
+    {{ _fw_push(fw_row_listeners(), 'rows', keys, 'fw_touched_' ~ this.name) }}
     delete from {{ this }}
         where {{ fw_everything() }} or rowid in (select fw_rowid from fw_touched_{{ this.name }});
     drop table fw_touched_{{ this.name }};
@@ -200,29 +203,38 @@
 {% macro fw_consumed() %}
     delete from incremental.changes where consumer = '{{ this.name }}';
     {% if not fw_is_incremental() %}
-    {{ _fw_push([fw_tests_consumer()], 'all', [], '(select 1)') }}
+    {{ _fw_push(fw_row_listeners(), 'all', [], '(select 1)') }}
     {% endif %}
 {% endmacro %}
 
+{#- Who is told the keys of the rows a consumer replaces (or 'all'): its data tests, and the models
+    its config names in meta `fw_rows_to` (fct_findings takes in only the payments int_payments_matched
+    wrote or deleted). -#}
+{% macro fw_row_listeners() -%}
+    {{ return([fw_tests_consumer()] + ((config.get('meta') or {}).get('fw_rows_to') or [])) }}
+{%- endmacro %}
+
 {#- incremental_strategy='fw_delete_insert' of a consumer: delete+insert by its unique key (the
-    rows it replaces found once, deleted by row id), and its data tests are told the keys of the
-    rows it replaced and of those it wrote (unless they already see every row). -#}
+    rows it replaces found once, deleted by row id), and its listeners (fw_row_listeners) are told the
+    keys of the rows it replaced and of those it wrote (each unless it already takes in every row). -#}
 {% macro get_incremental_fw_delete_insert_sql(arg_dict) %}
     {%- set target, temp = arg_dict['target_relation'], arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='name') | list -%}
     {%- set keys = _fw_row_keys(columns) -%}
     {%- set replaced = 'fw_replaced_' ~ this.name -%}
-    {%- set untested = "not exists (select 1 from incremental.changes where consumer = '"
-        ~ fw_tests_consumer() ~ "' and kind = 'all')" -%}
     create or replace temp table {{ replaced }} as
         select rowid as fw_rowid, {{ keys | join(', ') }} from {{ target }}
         where {{ key }} in (select {{ key }} from {{ temp }});
-    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ replaced ~ ' where ' ~ untested ~ ')') }}
+    {%- for listener in fw_row_listeners() %}
+    {%- set pending = " where not exists (select 1 from incremental.changes where consumer = '"
+        ~ listener ~ "' and kind = 'all')" %}
+    {{ _fw_push([listener], 'rows', keys, '(select * from ' ~ replaced ~ pending ~ ')') }}
+    {{ _fw_push([listener], 'rows', keys, '(select * from ' ~ temp ~ pending ~ ')') }}
+    {%- endfor %}
     delete from {{ target }} where rowid in (select fw_rowid from {{ replaced }});
     insert into {{ target }} ({{ get_quoted_csv(columns) }})
         select {{ get_quoted_csv(columns) }} from {{ temp }};
-    {{ _fw_push([fw_tests_consumer()], 'rows', keys, '(select * from ' ~ temp ~ ' where ' ~ untested ~ ')') }}
     drop table {{ replaced }}
 {% endmacro %}
 
@@ -456,3 +468,25 @@
     drop table if exists fw_ev_scope;
     delete from incremental.changes where consumer = '{{ this.name }}';
 {% endmacro %}
+
+{#- pre_hook of fct_findings, built incrementally: its rows that the build computes again are deleted
+    (the findings of every subject but payments, those of the payments whose 交易流水号 it was told,
+    and of any payment without one; every row when told 'all'). -#}
+{% macro fw_findings_pre() %}
+    {% if fw_is_incremental() %}
+    delete from {{ this }}
+        where
+            {{ fw_everything() }} or subject_type <> 'payment' or subject_key is null
+            or subject_key in (select txn_ref from {{ fw_changes() }} where kind <> 'all');
+    {% endif %}
+{% endmacro %}
+
+{#- In fct_findings' SQL: the payments whose findings it computes (all of them, or those it was told
+    of and any without a 交易流水号), as a predicate on the payments mart. -#}
+{% macro fw_payments_told(everything) -%}
+    {%- if everything -%}
+    true
+    {%- else -%}
+    (txn_ref is null or txn_ref in (select txn_ref from {{ fw_changes() }} where kind <> 'all'))
+    {%- endif -%}
+{%- endmacro %}

@@ -95,7 +95,7 @@ def test_a_day_builds_what_its_rows_and_date_reach_and_equals_a_build_of_everyth
     manifest = json.loads((day.dbt_target_dir / "manifest.json").read_text(encoding="utf-8"))
     models = {u: n for u, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     assert all(n["compiled"] and n["compiled_code"] for n in models.values())
-    assert f"cast('{NEXT_RUN.isoformat()}' as date)" in models["model.fundwatch.fct_findings"]["compiled_code"]
+    assert f"cast('{NEXT_RUN.isoformat()}' as date)" in models["model.fundwatch.roster_entries"]["compiled_code"]
     first = json.loads((built_home.dbt_target_dir / "manifest.json").read_text(encoding="utf-8"))["nodes"]
     uid = "model.fundwatch.stg_raw__payments"  # not built since the first build: its SQL is that build's
     assert models[uid]["compiled_code"] == first[uid]["compiled_code"]

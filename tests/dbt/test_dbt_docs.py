@@ -75,7 +75,7 @@ def test_compiled_sql_in_the_docs_shows_the_run_date(docs):
     page, manifest, _ = docs
     compiled = {uid: n.get("compiled_code") or "" for uid, n in manifest["nodes"].items()}
     as_of = {uid for uid, sql in compiled.items() if f"cast('{RUN_DATE.isoformat()}' as date)" in sql}
-    assert {"model.fundwatch.roster_entries", "model.fundwatch.projects", "model.fundwatch.fct_findings"} <= as_of
+    assert {"model.fundwatch.roster_entries", "model.fundwatch.projects", "model.fundwatch.allocations"} <= as_of
     assert [uid for uid, sql in compiled.items() if "2000-01-01" in sql] == []  # dbt's placeholder date
     assert "cast('2000-01-01' as date)" not in page.read_text(encoding="utf-8")
 

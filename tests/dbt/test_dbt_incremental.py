@@ -68,11 +68,17 @@ def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Hom
     with duckdb.connect(str(day.warehouse)) as con:  # a probe in a payment nothing reaches (shown in no mart)
         con.execute("update intermediate.int_payments_matched set project_unit_code = 'probe' where txn_ref = 'S001'")
         _probe_evidence(con)
+        con.execute("update marts.fct_findings set detail = detail || '#probe'")  # every finding marked
 
     dbt_build(day, NEXT_RUN)
     dbt_build(full, NEXT_RUN)
 
     kept = _unprobe_evidence(day.warehouse)
+    with duckdb.connect(str(day.warehouse)) as con:  # the findings still marked were not computed again
+        kept_findings = {tuple(r) for r in con.execute(
+            "select distinct subject_type, rule_id, subject_key from marts.fct_findings "
+            "where ends_with(detail, '#probe')").fetchall()}
+        con.execute("update marts.fct_findings set detail = replace(detail, '#probe', '')")
     incremental, rebuilt = _rows(day.warehouse), _rows(full.warehouse)
     for relation in RELATIONS:
         assert incremental[relation] == rebuilt[relation], relation
@@ -83,6 +89,10 @@ def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Hom
         probe = con.execute("select project_unit_code from intermediate.int_payments_matched "
                             "where txn_ref = 'S001'").fetchone()
     assert probe == ("probe",)  # not recomputed: the day was incremental
+    # The findings too: those of the payments the day did not touch were kept, every other computed again.
+    assert kept_findings, "every finding was computed again"
+    assert {t for t, _, _ in kept_findings} == {"payment"}
+    assert not {("PAY_SHARED_ACCOUNT", "P004"), ("PAY_DUPLICATE", "P001")} & {(r, k) for _, r, k in kept_findings}
     # The evidence too: only the findings the day reached were computed again (new: the as-of ones;
     # the person paid again, the shared account, the corrected roster entry, ...), the others kept.
     assert kept, "every finding's evidence was computed again"

@@ -89,5 +89,5 @@ def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_dat
     manifest, catalog = _inlined(page)
     models = {u: n["compiled_code"] for u, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     assert models == {u: n["compiled_code"] for u, n in by_dbt[0]["nodes"].items() if n["resource_type"] == "model"}
-    assert f"cast('{next_day.isoformat()}' as date)" in models["model.fundwatch.fct_findings"]
+    assert f"cast('{next_day.isoformat()}' as date)" in models["model.fundwatch.roster_entries"]
     assert catalog["nodes"] == by_dbt[1]["nodes"]

@@ -330,7 +330,7 @@ def test_the_next_day_reads_again_only_the_evidence_of_findings_that_changed(bui
 
 
 def test_a_finding_whose_evidence_is_the_same_is_recorded_without_reading_it_again(built_home, recorded, tmp_path):
-    """A finding whose attributes changed but not its evidence (an as-of sentence names the run date)
+    """A finding whose attributes changed but not its evidence (its sentence, its amount at risk)
     comes with its attributes only: recorded with them, its stored evidence kept. Given so where the
     state holds other evidence, the run is refused and nothing is written."""
     import shutil

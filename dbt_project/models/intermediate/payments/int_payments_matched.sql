@@ -5,7 +5,8 @@
 
   Incremental (macros/incremental.sql): a day recomputes the payments of every person whose payments
   or roster entry changed and every payment on an account a changed payment used (before or after);
-  everything when a project document, the death or the staff register changed.
+  everything when a project document, the death or the staff register changed. It tells fct_findings
+  (meta fw_rows_to) which payments it wrote or deleted: their findings are the ones computed again.
 
   Built alone (meta fw_exclusive, fundwatch/dbt_cli.py): never beside int_roster_entries_paid or the two
   staging models, which also read every payment or roster entry (at 10M payments the two int
@@ -17,7 +18,7 @@
     incremental_strategy='fw_delete_insert',
     pre_hook="{{ fw_consume_pre('txn_ref', 'txn_ref') }}",
     post_hook="{{ fw_consumed() }}",
-    meta={'fw_exclusive': true}
+    meta={'fw_exclusive': true, 'fw_rows_to': ['fct_findings']}
 ) }}
 {% set everything = fw_recompute_all() %}
 

@@ -6,7 +6,25 @@
   roster_entry and expenditure subjects (rules.md); NULL for project, file and row subjects
   (a row subject's key is path|row).
   Each mart is read only where a rule fires (any_rule_fires): the unpivot of the other rows is empty.
+  No sentence names the run date: an as-of finding says that its deadline has passed (期限已过), so
+  its text is the same every day until something about it changes, and a new date alone records
+  nothing new for it (state history, export).
+
+  Incremental: a payment's findings depend on its own row of the payments mart only, so a day
+  computes those of the payments int_payments_matched wrote or deleted since (their 交易流水号, in
+  incremental.changes: meta fw_rows_to there), and every other subject's findings again (small
+  marts, and roster entries read where a rule fires); everything when built from scratch or told
+  'all'. tests/dbt/test_dbt_incremental.py compares it with a full rebuild.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ fw_findings_pre() }}",
+    post_hook="{{ fw_consumed() }}"
+) }}
+{% set everything = fw_recompute_all() %}
+
 with
 
 allocations as (
@@ -21,7 +39,7 @@ transfers as (
 
 payments as (
     select * from {{ ref('payments') }}
-    where {{ any_rule_fires(ref('payments')) }}
+    where {{ any_rule_fires(ref('payments')) }} and {{ fw_payments_told(everything) }}
 ),
 
 roster_entries as (
@@ -67,8 +85,8 @@ allocation_findings as (
         case rule_column
             when 'rule_alloc_short'
                 then '资金指标' || doc_no || '应于' || cast(deadline_date as varchar) || '前足额到账'
-                    || {{ money_text('allocated_amount') }} || '，截至' || cast({{ fw_run_date() }} as varchar)
-                    || '仅到账' || {{ money_text('credited_amount') }} || '，差' || {{ money_text('amount_at_risk') }} || '。'
+                    || {{ money_text('allocated_amount') }} || '，期限已过，仅到账' || {{ money_text('credited_amount') }}
+                    || '，差' || {{ money_text('amount_at_risk') }} || '。'
             when 'rule_alloc_over'
                 then '资金指标' || doc_no || '金额为' || {{ money_text('allocated_amount') }} || '，实际到账'
                     || {{ money_text('credited_amount') }} || '，超出' || {{ money_text('amount_at_risk') }} || '。'
@@ -188,8 +206,7 @@ roster_findings as (
         case
             when rule_column = 'rule_roster_unpaid'
                 then '名单人员' || {{ mask_id('id_number') }} || '应在发放截止日期' || cast(pay_deadline as varchar)
-                    || '前获得发放（核定金额' || {{ money_text('approved_amount') }} || '），截至'
-                    || cast({{ fw_run_date() }} as varchar) || '未见发放记录。'
+                    || '前获得发放（核定金额' || {{ money_text('approved_amount') }} || '），期限已过，未见发放记录。'
             when publicity_start is null or publicity_end is null
                 then '名单应公示至少' || cast(required_publicity_days as varchar) || '天，但公示'
                     || case when publicity_start is null then '开始日期' else '结束日期' end || '缺失。'
@@ -265,8 +282,7 @@ project_findings as (
                 then '项目应在首笔支出（' || cast(first_spent_on as varchar) || '）前挂牌公示，但'
                     || coalesce('最早的项目挂牌日期为' || cast(first_signboard_date as varchar), '没有项目挂牌记录') || '。'
             when 'rule_proj_report_missing'
-                then '终期报告应于' || cast(report_deadline as varchar) || '前提交，截至'
-                    || cast({{ fw_run_date() }} as varchar) || '未提交。'
+                then '终期报告应于' || cast(report_deadline as varchar) || '前提交，期限已过，仍未提交。'
             when 'rule_proj_report_late'
                 then '终期报告应于' || cast(report_deadline as varchar) || '前提交，实际提交日期为'
                     || cast(report_submit_date as varchar) || '。'
