@@ -179,6 +179,9 @@ def _snapshot_state(db: Path, out: Path) -> dict:
     dst = sqlite3.connect(out)
     try:
         src.execute("PRAGMA busy_timeout = 30000")
+        # The copy is a scratch file (checked below, then tarred; the tar is synced): no sync of its own
+        # writes (the 10M bench's 840 MB state: 2.0-2.2 s -> 1.4-1.5 s).
+        dst.execute("PRAGMA synchronous = OFF")
         src.backup(dst)  # pages=-1: all pages in one step, while writers go on (WAL)
         check = dst.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
