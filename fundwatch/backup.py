@@ -339,7 +339,10 @@ def _write(home: Home, dest: Path, store: Store | None = None) -> Summary:
         with partial.open("wb") as raw:
             gz = _ParallelGzip(raw)
             try:
-                with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                # tarfile's own buffers are 10 and 16 KB: a 1 GB state went through 150,000 Python
+                # calls. The bytes written are the same with any size (records of 10 KB all the same).
+                with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_ParallelGzip.BLOCK,
+                                  copybufsize=_ParallelGzip.BLOCK) as tar:
                     if store is None:
                         files = [_add(tar, name, path) for name, path in [(STATE_MEMBER, snap), *_home_files(home)]]
                         _add_manifest(tar, FORMAT, home, state_info, files)
