@@ -235,15 +235,14 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
 
 
 def _read(con, sql: str, hashes: Mapping[str, str], batch: int, **extra) -> Iterator[dict]:
-    """The findings ``sql`` reads, each a dict with its ``content_hash`` (and ``extra``), in batches."""
-    from fundwatch.state import finding_id
-
-    cur = con.execute(f"{sql} order by {FINDING_ID_SQL}")  # in the order of the state's keys (FINGERPRINT_SQL)
+    """The findings ``sql`` reads, each a dict with its ``content_hash`` (and ``extra``), in batches, in the
+    order of the state's keys (FINGERPRINT_SQL); each finding's id is the one SQL orders by."""
+    cur = con.execute(f"select *, {FINDING_ID_SQL} as fw_finding_id from ({sql}) order by fw_finding_id")
     names = [d[0] for d in cur.description]
     while rows := cur.fetchmany(batch):
         for row in rows:
             f = dict(zip(names, row, strict=True))
-            f["content_hash"] = hashes[finding_id(f["rule_id"], f["subject_type"], f["subject_key"])]
+            f["content_hash"] = hashes[f.pop("fw_finding_id")]
             f.update(extra)
             yield f
 

@@ -477,7 +477,7 @@
     delete from {{ this }}
         where
             {{ fw_everything() }} or subject_type <> 'payment' or subject_key is null
-            or subject_key in (select txn_ref from {{ fw_changes() }} where kind <> 'all');
+            or subject_key in {{ _fw_told_txn_refs() }};
     {% endif %}
 {% endmacro %}
 
@@ -487,6 +487,11 @@
     {%- if everything -%}
     true
     {%- else -%}
-    (txn_ref is null or txn_ref in (select txn_ref from {{ fw_changes() }} where kind <> 'all'))
+    (txn_ref is null or txn_ref in {{ _fw_told_txn_refs() }})
     {%- endif -%}
+{%- endmacro %}
+
+{#- The 交易流水号 of the payments fct_findings was told of (its pending changes). -#}
+{% macro _fw_told_txn_refs() -%}
+    (select txn_ref from {{ fw_changes() }} where kind <> 'all')
 {%- endmacro %}
