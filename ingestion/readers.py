@@ -11,10 +11,13 @@ parsed (zip bomb, size judged by the rows that hold values). This module holds w
 
 from __future__ import annotations
 
-import codecs
 import hashlib
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
 
 Row = tuple[int, list[object]]
 
@@ -63,20 +66,25 @@ LINE_READER_SEPARATOR = b"\x1e"
 
 def _line_ends(chunk: bytes, cr_pending: bool, crlf: bool, bare_lf: bool) -> tuple[bool, bool, bool, bool]:
     """(plain so far, chunk ends in CR, a CR seen, a bare LF seen) after ``chunk``, the file's next
-    bytes; ``cr_pending``: the chunk before ended in CR, whose LF must begin this one. Counted with
-    bytes.count (C loops, some 1 GB/s) rather than regular expressions with look-around (8 times slower)."""
+    bytes; ``cr_pending``: the chunk before ended in CR, whose LF must begin this one. Counted over
+    the chunk as a numpy byte array (some 3 GB/s here; ``bytes.count`` of CR LF, a two-byte needle,
+    is 1 GB/s, and regular expressions with look-around slower still)."""
     if cr_pending and not chunk.startswith(b"\n"):
         return False, False, crlf, bare_lf
     start = int(cr_pending)  # that LF ends the line before
     ends_cr = chunk.endswith(b"\r")  # its LF begins the next chunk
-    crs = chunk.count(b"\r", 0, len(chunk) - ends_cr)
+    a = np.frombuffer(chunk, np.uint8)
+    cr = a[:-1] == 13  # a CR in the last byte is ends_cr
+    crs = int(np.count_nonzero(cr))
+    lf = a == 10
+    pairs = int(np.count_nonzero(cr & lf[1:])) if crs else 0
     if crs:
         crlf = True
-        if crs != chunk.count(b"\r\n"):  # a CR not followed by LF: the csv module's line end too
+        if crs != pairs:  # a CR not followed by LF: the csv module's line end too
             return False, ends_cr, crlf, bare_lf
     crlf = crlf or ends_cr
     if not bare_lf:
-        bare_lf = chunk.count(b"\n", start) > (chunk.count(b"\r\n", start) if crs else 0)
+        bare_lf = int(np.count_nonzero(lf[start:])) > pairs
     if (crlf and bare_lf) or LINE_READER_SEPARATOR in chunk:
         return False, ends_cr, crlf, bare_lf
     return True, ends_cr, crlf, bare_lf
@@ -86,11 +94,56 @@ CHUNK = 1024 * 1024
 _UTF8_EVIDENCE = 8  # bytes beyond one per character: about 4 CJK characters decoded as UTF-8
 
 
+def _complete(data: bytes) -> int:
+    """Where ``data``'s last UTF-8 character that is cut off at its end begins (``len(data)`` if none is)."""
+    for back in range(1, min(4, len(data)) + 1):
+        b = data[-back]
+        if b & 0xC0 != 0x80:  # not a continuation byte: the last character's first byte
+            need = 2 if 0xC0 <= b < 0xE0 else 3 if 0xE0 <= b < 0xF0 else 4 if 0xF0 <= b < 0xF8 else 1
+            return len(data) - back if need > back else len(data)
+    return len(data)
+
+
+class _Utf8:
+    """Whether bytes fed in pieces decode as UTF-8, as Python's strict decoder says. Arrow validates
+    (some 4 GB/s here, without copying the bytes or making a str; Python's decoder 0.6 GB/s); Python decides whenever
+    Arrow refuses a piece, and counts the evidence of UTF-8 text before a bad byte."""
+
+    def __init__(self) -> None:
+        self.ok, self.extra, self._carry = True, 0, b""
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.ok:
+            return
+        data = self._carry + chunk if self._carry else chunk
+        cut = _complete(data)
+        part, self._carry = data[:cut], data[cut:]
+        try:  # the bytes as one Arrow string, not copied, then validated
+            pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(struct.pack("<ii", 0, len(part))),
+                                                   pa.py_buffer(part)]).validate(full=True)
+            valid = True
+        except pa.ArrowInvalid:
+            valid = False
+        if valid and self.extra >= _UTF8_EVIDENCE:
+            return
+        try:
+            self.extra += len(part) - len(part.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            self.ok = False
+            good = part[:exc.start]
+            self.extra += len(good) - len(good.decode("utf-8", "ignore"))
+
+    def close(self) -> bool:
+        if self._carry:  # the file ends inside a character
+            self.ok = False
+        return self.ok
+
+
 def scan_file(path: Path) -> FileScan:
     """Hash the file and learn, in the same pass, whether it is UTF-8 and holds a NUL byte."""
     h = hashlib.sha256()
-    dec = codecs.getincrementaldecoder("utf-8")()
-    utf8, nul, size, head, extra = True, False, 0, b"", 0
+    utf8 = _Utf8()
+    nul, size, head = False, 0, b""
     plain, cr_pending, crlf, bare_lf = True, False, False, False
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -102,21 +155,9 @@ def scan_file(path: Path) -> FileScan:
                 nul = True
             if plain:
                 plain, cr_pending, crlf, bare_lf = _line_ends(chunk, cr_pending, crlf, bare_lf)
-            if utf8:
-                try:
-                    text = dec.decode(chunk)
-                    if extra < _UTF8_EVIDENCE:
-                        extra += len(chunk) - len(text)
-                except UnicodeDecodeError as exc:
-                    utf8 = False
-                    good = chunk[:exc.start]
-                    extra += len(good) - len(good.decode("utf-8", "ignore"))
-    if utf8:
-        try:
-            dec.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    return FileScan(h.hexdigest(), size, head, utf8, nul, not utf8 and extra >= _UTF8_EVIDENCE,
+            utf8.feed(chunk)
+    ok = utf8.close()
+    return FileScan(h.hexdigest(), size, head, ok, nul, not ok and utf8.extra >= _UTF8_EVIDENCE,
                     plain and not cr_pending)
 
 

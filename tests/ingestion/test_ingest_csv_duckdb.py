@@ -311,3 +311,51 @@ def test_plain_lines_over_random_bytes_and_chunk_sizes(tmp_path: Path, monkeypat
             assert readers.scan_file(path).plain_lines is whole(data), (data, chunk)
         seen.add(whole(data))
     assert seen == {True, False}
+
+
+def test_utf8_is_pythons_strict_decoder_over_random_bytes_and_chunk_sizes(tmp_path: Path, monkeypatch):
+    """FileScan.utf8 (Arrow validates, Python decides a piece Arrow refuses) is what Python's strict
+    decoder says of the whole file, whatever the chunk size: characters cut at a chunk's end,
+    surrogates, overlong forms, beyond U+10FFFF, a file ending inside a character."""
+    import random
+
+    from ingestion import readers
+
+    pieces = [b"a", b"\n", "中".encode(), "é".encode(), "😀".encode(), b"\xed\xa0\x80", b"\xc0\x80",
+              b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\xf4\x8f\xbf\xbf", b"\xf8\x88\x80\x80\x80",
+              b"\x80", b"\xff", b"\xe5", b"\xe5\xad", b"\xf0\x9f"]
+
+    def strict(data: bytes) -> bool:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    rnd = random.Random(5)
+    path = tmp_path / "x.csv"
+    seen = set()
+    for _ in range(600):
+        data = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 8)))
+        path.write_bytes(data)
+        for chunk in (1, 2, 3, 4, 5, 1024):
+            monkeypatch.setattr(readers, "CHUNK", chunk)
+            assert readers.scan_file(path).utf8 is strict(data), (data, chunk)
+        seen.add(strict(data))
+    assert seen == {True, False}
+
+
+def test_utf8_evidence_before_a_bad_byte(tmp_path: Path, monkeypatch):
+    """Several CJK characters decoded as UTF-8 before the first bad byte are evidence of a UTF-8 file
+    (then rejected with the bad byte's line), however the file is cut into chunks; a GB18030 file has none."""
+    from ingestion import readers
+
+    utf8_then_bad = "姓名,金额\n张三,100\n".encode() + b"\xd5\xc5\n"
+    gb = "姓名,金额\n张三,100\n".encode("gb18030")
+    for chunk in (1, 3, 7, 1024):
+        monkeypatch.setattr(readers, "CHUNK", chunk)
+        for data, evidence in ((utf8_then_bad, True), (gb, False)):
+            path = tmp_path / "x.csv"
+            path.write_bytes(data)
+            scan = readers.scan_file(path)
+            assert (scan.utf8, scan.utf8_text_before_error) == (False, evidence), (data, chunk)
