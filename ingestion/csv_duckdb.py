@@ -149,7 +149,8 @@ class Prepared:
 
 
 def _drop(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DROP TABLE IF EXISTS fw_csv_lines")
+    con.execute("DROP VIEW IF EXISTS fw_csv_lines")
+    con.execute("DROP TABLE IF EXISTS fw_csv_text")
 
 
 def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: Limits) -> Prepared | None:
@@ -190,20 +191,24 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, scan: FileScan, limits: 
 
 
 def _read_lines(con: duckdb.DuckDBPyConnection, source: Path, limits: Limits) -> dict[int, str] | None:
-    """``fw_csv_lines`` (n, l): the file's lines by number (an empty one NULL). Returns the lines with a
-    quote that are not plain fields, by number; None when the file must go to the Python reader."""
+    """``fw_csv_lines`` (n, l): the file's lines by number (an empty one NULL), a view of ``fw_csv_text``.
+    Returns the lines with a quote that are not plain fields, by number; None when the file must go to
+    the Python reader."""
     with _ORDERED:
         ordered = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]  # type: ignore[index]
         con.execute("SET preserve_insertion_order = true")  # a line's place in the scan is its number
         try:
-            con.execute("""CREATE OR REPLACE TEMP TABLE fw_csv_lines AS
-                SELECT CAST(row_number() OVER () AS INTEGER) AS n, l
-                FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '', escape = '',
-                              auto_detect = false, strict_mode = false)""", [str(source)])
+            con.execute("""CREATE OR REPLACE TEMP TABLE fw_csv_text AS
+                SELECT l FROM read_csv(?, columns = {'l': 'VARCHAR'}, header = false, delim = '\x1e', quote = '',
+                                       escape = '', auto_detect = false, strict_mode = false)""", [str(source)])
         except duckdb.Error:
             return None  # a line beyond DuckDB's line size, or anything else it refuses
         finally:
             con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
+    # The table holds the lines in the file's order, so a line's rowid is its number less one (never
+    # updated or deleted from); numbering them with row_number() OVER () cost as much as the read.
+    con.execute("CREATE OR REPLACE TEMP VIEW fw_csv_lines AS\n"
+                "SELECT CAST(rowid + 1 AS INTEGER) AS n, l FROM fw_csv_text")
     lines, longest = con.execute("SELECT count(l), max(strlen(l)) FROM fw_csv_lines").fetchone()  # type: ignore[misc]
     if not lines:
         return None
