@@ -166,6 +166,7 @@ def _hostile_inbox(inbox: Path) -> None:
              line("F19", account="6255 1902 3862 6806 "), ',"",\u3000,, ,,,,,,', '"",,,,,,,,,,',
              line("F20", amount='"9,999.99"'), line("F21", date="2020-8-1", remark='"甲,乙"'),
              line("F22") + ',"多,一格"', line("F23", remark=" #DIV/0! "),
+             ",,,,,,,,,,", ",,,,,,,,,,,,,,,,", line("F24"),  # blank rows of commas alone (one wider than the header)
              '"合计",,,,,,,"1,234,567.89",,,'] + [",,,,,,,,,,"] * 150  # the 合计 line, 150 blank lines above the end
     (inbox / "d").mkdir()
     (inbox / "d" / "forms.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
