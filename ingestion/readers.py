@@ -67,7 +67,7 @@ LINE_READER_SEPARATOR = b"\x1e"
 def _line_ends(chunk: bytes, cr_pending: bool, crlf: bool, bare_lf: bool) -> tuple[bool, bool, bool, bool]:
     """(plain so far, chunk ends in CR, a CR seen, a bare LF seen) after ``chunk``, the file's next
     bytes; ``cr_pending``: the chunk before ended in CR, whose LF must begin this one. Counted over
-    the chunk as a numpy byte array (some 3 GB/s here; ``bytes.count`` of CR LF, a two-byte needle,
+    the chunk as a numpy byte array (2–3 GB/s here; ``bytes.count`` of CR LF, a two-byte needle,
     is 1 GB/s, and regular expressions with look-around slower still)."""
     if cr_pending and not chunk.startswith(b"\n"):
         return False, False, crlf, bare_lf
