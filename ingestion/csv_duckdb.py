@@ -229,8 +229,8 @@ def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, odd: dict[int, s
     total = _total_line(con, header.row)
     last = total[0] if total else -1
     # A line of commas alone is a blank row (every cell empty), which the Python path passes over as it
-    # does an empty line: not written, not even as a placeholder (the bench's rosters hold some 20,000
-    # a 0.9M-row file, whose delete made DuckDB rewrite the file's new row groups at the commit: 1.0 s).
+    # does an empty line: not written, not even as a placeholder to delete below (a 0.9M-row roster of
+    # the bench holds some 20,000; deleting them made DuckDB rewrite the file's row groups at the commit).
     lines = f"""SELECT n, l, contains(l, '"') AS q, {CELLS} AS cells FROM fw_csv_lines
         WHERE n > {header.row} AND n <> {last} AND l IS NOT NULL AND ltrim(l, ',') <> ''"""
     # Lines with a quote that are not plain fields: split by the csv module.
