@@ -73,7 +73,7 @@ def test_a_day_builds_what_its_rows_and_date_reach_and_equals_a_build_of_everyth
     dbt_build(day, RUN_DATE)
     built = _built_nodes(day)
     assert {"model.fundwatch.stg_raw__deaths", "model.fundwatch.payments", "model.fundwatch.fct_findings",
-            "test.fundwatch.assert_findings_are_the_unpivot_of_the_marts"} <= built
+            "test.fundwatch.assert_findings_unique_per_rule_and_subject"} <= built
     assert not built & {"model.fundwatch.stg_raw__payments", "model.fundwatch.stg_raw__roster_entries",
                         "model.fundwatch.stg_raw__allocations", "model.fundwatch.allocations",
                         "seed.fundwatch.rule_catalog"}
