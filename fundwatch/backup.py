@@ -171,8 +171,11 @@ def _partial_name(dest: Path) -> Path:
     return dest.parent / f".{dest.name}.partial-{socket.gethostname()}-{os.getpid()}"
 
 
-def _snapshot_state(db: Path, out: Path) -> dict:
-    """SQLite's online backup of ``db`` into ``out`` (one step: one consistent read snapshot)."""
+def _snapshot_state(db: Path, out: Path, *, hashed: bool) -> tuple[dict, str | None]:
+    """SQLite's online backup of ``db`` into ``out`` (one step: one consistent read snapshot); its
+    description and, if ``hashed``, the SHA-256 of the copy, hashed by a thread while SQLite checks the
+    copy (both let go of the GIL: at the 10M bench's 900 MB state the hash's 0.9 s ran beside the
+    check's 0.7 s instead of after it)."""
     if not db.exists():
         raise BackupError(f"没有审核数据库，无可备份（no state database to back up）：{db}")
     src = sqlite3.connect(db, timeout=30)
@@ -183,13 +186,20 @@ def _snapshot_state(db: Path, out: Path) -> dict:
         # writes (the 10M bench's 840 MB state: 2.0-2.2 s -> 1.4-1.5 s).
         dst.execute("PRAGMA synchronous = OFF")
         src.backup(dst)  # pages=-1: all pages in one step, while writers go on (WAL)
-        check = dst.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise BackupError(f"审核数据库副本校验失败（state copy failed quick_check）：{check}")
-        return _describe_state(dst)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-sha256") as pool:
+            digest = pool.submit(_sha256_of, out) if hashed else None
+            check = dst.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise BackupError(f"审核数据库副本校验失败（state copy failed quick_check）：{check}")
+            return _describe_state(dst), digest.result() if digest else None
     finally:
         dst.close()
         src.close()
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _describe_state(conn: sqlite3.Connection) -> dict:
@@ -300,13 +310,12 @@ def _add_manifest(tar: tarfile.TarFile, fmt: str, home: Home, state_info: dict, 
     tar.addfile(info, io.BytesIO(body))
 
 
-def _into_store(home: Home, work: Path, store: Store, snap: Path) -> tuple[list[dict], list[tuple[str, Path]]]:
+def _into_store(home: Home, work: Path, store: Store, snap: Path,
+                snap_sha: str) -> tuple[list[dict], list[tuple[str, Path]]]:
     """A daily backup's manifest entries and tar members: content-addressed files go to the store
-    (copied when new), the state and the other files into the tar (copied into ``work`` first, so
-    that what the manifest says is what the tar holds)."""
-    with snap.open("rb") as fh:
-        files = [{"path": STATE_MEMBER, "size": snap.stat().st_size,
-                  "sha256": hashlib.file_digest(fh, "sha256").hexdigest()}]
+    (copied when new), the state (``snap``, its SHA-256 ``snap_sha``) and the other files into the
+    tar (copied into ``work`` first, so that what the manifest says is what the tar holds)."""
+    files = [{"path": STATE_MEMBER, "size": snap.stat().st_size, "sha256": snap_sha}]
     members = [(STATE_MEMBER, snap)]
     for name, path in _home_files(home):
         claimed = content_sha(path.name)
@@ -335,7 +344,8 @@ def _write(home: Home, dest: Path, store: Store | None = None) -> Summary:
     work.mkdir(mode=0o700)
     try:
         snap = work / STATE_MEMBER
-        state_info = _snapshot_state(home.state_db, snap)
+        # a daily backup's manifest comes first, with the state's hash; a whole one hashes as it tars
+        state_info, snap_sha = _snapshot_state(home.state_db, snap, hashed=store is not None)
         with partial.open("wb") as raw:
             gz = _ParallelGzip(raw)
             try:
@@ -347,7 +357,8 @@ def _write(home: Home, dest: Path, store: Store | None = None) -> Summary:
                         files = [_add(tar, name, path) for name, path in [(STATE_MEMBER, snap), *_home_files(home)]]
                         _add_manifest(tar, FORMAT, home, state_info, files)
                     else:  # the manifest first: pruning reads which stored files a backup needs cheaply
-                        files, members = _into_store(home, work, store, snap)
+                        assert snap_sha is not None
+                        files, members = _into_store(home, work, store, snap, snap_sha)
                         _add_manifest(tar, STORE_FORMAT, home, state_info, files)
                         for name, path in members:  # hashed for the manifest above: not again
                             _add(tar, name, path, hashed=False)
