@@ -197,7 +197,9 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
 
     A finding whose fingerprint is in ``known`` (finding_id -> content_hash: what the state holds, as
     ``state.record_run`` reads it inside its transaction) comes as just ``{"finding_id", "content_hash"}``:
-    it is not read again (``state.record_run`` records it as stored). One whose stored fingerprint has the
+    it is not read again (``state.record_run`` records it as stored); when ``known`` is the state's own
+    (``state.Held``, as ``record_run`` gives it), all of them are handed over at once (``Held.offer``)
+    and none is yielded. One whose stored fingerprint has the
     same evidence part comes with its attributes and ``evidence_as_stored`` (True) instead of its evidence,
     which is not read again either. Streams, so that a day with hundreds of thousands of findings never
     holds them all as Python objects (``state.record_run`` writes them batch by batch); DuckDB's own memory
@@ -205,9 +207,9 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
     """
     import duckdb
 
-    from fundwatch.state import evidence_part
+    from fundwatch.state import Held, evidence_part
 
-    known = known or {}
+    known = {} if known is None else known  # not ``or``: the length of a Held is a read of the state
     spill = warehouse.parent / "tmp"
     spill.mkdir(exist_ok=True)
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -216,12 +218,22 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
         con.execute(f"set temp_directory = '{spill}'")
         con.execute("set preserve_insertion_order = false")
         con.execute("begin transaction")  # both reads below see the same warehouse
-        hashes = dict(con.execute(FINGERPRINT_SQL).fetchall())
+        pairs = con.execute(FINGERPRINT_SQL).fetchall()
+        hashes = dict(pairs)
         changed, attributes_only = [], []
-        for fid, h in hashes.items():
-            if known.get(fid) == h:
-                yield {"finding_id": fid, "content_hash": h}
-            elif evidence_part(h) is not None and evidence_part(known.get(fid)) == evidence_part(h):
+        if isinstance(known, Held):  # the unchanged recorded by the state in one go, the others returned
+            others = known.offer(pairs)
+        else:
+            others = {}
+            for fid, h in pairs:
+                if known.get(fid) == h:
+                    yield {"finding_id": fid, "content_hash": h}
+                else:
+                    others[fid] = known.get(fid)
+        del pairs
+        for fid, stored in others.items():
+            h = hashes[fid]
+            if evidence_part(h) is not None and evidence_part(stored) == evidence_part(h):
                 attributes_only.append(fid)
             else:
                 changed.append(fid)

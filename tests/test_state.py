@@ -333,13 +333,24 @@ def _lighten(fs: list[dict], known) -> list[dict]:
     return [_as_stored(f) if known.get(_as_stored(f)["finding_id"]) == f["content_hash"] else f for f in fs]
 
 
+def _offering(fs: list[dict], held: state.Held):
+    """The pipeline's form (``iter_findings``): every fingerprint offered at once, then the findings the
+    state did not record as stored."""
+    others = held.offer([(_as_stored(f)["finding_id"], f["content_hash"]) for f in fs])
+    yield from (f for f in fs if _as_stored(f)["finding_id"] in others)
+
+
 def _given(fs: list[dict], known, form: str):
-    """What record_run is given: the findings, or (the pipeline's form) a function of the fingerprints
-    it reads in its own transaction that returns them."""
-    return _lighten(fs, known) if form == "list" else (lambda held: _lighten(fs, held))
+    """What record_run is given: the findings, or a function of the fingerprints it reads in its own
+    transaction that returns them (as stored one by one, or offered at once)."""
+    if form == "list":
+        return _lighten(fs, known)
+    if form == "offered":
+        return lambda held: _offering(fs, held)
+    return lambda held: _lighten(fs, held)
 
 
-@pytest.mark.parametrize("form", ["list", "function of the held fingerprints"])
+@pytest.mark.parametrize("form", ["list", "function of the held fingerprints", "offered"])
 def test_findings_given_as_stored_are_recorded_exactly_like_the_findings_themselves(tmp_path, form):
     """The daily run passes a finding whose fingerprint the state holds as just its id and hash: the
     state ends up the same as with the whole finding, in any order of dates (a late earlier day too)."""
@@ -370,6 +381,35 @@ def test_a_finding_given_as_stored_with_another_hash_is_refused_and_nothing_is_w
     for twice in ([_as_stored(a), a], [a, _as_stored(a)], [_as_stored(a), _as_stored(a)]):
         with pytest.raises(ValueError, match="listed twice"):
             state.record_run(db, run_id="r2", run_date=D2, findings=given(twice))
+        assert _dump(db) == before
+
+
+def test_fingerprints_offered_at_once_are_recorded_as_stored_and_the_others_returned(db):
+    """``Held.offer`` (the daily run's form): the findings the state holds with the offered fingerprint
+    fire as stored; the others come back with the fingerprint the state holds (None: none); a finding
+    offered twice, or offered and then given again, writes nothing."""
+    a, b = finding(key="A", content_hash="ha"), finding(key="B", amount="7.50", content_hash="hb")
+    state.record_run(db, run_id="r1", run_date=D1, findings=[a, b])
+    ida, idb = _as_stored(a)["finding_id"], _as_stored(b)["finding_id"]
+    new = finding(key="N", content_hash="hn")
+    idn = _as_stored(new)["finding_id"]
+    returned = {}
+
+    def offering(held):
+        returned.update(held.offer([(ida, "ha"), (idb, "other"), (idn, "hn")]))
+        yield {**b, "content_hash": "other"}
+        yield new
+
+    summary = state.record_run(db, run_id="r2", run_date=D2, findings=offering)
+    assert returned == {idb: "hb", idn: None}
+    assert (summary.new, summary.still_open, summary.closed) == (1, 2, 0)
+    before = _dump(db)
+    for pairs, then in (([(ida, "ha"), (ida, "ha")], []), ([(ida, "ha")], [_as_stored(a)]), ([(ida, "ha")], [a])):
+        def twice(held, pairs=pairs, then=then):
+            held.offer(pairs)
+            yield from then
+        with pytest.raises(ValueError, match="listed twice"):
+            state.record_run(db, run_id="r3", run_date=D3, findings=twice)
         assert _dump(db) == before
 
 
