@@ -170,3 +170,38 @@ def test_a_failing_csv_child_fails_the_export(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="findings.csv"):
         write_export(ROWS, tmp_path / "out", "rows-1")
     assert not (tmp_path / "out" / export.STAMP).exists()  # never taken as current
+
+
+def test_the_daily_export_from_the_rows_as_read_is_the_export_of_the_rows(tmp_path):
+    """The pipeline builds the export from the state's rows as read (``ExportRows`` over
+    ``state.export_parts``, no dict per row): the same rows, columns, fingerprint and files, byte for
+    byte, as from ``state.export_snapshot``'s dicts, over several parts (a shorter last one)."""
+    import zipfile
+    from datetime import date
+
+    from fundwatch import export, state
+    from fundwatch.export import ExportRows
+
+    db = tmp_path / "state.sqlite"
+    findings = [{
+        "rule_id": "PAY_LATE", "rule_name": "超期发放", "severity": "error", "subject_type": "payment",
+        "subject_key": f"{'=' if i % 7 == 0 else ''}TX{i:05d}", "project_code": None if i % 5 == 0 else "P2020-001",
+        "unit_code": "430121", "amount_at_risk": None if i % 11 == 0 else Decimal(f"{i}.{i % 100:02d}"),
+        "source_file": "changsha/pay.xlsx", "source_row": None if i % 13 == 0 else i + 2,
+        "detail": f"{'-' if i % 3 == 0 else ''}应在2020-12-31前发放，实际2021-01-05发放。", "evidence": {},
+    } for i in range(2 * state.EXPORT_PART + 1)]
+    state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=findings)
+    rows, fingerprint = state.export_snapshot(db)
+    parts, same_fingerprint = state.export_parts(db)
+    table = ExportRows(parts)
+    assert same_fingerprint == fingerprint and [len(p) for p in parts] == [state.EXPORT_PART] * 2 + [1]
+    assert len(table) == len(rows) and list(table) == rows and table[-1] == rows[-1]
+    assert table[state.EXPORT_PART - 1:state.EXPORT_PART + 1] == rows[state.EXPORT_PART - 1:state.EXPORT_PART + 1]
+    assert table.columns() == export._columns(rows)
+    from_dicts, from_table = write_export(rows, tmp_path / "dicts"), write_export(table, tmp_path / "table")
+    assert from_dicts[0].read_bytes() == from_table[0].read_bytes()
+    with zipfile.ZipFile(from_dicts[1]) as a, zipfile.ZipFile(from_table[1]) as b:
+        assert [(i.filename, a.read(i)) for i in a.infolist() if i.filename != "docProps/core.xml"] == \
+            [(i.filename, b.read(i)) for i in b.infolist() if i.filename != "docProps/core.xml"]
+    with pytest.raises(ValueError, match="every part but the last"):
+        ExportRows([parts[0][:10], parts[1]])
