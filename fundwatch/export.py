@@ -25,7 +25,7 @@ from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 
-from fundwatch.state import EXPORT_COLUMNS, EXPORT_PART, money
+from fundwatch.state import EXPORT_COLUMNS, EXPORT_PART, export_row, money
 
 XLSX_MAX_ROWS = 1_048_576 - 1  # one sheet's rows, less the header
 XLSX_MAX_TEXT = 32_767  # Excel's longest cell text, in UTF-16 units (xlsxwriter cuts longer ones)
@@ -101,7 +101,6 @@ class ExportRows(Sequence[dict]):
             raise ValueError(f"every part but the last holds {EXPORT_PART} rows")
         self._parts = parts
         self._n = sum(map(len, parts))
-        self._amount = EXPORT_COLUMNS.index("amount_at_risk")
 
     def __len__(self) -> int:
         return self._n
@@ -113,8 +112,7 @@ class ExportRows(Sequence[dict]):
             index += self._n
         if not 0 <= index < self._n:
             raise IndexError(index)
-        row = self._parts[index // EXPORT_PART][index % EXPORT_PART]
-        return {**dict(zip(EXPORT_COLUMNS, row, strict=True)), "amount_at_risk": money(row[self._amount])}
+        return export_row(self._parts[index // EXPORT_PART][index % EXPORT_PART])
 
     def columns(self) -> list[dict[str, list]]:
         """``_columns`` of these rows: a block per part, a column per name (the amount a Decimal)."""

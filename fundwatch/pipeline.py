@@ -144,11 +144,11 @@ FINDING_ID_SQL = "left(sha256(rule_id || '|' || subject_type || '|' || subject_k
 # Each finding's id and the fingerprint of everything the state stores of it, in two parts,
 # ``<attributes>:<evidence>``: an MD5 of its attributes, and one of its evidence records (kind, order,
 # text: DuckDB's 64-bit hash of each record, summed, and a second sum of the same values combined in
-# another order; no record list is built). A finding whose
-# fingerprint the state holds already is recorded without being read again; one whose evidence part is
-# the same (an amount or a sentence that moved, as an allocation's shortfall) without its evidence being
-# read. The records are hashed with DuckDB's hash(), not MD5: at 10M payments (1.06M records, 400 MB of
-# JSON) the sums took 0.12-0.17 s against 0.70-0.79 s (the whole query 1.2-1.5 s against 1.8-2.0 s).
+# another order; no record list is built). A finding whose fingerprint the state holds already is
+# recorded without being read again; one whose evidence part is the same (an amount or a sentence that
+# moved, as an allocation's shortfall) without its evidence being read. The records are hashed with
+# DuckDB's hash(), not MD5: at 10M payments (1.06M records, 400 MB of JSON) the sums took 0.12-0.17 s
+# against 0.70-0.79 s (the whole query 1.2-1.5 s against 1.8-2.0 s).
 # A changed record goes unnoticed only if its 64-bit hash is the old one's (a chance of 2^-64 per change).
 # hash() is DuckDB's own, stable within a version; a DuckDB whose hash() differs makes every stored
 # evidence part differ once, and that day's run reads and writes every finding's evidence again.

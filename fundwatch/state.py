@@ -1032,13 +1032,14 @@ def export_rows(path: Path) -> list[dict]:
 def export_snapshot(path: Path) -> tuple[list[dict], str]:
     """``export_rows`` and the fingerprint of those very rows (one read): ``export_parts`` as dicts."""
     parts, fingerprint = export_parts(path)
-    out = []
-    for part in parts:
-        for row in part:
-            d = dict(zip(EXPORT_COLUMNS, row, strict=True))
-            d["amount_at_risk"] = money(d["amount_at_risk"])
-            out.append(d)
-    return out, fingerprint
+    return [export_row(row) for part in parts for row in part], fingerprint
+
+
+def export_row(row: tuple) -> dict:
+    """A row of ``export_parts`` as a row of ``export_rows`` (the amount a Decimal)."""
+    d = dict(zip(EXPORT_COLUMNS, row, strict=True))
+    d["amount_at_risk"] = money(d["amount_at_risk"])
+    return d
 
 
 EXPORT_PART = 5_000  # rows per part of ``export_parts`` (and per block of the export's files)
