@@ -266,17 +266,19 @@ def _write_rows(con: duckdb.DuckDBPyConnection, header: Header, odd: dict[int, s
         if split:
             con.unregister("fw_csv_odd")
     money = [p for p, c in present.items() if c.vtype is VType.MONEY]
-    got = con.execute(f"""SELECT count(*) {"".join(f", sum({present[p].name})" for p in money)}
-        FROM {target} WHERE file_sha256 = ?""", [sha]).fetchone()
+    got = con.execute(f"""SELECT (SELECT count(*) FROM fw_csv_lines WHERE {data_lines}), count(*)
+        {"".join(f", sum({present[p].name})" for p in money)} FROM {target} WHERE file_sha256 = ?""",
+                      [sha]).fetchone()
     assert got is not None
-    data.stats.data_rows += got[0]
-    data.stats.rows_valid += got[0]
-    on_written(got[0])
-    for p, total_sum in zip(money, got[1:], strict=True):
+    data.stats.data_rows += got[1]
+    data.stats.rows_valid += got[1]
+    on_written(got[1])
+    for p, total_sum in zip(money, got[2:], strict=True):
         if total_sum is not None:
             data.sums[present[p].name] += total_sum
-    for n, line in con.execute(f"""SELECT n, l FROM fw_csv_lines WHERE {data_lines} AND n NOT IN (
-            SELECT source_row FROM {target} WHERE file_sha256 = ?) ORDER BY n""", [sha]).fetchall():
+    others = [] if got[0] == got[1] else con.execute(f"""SELECT n, l FROM fw_csv_lines WHERE {data_lines}
+        AND n NOT IN (SELECT source_row FROM {target} WHERE file_sha256 = ?) ORDER BY n""", [sha]).fetchall()
+    for n, line in others:
         cells = row_text(_cells(line), True)[0]
         if cells is not None:  # a blank row
             data.handle(n, cells)
