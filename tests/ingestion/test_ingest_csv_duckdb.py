@@ -14,6 +14,7 @@ import pytest
 from ingest_helpers import ID1, ID2, PAY_HEADER, Warehouse, pay_row, write_csv
 
 import ingestion.csv_duckdb as csv_duckdb
+import ingestion.load as load
 from ingestion import normalise as nz
 from ingestion.kinds import VType
 from ingestion.normalise_sql import create_macros, select
@@ -230,6 +231,31 @@ def test_line_numbers_hold_across_duckdb_read_buffers(wh: Warehouse, inbox: Path
     assert wh.q("SELECT sum(amount) FROM raw.payments")[0][0] == sum(
         Decimal(n % 997) for n in range(2, 130_002) if n not in (5001, 125_001))
     assert wh.q("SELECT min(pay_date) FROM raw.payments") == [(date(2020, 6, 30),)]
+
+
+def test_a_file_of_many_rows_goes_into_the_warehouse_file_not_its_log(wh: Warehouse, inbox: Path, monkeypatch):
+    """More rows than a row group (122,880), two of them left to the Python normalisers: the rows SQL
+    wrote are never deleted again in the file's transaction, so DuckDB writes them straight into the
+    warehouse file. A delete there made it log every row the file appended to the WAL and write them
+    all again at the checkpoint (at 10M payments a 2.5 GB WAL and a 10 s checkpoint)."""
+    lines = [",".join(PAY_HEADER)] + [",".join(map(str, pay_row(f"L{n}")[:10])) + "," for n in range(2, 130_002)]
+    lines[5_000] = lines[5_000].replace("-06-30", "-02-30")  # line 5001: rejected (no such day)
+    lines[90_000] += "#补发"  # line 90001: a '#' in a cell, which SQL leaves to Python: loaded
+    (inbox / "big.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    wal = Path(f"{wh.path}.wal")
+    logged = []
+    real = load.finish_run
+
+    def finish_run(con, say):
+        logged.append(wal.stat().st_size if wal.exists() else 0)
+        return real(con, say)
+
+    monkeypatch.setattr(load, "finish_run", finish_run)
+    wh.load()
+    assert wh.q("SELECT count(*), min(source_row), max(source_row) FROM raw.payments") == [(129_999, 2, 130_001)]
+    assert [r[:2] for r in wh.rejected()] == [("big.csv", 5001)]
+    assert wh.q("SELECT remark FROM raw.payments WHERE source_row = 90001") == [("#补发",)]
+    assert logged and logged[0] < 1_000_000, f"the file's rows went through the WAL ({logged[0]:,} bytes)"
 
 
 def test_sql_splits_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Path):
