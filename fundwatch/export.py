@@ -19,7 +19,7 @@ import re
 import sys
 import traceback
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import chain, repeat
 from operator import itemgetter
@@ -85,9 +85,13 @@ def _columns(rows: Sequence[dict]) -> list[dict[str, list]]:
     every other column as its guarded texts (``safe_text``); built once for both files."""
     if isinstance(rows, ExportRows):
         return rows.columns()
-    return [{name: values if name in _NOT_TEXT else _safe_texts(values)
-             for name, values in ((name, [row.get(name) for row in part]) for name in EXPORT_COLUMNS)}
-            for part in _blocks(rows)]
+    return [_block((name, [row.get(name) for row in part]) for name in EXPORT_COLUMNS) for part in _blocks(rows)]
+
+
+def _block(columns: Iterable[tuple[str, list]]) -> dict[str, list]:
+    """A block of rows as both files take it, from its (name, values) columns: amount_at_risk and
+    source_row as they are, every other column as its guarded texts (``safe_text``)."""
+    return {name: values if name in _NOT_TEXT else _safe_texts(values) for name, values in columns}
 
 
 class ExportRows(Sequence[dict]):
@@ -115,20 +119,12 @@ class ExportRows(Sequence[dict]):
         return export_row(self._parts[index // EXPORT_PART][index % EXPORT_PART])
 
     def columns(self) -> list[dict[str, list]]:
-        """``_columns`` of these rows: a block per part, a column per name (the amount a Decimal)."""
-        out = []
-        for part in self._parts:
-            block = {}
-            for k, name in enumerate(EXPORT_COLUMNS):
-                values = list(map(itemgetter(k), part))  # a column, without a Python step per cell
-                if name == "amount_at_risk":
-                    block[name] = [money(v) for v in values]
-                elif name in _NOT_TEXT:
-                    block[name] = values
-                else:
-                    block[name] = _safe_texts(values)
-            out.append(block)
-        return out
+        """``_columns`` of these rows: a block per part, a column per name (the amount a Decimal), each
+        column taken from the tuples without a Python step per cell."""
+        getters = [(name, itemgetter(k)) for k, name in enumerate(EXPORT_COLUMNS)]
+        return [_block((name, list(map(money, map(get, part))) if name == "amount_at_risk" else list(map(get, part)))
+                       for name, get in getters)
+                for part in self._parts]
 
 
 def _csv_column(name: str, values: list) -> list[str]:
