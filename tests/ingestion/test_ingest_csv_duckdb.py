@@ -233,6 +233,20 @@ def test_line_numbers_hold_across_duckdb_read_buffers(wh: Warehouse, inbox: Path
     assert wh.q("SELECT min(pay_date) FROM raw.payments") == [(date(2020, 6, 30),)]
 
 
+def _wal_sizes_at_rebuild(wh: Warehouse, monkeypatch) -> list[int]:
+    """The WAL's size when each load has recorded its files (before the rebuild and the checkpoint)."""
+    wal = Path(f"{wh.path}.wal")
+    logged: list[int] = []
+    real = load.finish_run
+
+    def finish_run(con, say):
+        logged.append(wal.stat().st_size if wal.exists() else 0)
+        return real(con, say)
+
+    monkeypatch.setattr(load, "finish_run", finish_run)
+    return logged
+
+
 def test_a_file_of_many_rows_goes_into_the_warehouse_file_not_its_log(wh: Warehouse, inbox: Path, monkeypatch):
     """More rows than a row group (122,880), two of them left to the Python normalisers: the rows SQL
     wrote are never deleted again in the file's transaction, so DuckDB writes them straight into the
@@ -242,15 +256,7 @@ def test_a_file_of_many_rows_goes_into_the_warehouse_file_not_its_log(wh: Wareho
     lines[5_000] = lines[5_000].replace("-06-30", "-02-30")  # line 5001: rejected (no such day)
     lines[90_000] += "#补发"  # line 90001: a '#' in a cell, which SQL leaves to Python: loaded
     (inbox / "big.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    wal = Path(f"{wh.path}.wal")
-    logged = []
-    real = load.finish_run
-
-    def finish_run(con, say):
-        logged.append(wal.stat().st_size if wal.exists() else 0)
-        return real(con, say)
-
-    monkeypatch.setattr(load, "finish_run", finish_run)
+    logged = _wal_sizes_at_rebuild(wh, monkeypatch)
     wh.load()
     assert wh.q("SELECT count(*), min(source_row), max(source_row) FROM raw.payments") == [(129_999, 2, 130_001)]
     assert [r[:2] for r in wh.rejected()] == [("big.csv", 5001)]
@@ -269,15 +275,7 @@ def test_a_file_smaller_than_duckdbs_row_group_skips_the_log_too(wh: Warehouse, 
     wh.load()
     lines = [",".join(PAY_HEADER)] + [",".join(map(str, pay_row(f"L{n}")[:10])) + "," for n in range(2, 40_002)]
     (inbox / "second.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    wal = Path(f"{wh.path}.wal")
-    logged = []
-    real = load.finish_run
-
-    def finish_run(con, say):
-        logged.append(wal.stat().st_size if wal.exists() else 0)
-        return real(con, say)
-
-    monkeypatch.setattr(load, "finish_run", finish_run)
+    logged = _wal_sizes_at_rebuild(wh, monkeypatch)
     wh.load()
     assert wh.q("SELECT count(*) FROM raw.payments WHERE source_file = 'second.csv'") == [(40_000,)]
     assert wh.q("SELECT count(*) FROM raw.payments") == [(40_010,)]
