@@ -292,8 +292,8 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     save_projects(home, project_list(home.warehouse))
     # One read of the rows and their fingerprint: the run date changes as-of details, so most days the
     # export changes and is written (reading a fingerprint first, then the rows, cost a second read).
-    parts, fingerprint = state.export_parts(home.state_db)
-    rows = ExportRows(parts)  # the files' columns straight from the rows as read, no dict per row
+    parts, digests, fingerprint = state.export_parts(home.state_db)
+    rows = ExportRows(parts, digests)  # the files' columns straight from the rows as read, no dict per row
     csv_path, xlsx_path, _ = refresh_export(rows, out_dir, fingerprint)
     n = len(rows)
     sent = digest.after_run(home, run_date)

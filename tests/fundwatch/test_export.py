@@ -146,7 +146,7 @@ def test_a_big_export_writes_its_csv_in_a_child_process_with_the_same_bytes(tmp_
     monkeypatch.setattr(export, "BESIDE_MIN_ROWS", len(rows))
     children = []
     real = export._start
-    monkeypatch.setattr(export, "_start", lambda *a: children.append(a[2]) or real(*a))
+    monkeypatch.setattr(export, "_start", lambda *a: children.append(a[1]) or real(*a))
     beside = write_export(rows, tmp_path / "beside")
     assert children == [tmp_path / "beside" / "findings.csv"]
     assert one_after_other[0].read_bytes() == beside[0].read_bytes()
@@ -162,46 +162,122 @@ def test_a_big_export_writes_its_csv_in_a_child_process_with_the_same_bytes(tmp_
 def test_a_failing_csv_child_fails_the_export(tmp_path, monkeypatch):
     import fundwatch.export as export
 
-    def broken(rows, path, columns):
+    def broken(*args):
         raise OSError("disk full")
 
     monkeypatch.setattr(export, "BESIDE_MIN_ROWS", 1)
-    monkeypatch.setattr(export, "write_csv", broken)
+    monkeypatch.setattr(export, "_write_csv", broken)
     with pytest.raises(RuntimeError, match="findings.csv"):
         write_export(ROWS, tmp_path / "out", "rows-1")
     assert not (tmp_path / "out" / export.STAMP).exists()  # never taken as current
 
 
+def _payment_findings(n: int, start: int = 0) -> list[dict]:
+    return [{
+        "rule_id": "PAY_LATE", "rule_name": "超期发放", "severity": "error", "subject_type": "payment",
+        "subject_key": f"{'=' if i % 7 == 0 else ''}TX{i:05d}", "project_code": None if i % 5 == 0 else "P2020-001",
+        "unit_code": "430121", "amount_at_risk": None if i % 11 == 0 else Decimal(f"{i}.{i % 100:02d}"),
+        "source_file": "changsha/pay.xlsx", "source_row": None if i % 13 == 0 else i + 2,
+        "detail": f"{'-' if i % 3 == 0 else ''}应在2020-12-31前发放，实际2021-01-05发放。", "evidence": {},
+    } for i in range(start, start + n)]
+
+
+def _sheet_contents(path) -> list[tuple[str, bytes]]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
+        return [(i.filename, z.read(i)) for i in z.infolist() if i.filename != "docProps/core.xml"]
+
+
 def test_the_daily_export_from_the_rows_as_read_is_the_export_of_the_rows(tmp_path):
     """The pipeline builds the export from the state's rows as read (``ExportRows`` over
-    ``state.export_parts``, no dict per row): the same rows, columns, fingerprint and files, byte for
-    byte, as from ``state.export_snapshot``'s dicts, over several parts (a shorter last one)."""
-    import zipfile
+    ``state.export_parts``, no dict per row): the same rows, columns, fingerprint and files (the
+    workbook's parts as read), as from ``state.export_snapshot``'s dicts, over several parts, each
+    ending where a finding's id ends in "000" (or at EXPORT_PART_MAX rows)."""
     from datetime import date
 
     from fundwatch import export, state
     from fundwatch.export import ExportRows
 
     db = tmp_path / "state.sqlite"
-    findings = [{
-        "rule_id": "PAY_LATE", "rule_name": "超期发放", "severity": "error", "subject_type": "payment",
-        "subject_key": f"{'=' if i % 7 == 0 else ''}TX{i:05d}", "project_code": None if i % 5 == 0 else "P2020-001",
-        "unit_code": "430121", "amount_at_risk": None if i % 11 == 0 else Decimal(f"{i}.{i % 100:02d}"),
-        "source_file": "changsha/pay.xlsx", "source_row": None if i % 13 == 0 else i + 2,
-        "detail": f"{'-' if i % 3 == 0 else ''}应在2020-12-31前发放，实际2021-01-05发放。", "evidence": {},
-    } for i in range(2 * state.EXPORT_PART + 1)]
-    state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=findings)
+    state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=_payment_findings(3 * state.EXPORT_PART))
     rows, fingerprint = state.export_snapshot(db)
-    parts, same_fingerprint = state.export_parts(db)
-    table = ExportRows(parts)
-    assert same_fingerprint == fingerprint and [len(p) for p in parts] == [state.EXPORT_PART] * 2 + [1]
+    parts, digests, same_fingerprint = state.export_parts(db)
+    table = ExportRows(parts, digests)
+    assert same_fingerprint == fingerprint and sum(map(len, parts)) == len(rows) and len(parts) > 1
+    assert all(p[-1][0].endswith("000") or len(p) == state.EXPORT_PART_MAX for p in parts[:-1])
+    assert not any(r[0].endswith("000") for p in parts for r in p[:-1])
     assert len(table) == len(rows) and list(table) == rows and table[-1] == rows[-1]
-    assert table[state.EXPORT_PART - 1:state.EXPORT_PART + 1] == rows[state.EXPORT_PART - 1:state.EXPORT_PART + 1]
-    assert table.columns() == export._columns(rows)
+    cut = len(parts[0])
+    assert table[cut - 1:cut + 1] == rows[cut - 1:cut + 1]
+    joined = [{name: [v for block in blocks for v in block[name]] for name in EXPORT_COLUMNS}
+              for blocks in (table.columns(), export._columns(rows))]
+    assert joined[0] == joined[1]
     from_dicts, from_table = write_export(rows, tmp_path / "dicts"), write_export(table, tmp_path / "table")
     assert from_dicts[0].read_bytes() == from_table[0].read_bytes()
-    with zipfile.ZipFile(from_dicts[1]) as a, zipfile.ZipFile(from_table[1]) as b:
-        assert [(i.filename, a.read(i)) for i in a.infolist() if i.filename != "docProps/core.xml"] == \
-            [(i.filename, b.read(i)) for i in b.infolist() if i.filename != "docProps/core.xml"]
-    with pytest.raises(ValueError, match="every part but the last"):
-        ExportRows([parts[0][:10], parts[1]])
+    assert _sheet_contents(from_dicts[1]) == _sheet_contents(from_table[1])
+    with pytest.raises(ValueError, match="at least one row"):
+        ExportRows([parts[0], []])
+
+
+def test_a_day_writes_again_only_the_parts_of_the_export_that_changed(tmp_path, monkeypatch):
+    """The next day's export copies the parts whose rows did not change from the files the day before
+    wrote (the CSV's lines, the sheet's deflated rows) and builds only the others: its files hold what
+    an export of the same rows into an empty folder holds. Files changed by hand since, or a stamp
+    that does not fit them, are never copied from."""
+    from datetime import date
+
+    from fundwatch import export, state
+    from fundwatch.export import ExportRows
+
+    db = tmp_path / "state.sqlite"
+    monkeypatch.setattr(export, "BESIDE_MIN_ROWS", 1)  # the CSV by its child process, as at scale
+    findings = _payment_findings(6 * state.EXPORT_PART)
+    state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=findings)
+    out = tmp_path / "out"
+
+    def export_now(folder):
+        parts, digests, fingerprint = state.export_parts(db)
+        return export.refresh_export(ExportRows(parts, digests), folder, fingerprint), parts
+
+    built = []
+    real = export._rows_xml
+    monkeypatch.setattr(export, "_rows_xml", lambda block, xf: built.append(len(block["rule_id"])) or real(block, xf))
+    (csv_path, xlsx_path, written), parts = export_now(out)
+    assert written and len(built) == len(parts) > 4
+    # The next day: one finding closes, two new ones fire, one amount moves: a few parts change.
+    findings = [f for f in findings if f["subject_key"] != "TX00100"] + _payment_findings(2, start=90_000)
+    findings[3000]["amount_at_risk"] = Decimal("1.23")
+    state.record_run(db, run_id="r2", run_date=date(2021, 5, 1), findings=findings)
+    built.clear()
+    (_, _, written), parts = export_now(out)
+    assert written and 1 <= len(built) <= 4 and len(parts) > 4
+    fresh, _ = export_now(tmp_path / "fresh")
+    assert csv_path.read_bytes() == fresh[0].read_bytes()
+    assert _sheet_contents(xlsx_path) == _sheet_contents(fresh[1])
+    wb = openpyxl.load_workbook(xlsx_path, read_only=True)
+    got = [r for r in wb.worksheets[0].iter_rows(min_row=2, values_only=True)]
+    assert [r[0] for r in got] == [row["finding_id"] for row in state.export_rows(db)]
+    # Touched by hand (a clerk saved it): the next export copies nothing from it.
+    findings[10]["amount_at_risk"] = Decimal("4.56")
+    state.record_run(db, run_id="r3", run_date=date(2021, 5, 2), findings=findings)
+    with xlsx_path.open("ab") as fh:
+        fh.write(b"\0")
+    built.clear()
+    export_now(out)
+    assert len(built) == len(state.export_parts(db)[0])
+    assert _sheet_contents(xlsx_path) == _sheet_contents(export_now(tmp_path / "fresh3")[0][1])
+
+
+def test_crc32_combine_is_zlibs():
+    """The workbook's CRC-32 joins those of parts copied from an earlier file (zlib's crc32_combine)."""
+    import random
+    import zlib
+
+    from fundwatch.export import crc32_combine
+
+    rnd = random.Random(17)
+    for n in [*range(40), 4_096, 65_537, *(rnd.randrange(1, 10**7) for _ in range(10))]:
+        a, b = rnd.randbytes(rnd.randrange(0, 100)), rnd.randbytes(n)
+        assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
