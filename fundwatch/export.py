@@ -453,6 +453,20 @@ class _Entry:
                            self.size, len(self.name), 0, 0, 0, 0, 0, self.offset) + self.name
 
 
+_ZEROS: list[list[int]] = []  # _ZEROS[k]: how 2**k zero bytes change a CRC-32 register (GF(2) matrices)
+
+
+def _zeros(k: int) -> list[int]:
+    if not _ZEROS:
+        op = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+        for _ in range(3):
+            op = [_gf2_times(op, v) for v in op]  # squared: two, four, eight zero bits (one byte)
+        _ZEROS.append(op)
+    while len(_ZEROS) <= k:
+        _ZEROS.append([_gf2_times(_ZEROS[-1], v) for v in _ZEROS[-1]])
+    return _ZEROS[k]
+
+
 def _gf2_times(matrix: list[int], vector: int) -> int:
     total, i = 0, 0
     while vector:
@@ -465,15 +479,14 @@ def _gf2_times(matrix: list[int], vector: int) -> int:
 
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """The CRC-32 of A+B from those of A and B and the length of B (zlib's crc32_combine, which
-    Python's zlib does not offer)."""
-    op = [0xEDB88320] + [1 << n for n in range(31)]  # the CRC register after one more zero bit
-    for _ in range(3):
-        op = [_gf2_times(op, v) for v in op]  # squared: two, four, then eight zero bits (one byte)
-    while len2 > 0:  # crc1 as if len2 zero bytes had followed A: the operator's powers of two
+    Python's zlib does not offer): crc1 as if len2 zero bytes had followed A, by the operators for
+    2**k zero bytes (``_ZEROS``), then crc2 added."""
+    k = 0
+    while len2 > 0:
         if len2 & 1:
-            crc1 = _gf2_times(op, crc1)
+            crc1 = _gf2_times(_zeros(k), crc1)
         len2 >>= 1
-        op = [_gf2_times(op, v) for v in op]
+        k += 1
     return crc1 ^ crc2
 
 

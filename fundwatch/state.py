@@ -1042,8 +1042,9 @@ def export_row(row: tuple) -> dict:
     return d
 
 
-EXPORT_PART = 4_096  # rows per part of ``export_parts`` on average (and per block of the export's files)
+EXPORT_PART = 1_024  # rows per part of ``export_parts`` on average (and per block of the export's files)
 EXPORT_PART_MAX = 4 * EXPORT_PART
+_PART_ENDS = ("000", "400", "800", "c00")  # a finding id's last 10 bits zero: one id in 1,024
 
 
 def export_parts(path: Path) -> tuple[list[list[tuple]], list[str], str]:
@@ -1053,8 +1054,8 @@ def export_parts(path: Path) -> tuple[list[list[tuple]], list[str], str]:
     fingerprints, equal exports. The daily export is built from these (``fundwatch.export.ExportRows``)
     without a dict per row.
 
-    A part ends after a finding whose id ends in "000" (one in 4,096: ids are hex digits of a SHA-256),
-    or at ``EXPORT_PART_MAX`` rows: where a part ends depends on its own rows, not on how many come
+    A part ends after a finding whose id ends in 000, 400, 800 or c00 (one in 1,024: ids are hex digits
+    of a SHA-256), or at ``EXPORT_PART_MAX`` rows: where a part ends depends on its own rows, not on how many come
     before it, so a day that adds or closes some findings changes the parts that hold them and leaves
     the others as they were, digests included (``fundwatch.export`` writes only the changed parts of
     its files again)."""
@@ -1071,7 +1072,7 @@ def export_parts(path: Path) -> tuple[list[list[tuple]], list[str], str]:
     finally:
         conn.close()
     parts, start = [], 0
-    for end in [i + 1 for i, row in enumerate(rows) if row[0].endswith("000")] + [len(rows)]:
+    for end in [i + 1 for i, row in enumerate(rows) if row[0].endswith(_PART_ENDS)] + [len(rows)]:
         while end - start > EXPORT_PART_MAX:
             parts.append(rows[start:start + EXPORT_PART_MAX])
             start += EXPORT_PART_MAX

@@ -194,7 +194,7 @@ def test_the_daily_export_from_the_rows_as_read_is_the_export_of_the_rows(tmp_pa
     """The pipeline builds the export from the state's rows as read (``ExportRows`` over
     ``state.export_parts``, no dict per row): the same rows, columns, fingerprint and files (the
     workbook's parts as read), as from ``state.export_snapshot``'s dicts, over several parts, each
-    ending where a finding's id ends in "000" (or at EXPORT_PART_MAX rows)."""
+    ending where a finding's id ends in 000, 400, 800 or c00 (or at EXPORT_PART_MAX rows)."""
     from datetime import date
 
     from fundwatch import export, state
@@ -206,8 +206,9 @@ def test_the_daily_export_from_the_rows_as_read_is_the_export_of_the_rows(tmp_pa
     parts, digests, same_fingerprint = state.export_parts(db)
     table = ExportRows(parts, digests)
     assert same_fingerprint == fingerprint and sum(map(len, parts)) == len(rows) and len(parts) > 1
-    assert all(p[-1][0].endswith("000") or len(p) == state.EXPORT_PART_MAX for p in parts[:-1])
-    assert not any(r[0].endswith("000") for p in parts for r in p[:-1])
+    ends = ("000", "400", "800", "c00")
+    assert all(p[-1][0].endswith(ends) or len(p) == state.EXPORT_PART_MAX for p in parts[:-1])
+    assert not any(r[0].endswith(ends) for p in parts for r in p[:-1])
     assert len(table) == len(rows) and list(table) == rows and table[-1] == rows[-1]
     cut = len(parts[0])
     assert table[cut - 1:cut + 1] == rows[cut - 1:cut + 1]
