@@ -265,9 +265,9 @@ def test_a_file_of_many_rows_goes_into_the_warehouse_file_not_its_log(wh: Wareho
 
 
 def test_a_file_smaller_than_duckdbs_row_group_skips_the_log_too(wh: Warehouse, inbox: Path, monkeypatch):
-    """A file of 40,000 rows arriving when the raw tables hold rows already: the load writes row groups
-    of RAW_ROW_GROUP_SIZE rows, so the file's rows go into the warehouse file as whole compressed row
-    groups. With DuckDB's default row group (122,880 rows) all of them went through the WAL and were
+    """A file of 40,000 rows arriving when the raw tables hold rows already: a load of small files writes
+    row groups of SMALL_ROW_GROUP rows, so the file's rows go into the warehouse file as whole compressed
+    row groups. With DuckDB's default row group (122,880 rows) all of them went through the WAL and were
     written again at the checkpoint (at 1M payments, files of 35,000-75,000 rows: a 483 MB WAL)."""
     (inbox / "first.csv").write_text("\n".join(
         [",".join(PAY_HEADER)] + [",".join(map(str, pay_row(f"F{n}")[:10])) + "," for n in range(2, 12)]) + "\n",
@@ -280,6 +280,23 @@ def test_a_file_smaller_than_duckdbs_row_group_skips_the_log_too(wh: Warehouse, 
     assert wh.q("SELECT count(*) FROM raw.payments WHERE source_file = 'second.csv'") == [(40_000,)]
     assert wh.q("SELECT count(*) FROM raw.payments") == [(40_010,)]
     assert logged and logged[0] < 1_000_000, f"the file's rows went through the WAL ({logged[0]:,} bytes)"
+
+
+def test_small_row_groups_only_for_a_load_of_small_files(tmp_path: Path):
+    """Row groups of SMALL_ROW_GROUP rows when the files to read average under SMALL_FILES_BYTES; DuckDB's
+    default otherwise (big files skip the WAL anyway, and DuckDB would merge their small row groups
+    later), and when nothing is to be read."""
+    from ingestion.inbox import Entry
+
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    small.write_bytes(b"x" * 1000)
+    with big.open("wb") as fh:
+        fh.truncate(3 * load.SMALL_FILES_BYTES)
+    files = [Entry("small.csv", small), Entry("big.csv", big)]
+    assert load.row_group_size(files[:1]) == load.SMALL_ROW_GROUP
+    assert load.row_group_size(files) is None
+    assert load.row_group_size([*files[:1] * 3, files[1]]) == load.SMALL_ROW_GROUP  # the mean: 12 MB
+    assert load.row_group_size([Entry("gone.csv", tmp_path / "gone.csv"), files[1].refused("坏")]) is None
 
 
 def test_sql_splits_lines_of_plain_fields_as_the_csv_module_does(tmp_path: Path):
