@@ -60,8 +60,8 @@ CHECKPOINT_THRESHOLD = "4GB"  # keeps a 1 GB CSV load well under 2 GB peak (Pyth
 WORKERS = 2
 # DuckDB writes the rows a transaction appends straight into the database file, compressed, only by
 # whole row groups (122,880 rows by default); a file of fewer rows goes into the WAL and is written a
-# second time at the checkpoint. A load whose files are on average smaller than SMALL_FILES_BYTES
-# (about a row group of a payments CSV) writes row groups of SMALL_ROW_GROUP rows, so that most of a
+# second time at the checkpoint. A load of an inbox whose files are on average smaller than
+# SMALL_FILES_BYTES (about a row group of a payments CSV) writes row groups of SMALL_ROW_GROUP rows, so that most of a
 # file's rows skip the WAL: at 1M payments (files of 35,000-75,000 rows) the load 7.1 -> 5.1 s. DuckDB
 # merges small row groups later (up to 100 a checkpoint, in dbt's builds: +1 s at 1M), so bigger
 # files, whose rows skip the WAL anyway, keep the default (at 10M the merges cost dbt's first build
@@ -156,8 +156,8 @@ def _record(ctx: RunContext, e: Entry) -> tuple[str, str]:
 
 
 def row_group_size(entries: list[Entry]) -> int | None:
-    """``SMALL_ROW_GROUP`` when the files to read are on average under ``SMALL_FILES_BYTES``, else None
-    (DuckDB's default)."""
+    """``SMALL_ROW_GROUP`` when the inbox's files (those not refused outright, loaded before or not: the
+    inbox's usual size of file) are on average under ``SMALL_FILES_BYTES``, else None (DuckDB's default)."""
     sizes = []
     for e in entries:
         if e.path is not None and e.status is None:
