@@ -61,11 +61,11 @@ WORKERS = 2
 # DuckDB writes the rows a transaction appends straight into the database file, compressed, only by
 # whole row groups (122,880 rows by default); a file of fewer rows goes into the WAL and is written a
 # second time at the checkpoint. A load of an inbox whose files are on average smaller than
-# SMALL_FILES_BYTES (about a row group of a payments CSV) writes row groups of SMALL_ROW_GROUP rows, so that most of a
-# file's rows skip the WAL: at 1M payments (files of 35,000-75,000 rows) the load 7.1 -> 5.1 s. DuckDB
-# merges small row groups later (up to 100 a checkpoint, in dbt's builds: +1 s at 1M), so bigger
-# files, whose rows skip the WAL anyway, keep the default (at 10M the merges cost dbt's first build
-# after the load some 5 s). README, Measurements.
+# SMALL_FILES_BYTES (about a row group of a payments CSV) writes row groups of SMALL_ROW_GROUP rows,
+# so that most of a file's rows skip the WAL: at 1M payments (files of 35,000-75,000 rows) the load
+# 7.1 -> 5.1 s. DuckDB merges small row groups later (up to 100 a checkpoint, in dbt's builds: +1 s
+# at 1M), so bigger files, whose rows skip the WAL anyway, keep the default (at 10M the merges cost
+# dbt's first build after the load some 5 s). README, Measurements.
 SMALL_ROW_GROUP = 16_384
 SMALL_FILES_BYTES = 16 << 20
 
