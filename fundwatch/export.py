@@ -211,9 +211,9 @@ def write_xlsx(rows: Sequence[dict], path: Path, *, sheet_title: str = "问题�
     ``columns``: ``_columns(rows)`` when the caller has it already (used when the rows fit one sheet).
     """
     chunks = _sheet_chunks(rows)
-    amounts = _has_amounts(rows)
+    frame = _xlsx_frame([len(c) for c in chunks], sheet_title, _has_amounts(rows))
     blocks = (len(columns), columns.__getitem__) if columns is not None and len(chunks) == 1 else None
-    _write_xlsx(path, rows, sheet_title, amounts, blocks, None, None)
+    _write_xlsx(path, rows, frame, blocks, None, {}, 0)
     return path
 
 
@@ -228,31 +228,31 @@ def _has_amounts(rows: Sequence[dict]) -> bool:
     return any(r.get("amount_at_risk") not in (None, "") for r in rows)
 
 
-def _write_xlsx(path: Path, rows: Sequence[dict], sheet_title: str, amounts: bool,
+def _write_xlsx(path: Path, rows: Sequence[dict], frame: tuple[bytes, int],
                 blocks: tuple[int, Callable[[int], dict[str, list]]] | None, digests: list[str] | None,
-                previous: _Previous | None) -> dict | None:
-    """findings.xlsx. With ``blocks`` (the rows fit one sheet; their number and ``get(i)``, the columns of
-    block i; ``digests``: one per block), the sheet's rows are those blocks, each deflated on its own (ending on
-    a byte boundary, so that deflated blocks join into one stream): a block whose digest the
-    workbook there holds already (``previous``) is copied from it as deflated, and the blocks' places
-    in the new file are returned (the stamp keeps them). Without, the rows of each sheet in blocks
-    of ``EXPORT_PART`` (``_columns``)."""
+                reuse: Mapping[str, list[int]], reuse_start: int) -> dict | None:
+    """findings.xlsx from its ``frame`` (``_xlsx_frame``: the workbook without rows, the money style).
+    With ``blocks`` (the rows fit one sheet; their number and ``get(i)``, the columns of block i;
+    ``digests``: one per block), the sheet's rows are those blocks, each deflated on its own (ending on
+    a byte boundary, so that deflated blocks join into one stream): a block whose digest the workbook
+    there holds already (``reuse``: its place from ``reuse_start``, length, CRC-32 and size) is copied
+    from it as deflated, and the blocks' places in the new file are returned (the stamp keeps them).
+    Without, the rows of each sheet in blocks of ``EXPORT_PART`` (``_columns``)."""
     chunks = _sheet_chunks(rows)
-    frame, money_xf = _xlsx_frame([len(c) for c in chunks], sheet_title, amounts)
+    frame_bytes, money_xf = frame
     if blocks is not None and len(chunks) == 1:
         sheets = {"xl/worksheets/sheet1.xml": (len(rows), *blocks)}
     else:
-        digests, previous = None, None
+        digests, reuse = None, {}
         sheets = {}
         for n, chunk in enumerate(chunks, start=1):
             cols = _columns(chunk)
             sheets[f"xl/worksheets/sheet{n}.xml"] = (len(chunk), len(cols), cols.__getitem__)
-    reuse = previous.xml if previous is not None and previous.money_xf == money_xf else {}
     table: list[list[int]] = []
     sheet_start = 0
     tmp = path.with_suffix(".xlsx.tmp")
     try:
-        with zipfile.ZipFile(io.BytesIO(frame)) as src, tmp.open("wb") as out, \
+        with zipfile.ZipFile(io.BytesIO(frame_bytes)) as src, tmp.open("wb") as out, \
                 _opened(path if reuse else None) as old:
             z = _Zip(out)
             for info in src.infolist():  # the frame's parts in its order, dated 1980-01-01 as Excel does
@@ -269,7 +269,7 @@ def _write_xlsx(path: Path, rows: Sequence[dict], sheet_title: str, amounts: boo
                     at = reuse.get(digests[i]) if digests else None
                     if at:
                         off, length, crc, size = at
-                        table.append(entry.add_deflated(_read_at(old, previous.xml_start + off, length), crc, size))
+                        table.append(entry.add_deflated(_read_at(old, reuse_start + off, length), crc, size))
                     else:
                         table.append(entry.add(_rows_xml(get(i), money_xf).encode("utf-8")))
                 entry.add(tail.encode("utf-8"))
@@ -535,19 +535,17 @@ def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = 
     digests = rows.digests if isinstance(rows, ExportRows) and fingerprint and len(rows) <= XLSX_MAX_ROWS else None
     previous = _previous(out_dir) if digests is not None else None
     stamp.unlink(missing_ok=True)
-    amounts = _has_amounts(rows)
+    frame = _xlsx_frame([len(c) for c in _sheet_chunks(rows)], "问题清单", _has_amounts(rows))
     csv_path, xlsx_path = out_dir / "findings.csv", out_dir / "findings.xlsx"
+    csv_reuse: Mapping[str, list[int]] = previous.csv if previous else {}
+    xml_reuse: Mapping[str, list[int]] = previous.xml if previous and previous.money_xf == frame[1] else {}
     if digests is not None:
         assert isinstance(rows, ExportRows)
         count = len(digests)
-        money_xf = _xlsx_frame([len(rows)], "问题清单", amounts)[1]
-        csv_reuse = previous.csv if previous else {}
-        xml_reuse = previous.xml if previous and previous.money_xf == money_xf else {}
         needed = [i for i, d in enumerate(digests) if d not in csv_reuse or d not in xml_reuse]
         built = dict(zip(needed, rows.columns(needed), strict=True))
         new_rows = sum(len(built[i]["rule_id"]) for i in needed)
     else:
-        csv_reuse = {}
         columns = _columns(rows)  # both files' cells from the same columns, guarded once
         count, built, new_rows = len(columns), dict(enumerate(columns)), len(rows)
 
@@ -557,7 +555,8 @@ def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = 
     wait = _start(write_csv_file, csv_path) if new_rows >= BESIDE_MIN_ROWS else None
     csv_table = write_csv_file() if wait is None else None
     try:
-        xml = _write_xlsx(xlsx_path, rows, "问题清单", amounts, (count, built.__getitem__), digests, previous)
+        xml = _write_xlsx(xlsx_path, rows, frame, (count, built.__getitem__), digests, xml_reuse,
+                          previous.xml_start if previous else 0)
     finally:
         if wait is not None:
             csv_table = wait()  # also when the xlsx failed: nothing goes on writing after this returns

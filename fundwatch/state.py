@@ -1055,10 +1055,10 @@ def export_parts(path: Path) -> tuple[list[list[tuple]], list[str], str]:
     without a dict per row.
 
     A part ends after a finding whose id ends in 000, 400, 800 or c00 (one in 1,024: ids are hex digits
-    of a SHA-256), or at ``EXPORT_PART_MAX`` rows: where a part ends depends on its own rows, not on how many come
-    before it, so a day that adds or closes some findings changes the parts that hold them and leaves
-    the others as they were, digests included (``fundwatch.export`` writes only the changed parts of
-    its files again)."""
+    of a SHA-256), or at ``EXPORT_PART_MAX`` rows: where a part ends depends on its own rows, not on
+    how many come before it, so a day that adds or closes some findings changes the parts that hold
+    them and leaves the others as they were, digests included (``fundwatch.export`` writes only the
+    changed parts of its files again)."""
     conn = connect(path)
     conn.row_factory = None
     try:

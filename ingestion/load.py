@@ -174,7 +174,7 @@ def _connect(warehouse: Path, rows_per_group: int | None) -> duckdb.DuckDBPyConn
         return duckdb.connect(str(warehouse))
     con = duckdb.connect()
     quoted = str(warehouse).replace("'", "''")
-    name = '"' + warehouse.stem.replace('"', '""') + '"'  # as duckdb.connect names it
+    name = _identifier(warehouse.stem)  # as duckdb.connect names it
     con.execute(f"SET temp_directory = '{quoted}.tmp'")
     con.execute(f"ATTACH '{quoted}' AS {name} (ROW_GROUP_SIZE {int(rows_per_group)})")
     con.execute(f"USE {name}")
@@ -183,7 +183,10 @@ def _connect(warehouse: Path, rows_per_group: int | None) -> duckdb.DuckDBPyConn
 
 def _catalog(con: duckdb.DuckDBPyConnection) -> str:
     """The connection's default database, quoted."""
-    name = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+    return _identifier(con.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
+
+
+def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
