@@ -89,11 +89,18 @@
         except
         select file_sha256, source_row, source_file, load_run_id
         from {{ this }} semi join fw_groups_{{ this.name }} using (source_file, file_sha256, load_run_id);
+    {#- The raw side limited to the changed groups too (a row of the same lineage is in the same group):
+        else the anti-join builds its table from every raw row (0.9-1.2 s at 10M payments). -#}
     create or replace temp table fw_gone_{{ this.name }} as
         select * from {{ this }} as t
         where
             (t.source_file, t.file_sha256, t.load_run_id) in (select * from fw_groups_{{ this.name }})
-            and not exists (select 1 from {{ source_relation }} as s where {{ _fw_lineage_match('s', 't') }});
+            and not exists (
+                select 1 from {{ source_relation }} as s
+                where
+                    (s.source_file, s.file_sha256, s.load_run_id) in (select * from fw_groups_{{ this.name }})
+                    and {{ _fw_lineage_match('s', 't') }}
+            );
     {{ _fw_push(consumers + [fw_tests_consumer()], kind, keys, 'fw_gone_' ~ this.name) }}
     delete from {{ this }} as t
         where exists (select 1 from fw_gone_{{ this.name }} as g where {{ _fw_lineage_match('g', 't') }});
