@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from isal import isal_zlib as _deflate  # zlib's interface, ISA-L's deflate: ~3x faster at level 1
 
-from fundwatch.state import EXPORT_COLUMNS, EXPORT_PART, export_row, money
+from fundwatch.state import EXPORT_COLUMNS, EXPORT_PART, ExportParts, export_row, money
 
 XLSX_MAX_ROWS = 1_048_576 - 1  # one sheet's rows, less the header
 XLSX_MAX_TEXT = 32_767  # Excel's longest cell text, in UTF-16 units (xlsxwriter cuts longer ones)
@@ -153,15 +153,20 @@ class ExportRows(Sequence[dict]):
     ``columns()`` (what ``_columns`` makes of the dicts, a block per part) come straight from the
     tuples. At the 10M bench's 381,739 findings the dicts and their columns took 1.8 s of the export
     stage (2026-12-07). With the parts' ``digests``, ``write_export`` takes the parts the files it
-    wrote before hold already from those files."""
+    wrote before hold already from those files.
 
-    def __init__(self, parts: list[list[tuple]], digests: list[str] | None = None) -> None:
-        if any(not part for part in parts):
-            raise ValueError("a part holds at least one row")
-        if digests is not None and len(digests) != len(parts):
+    A part read as None (its digest was known: ``reusable``) is not at hand; when one is asked for
+    after all, ``reread()`` reads every part again (``state.export_parts``), which must give the same
+    fingerprint (else the state changed since: RuntimeError, the export is not written)."""
+
+    def __init__(self, read: ExportParts, reread: Callable[[], ExportParts] | None = None) -> None:
+        if any(n < 1 for n in read.sizes) or any(p is not None and len(p) != n for p, n in zip(
+                read.parts, read.sizes, strict=True)):
+            raise ValueError("a part holds at least one row, as many as its size says")
+        if len(read.digests) != len(read.parts):
             raise ValueError("one digest per part")
-        self._parts, self.digests = parts, digests
-        self._starts = list(accumulate(map(len, parts), initial=0))
+        self._read, self._reread, self._parts, self.digests = read, reread, read.parts, read.digests
+        self._starts = list(accumulate(read.sizes, initial=0))
         self._n = self._starts[-1]
 
     def __len__(self) -> int:
@@ -175,18 +180,29 @@ class ExportRows(Sequence[dict]):
         if not 0 <= index < self._n:
             raise IndexError(index)
         k = bisect_right(self._starts, index) - 1
-        return export_row(self._parts[k][index - self._starts[k]])
+        return export_row(self._part(k)[index - self._starts[k]])
 
     def has_amounts(self) -> bool:
         """Whether some row has an amount (the workbook's styles then hold the money format)."""
-        k = EXPORT_COLUMNS.index("amount_at_risk")
-        return any(row[k] not in (None, "") for part in self._parts for row in part)
+        return self._read.has_amounts
+
+    def _part(self, k: int) -> list[tuple]:
+        part = self._parts[k]
+        if part is None:
+            again = self._reread() if self._reread is not None else None
+            if again is None or again.fingerprint != self._read.fingerprint:
+                raise RuntimeError("导出期间问题清单已变化，请重新运行"
+                                   "（the findings changed while being exported: run again）")
+            self._parts = again.parts
+            part = self._parts[k]
+            assert part is not None
+        return part
 
     def columns(self, which: Iterable[int] | None = None) -> list[dict[str, list]]:
         """``_columns`` of these rows: a block per part (those of ``which``, else all), a column per
         name (the amount a Decimal), each column taken from the tuples without a Python step per cell."""
         getters = [(name, itemgetter(k)) for k, name in enumerate(EXPORT_COLUMNS)]
-        parts = self._parts if which is None else [self._parts[k] for k in which]
+        parts = [self._part(k) for k in (range(len(self._parts)) if which is None else which)]
         return [_block((name, list(map(money, map(get, part))) if name == "amount_at_risk" else list(map(get, part)))
                        for name, get in getters)
                 for part in parts]
@@ -518,6 +534,13 @@ def _previous(out_dir: Path) -> _Previous | None:
                          xml_start=int(parts["xml_start"]), money_xf=int(parts["money_xf"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def reusable(out_dir: Path) -> frozenset[str]:
+    """The digests of the parts that the export in ``out_dir`` holds and the next may copy
+    (``state.export_parts`` then reads only the others' rows)."""
+    previous = _previous(out_dir)
+    return frozenset(previous.csv.keys() & previous.xml.keys()) if previous else frozenset()
 
 
 def write_export(rows: Sequence[dict], out_dir: Path, fingerprint: str | None = None) -> tuple[Path, Path]:

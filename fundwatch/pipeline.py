@@ -284,7 +284,7 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     a configured channel that fails fails this stage after every unit was tried, and a retry sends
     only what was not delivered)."""
     from fundwatch import digest, state
-    from fundwatch.export import ExportRows, refresh_export
+    from fundwatch.export import ExportRows, refresh_export, reusable
     from fundwatch.uploads.projects import save_projects
 
     summary = state.record_run(home.state_db, run_id=run_id, run_date=run_date,
@@ -292,9 +292,10 @@ def export(home: Home, run_id: str, run_date: date, out_dir: Path):
     save_projects(home, project_list(home.warehouse))
     # One read of the rows and their fingerprint: the run date changes as-of details, so most days the
     # export changes and is written (reading a fingerprint first, then the rows, cost a second read).
-    parts, digests, fingerprint = state.export_parts(home.state_db)
-    rows = ExportRows(parts, digests)  # the files' columns straight from the rows as read, no dict per row
-    csv_path, xlsx_path, _ = refresh_export(rows, out_dir, fingerprint)
+    # Only the rows of the parts that the files there do not hold already are read.
+    read = state.export_parts(home.state_db, reusable(out_dir))
+    rows = ExportRows(read, lambda: state.export_parts(home.state_db))  # the files' columns from the rows as read
+    csv_path, xlsx_path, _ = refresh_export(rows, out_dir, read.fingerprint)
     n = len(rows)
     sent = digest.after_run(home, run_date)
     return (

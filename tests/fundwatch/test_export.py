@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 from decimal import Decimal
 
 import openpyxl
@@ -203,9 +205,9 @@ def test_the_daily_export_from_the_rows_as_read_is_the_export_of_the_rows(tmp_pa
     db = tmp_path / "state.sqlite"
     state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=_payment_findings(3 * state.EXPORT_PART))
     rows, fingerprint = state.export_snapshot(db)
-    parts, digests, same_fingerprint = state.export_parts(db)
-    table = ExportRows(parts, digests)
-    assert same_fingerprint == fingerprint and sum(map(len, parts)) == len(rows) and len(parts) > 1
+    read = state.export_parts(db)
+    parts, table = read.parts, ExportRows(read)
+    assert read.fingerprint == fingerprint and sum(map(len, parts)) == len(rows) and len(parts) > 1
     ends = ("000", "400", "800", "c00")
     assert all(p[-1][0].endswith(ends) or len(p) == state.EXPORT_PART_MAX for p in parts[:-1])
     assert not any(r[0].endswith(ends) for p in parts for r in p[:-1])
@@ -219,14 +221,25 @@ def test_the_daily_export_from_the_rows_as_read_is_the_export_of_the_rows(tmp_pa
     assert from_dicts[0].read_bytes() == from_table[0].read_bytes()
     assert _sheet_contents(from_dicts[1]) == _sheet_contents(from_table[1])
     with pytest.raises(ValueError, match="at least one row"):
-        ExportRows([parts[0], []])
+        ExportRows(dataclasses.replace(read, parts=[parts[0], []], sizes=[len(parts[0]), 0], digests=read.digests[:2]))
 
 
-def test_a_day_writes_again_only_the_parts_of_the_export_that_changed(tmp_path, monkeypatch):
+def _fingerprinted(findings: list[dict]) -> list[dict]:
+    """The findings with a ``content_hash`` of their attributes, as the pipeline gives them."""
+    def attributes(f: dict) -> str:
+        return repr([f[k] for k in sorted(f) if k not in ("evidence", "content_hash")])
+
+    return [{**f, "content_hash": hashlib.md5(attributes(f).encode()).hexdigest() + ":e"} for f in findings]
+
+
+@pytest.mark.parametrize("fingerprints", [False, True], ids=["attributes", "content_hash"])
+def test_a_day_writes_again_only_the_parts_of_the_export_that_changed(tmp_path, monkeypatch, fingerprints):
     """The next day's export copies the parts whose rows did not change from the files the day before
-    wrote (the CSV's lines, the sheet's deflated rows) and builds only the others: its files hold what
-    an export of the same rows into an empty folder holds. Files changed by hand since, or a stamp
-    that does not fit them, are never copied from."""
+    wrote (the CSV's lines, the sheet's deflated rows) and builds only the others, reading only their
+    rows from the state: its files hold what an export of the same rows into an empty folder holds.
+    A part's rows are known by their findings' fingerprints (content_hash, as the pipeline records
+    them), else by their attributes; by first_seen and status too. Files changed by hand since, or a
+    stamp that does not fit them, are never copied from."""
     from datetime import date
 
     from fundwatch import export, state
@@ -234,13 +247,15 @@ def test_a_day_writes_again_only_the_parts_of_the_export_that_changed(tmp_path, 
 
     db = tmp_path / "state.sqlite"
     monkeypatch.setattr(export, "BESIDE_MIN_ROWS", 1)  # the CSV by its child process, as at scale
-    findings = _payment_findings(6 * state.EXPORT_PART)
-    state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=findings)
+    mark = _fingerprinted if fingerprints else list
+    findings = _payment_findings(12 * state.EXPORT_PART)
+    state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=mark(findings))
     out = tmp_path / "out"
 
     def export_now(folder):
-        parts, digests, fingerprint = state.export_parts(db)
-        return export.refresh_export(ExportRows(parts, digests), folder, fingerprint), parts
+        read = state.export_parts(db, export.reusable(folder))
+        rows = ExportRows(read, lambda: state.export_parts(db))
+        return export.refresh_export(rows, folder, read.fingerprint), read.parts
 
     built = []
     real = export._rows_xml
@@ -248,12 +263,17 @@ def test_a_day_writes_again_only_the_parts_of_the_export_that_changed(tmp_path, 
     (csv_path, xlsx_path, written), parts = export_now(out)
     assert written and len(built) == len(parts) > 4
     # The next day: one finding closes, two new ones fire, one amount moves: a few parts change.
+    # The next day: one finding closes, two new ones fire, one amount moves, one is confirmed: a few
+    # parts change, and only their rows are read.
     findings = [f for f in findings if f["subject_key"] != "TX00100"] + _payment_findings(2, start=90_000)
     findings[3000]["amount_at_risk"] = Decimal("1.23")
-    state.record_run(db, run_id="r2", run_date=date(2021, 5, 1), findings=findings)
+    state.record_run(db, run_id="r2", run_date=date(2021, 5, 1), findings=mark(findings))
+    state.add_decision(db, finding_id=state.finding_id("PAY_LATE", "payment", findings[5000]["subject_key"]),
+                       action="confirmed", comment="已核实", username="li")
     built.clear()
     (_, _, written), parts = export_now(out)
-    assert written and 1 <= len(built) <= 4 and len(parts) > 4
+    assert written and 1 <= len(built) <= 5 and len(parts) > 4
+    assert sum(p is not None for p in parts) == len(built)
     fresh, _ = export_now(tmp_path / "fresh")
     assert csv_path.read_bytes() == fresh[0].read_bytes()
     assert _sheet_contents(xlsx_path) == _sheet_contents(fresh[1])
@@ -262,13 +282,53 @@ def test_a_day_writes_again_only_the_parts_of_the_export_that_changed(tmp_path, 
     assert [r[0] for r in got] == [row["finding_id"] for row in state.export_rows(db)]
     # Touched by hand (a clerk saved it): the next export copies nothing from it.
     findings[10]["amount_at_risk"] = Decimal("4.56")
-    state.record_run(db, run_id="r3", run_date=date(2021, 5, 2), findings=findings)
+    state.record_run(db, run_id="r3", run_date=date(2021, 5, 2), findings=mark(findings))
     with xlsx_path.open("ab") as fh:
         fh.write(b"\0")
     built.clear()
     export_now(out)
-    assert len(built) == len(state.export_parts(db)[0])
+    assert len(built) == len(state.export_parts(db).parts)
     assert _sheet_contents(xlsx_path) == _sheet_contents(export_now(tmp_path / "fresh3")[0][1])
+
+
+def test_a_part_not_read_is_read_again_when_needed_and_only_from_the_same_findings(tmp_path):
+    """A part the files there hold is not read (``reusable``); when the export needs it after all (the
+    first amount of the day changes the workbook's styles, so no deflated row can be copied), every
+    part is read again, and the export is that of the rows. A state changed in between stops it."""
+    from datetime import date
+
+    from fundwatch import export, state
+    from fundwatch.export import ExportRows
+
+    db = tmp_path / "state.sqlite"
+    findings = [{**f, "amount_at_risk": None} for f in _payment_findings(3 * state.EXPORT_PART)]
+    state.record_run(db, run_id="r1", run_date=date(2021, 4, 30), findings=_fingerprinted(findings))
+    out = tmp_path / "out"
+    read = state.export_parts(db)
+    export.refresh_export(ExportRows(read), out, read.fingerprint)
+    findings[7]["amount_at_risk"] = Decimal("8.00")
+    state.record_run(db, run_id="r2", run_date=date(2021, 5, 1), findings=_fingerprinted(findings))
+    read = state.export_parts(db, export.reusable(out))
+    assert read.has_amounts and None in read.parts
+    rereads = []
+
+    def reread():
+        rereads.append(1)
+        return state.export_parts(db)
+
+    export.refresh_export(ExportRows(read, reread), out, read.fingerprint)
+    assert rereads == [1]
+    fresh = state.export_parts(db)
+    export.refresh_export(ExportRows(fresh), tmp_path / "fresh", fresh.fingerprint)
+    assert (out / "findings.csv").read_bytes() == (tmp_path / "fresh" / "findings.csv").read_bytes()
+    assert _sheet_contents(out / "findings.xlsx") == _sheet_contents(tmp_path / "fresh" / "findings.xlsx")
+    # Between the two reads a finding was dismissed: nothing is written from rows of two states.
+    read = state.export_parts(db, frozenset(read.digests))
+    assert all(p is None for p in read.parts)
+    state.add_decision(db, finding_id=state.finding_id("PAY_LATE", "payment", findings[9]["subject_key"]),
+                       action="dismissed", comment="已补发", username="li")
+    with pytest.raises(RuntimeError, match="run again"):
+        ExportRows(read, lambda: state.export_parts(db)).columns([0])
 
 
 def test_crc32_combine_is_zlibs():
