@@ -649,8 +649,11 @@ STAMP = ".findings.export.json"  # beside the export: what it holds (fingerprint
 
 
 def _stamp(fingerprint: str, paths: Sequence[Path]) -> dict:
-    """The rows' fingerprint, this module's own (how they are written) and each file as it was written."""
-    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    """The rows' fingerprint, the code's (this module: how they are written; ``fundwatch.state``: how
+    they are read, what a part's digest stands for) and each file as it was written."""
+    from fundwatch import state
+
+    code = hashlib.sha256(Path(__file__).read_bytes() + b"\0" + Path(state.__file__).read_bytes()).hexdigest()
     files = {}
     for p in paths:
         st = p.stat()
