@@ -656,7 +656,8 @@ def record_run(path: Path, *, run_id: str, run_date: date,
     ValueError and nothing is written. A finding may also come with its attributes and
     ``evidence_as_stored`` (True) instead of its evidence: the state must hold it with a ``content_hash``
     whose evidence part (after the ``:``) is the same as the one it comes with (else ValueError), and its
-    stored evidence is kept.
+    stored evidence is kept. From the pipeline a finding comes already as the row the state writes
+    (:class:`FindingRow`; the evidence None for the evidence as stored), with the same rules.
 
     ``findings`` is consumed as a stream: ``batch`` findings at a time are written inside the one
     transaction, so memory does not grow with the number of findings (a finding listed twice
@@ -690,6 +691,14 @@ def record_run(path: Path, *, run_id: str, run_date: date,
         conn.close()
     return RunSummary(run_date=date.fromisoformat(day), new=new, still_open=firing - new,
                       closed=closed)
+
+
+class FindingRow(tuple):
+    """A finding already as the parameters of ``_UPSERT`` (``_finding_row``'s tuple: its id first, the
+    amount as 2-place text at index 8, the evidence JSON at 12, None for the evidence as stored, then
+    its content_hash), as ``fundwatch.pipeline.iter_findings`` reads it: recorded as it is."""
+
+    __slots__ = ()
 
 
 def _finding_row(f: Mapping) -> tuple:
@@ -847,7 +856,9 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
         rows: list[tuple] = []
         stored: list[tuple[str, str]] = []
         for f in islice(it, batch):
-            if _as_stored(f):
+            if type(f) is FindingRow:
+                rows.append(f)
+            elif _as_stored(f):
                 stored.append((f["finding_id"], f["content_hash"]))
             else:
                 rows.append(_finding_row(f))

@@ -314,9 +314,9 @@ def test_the_next_day_reads_again_only_the_evidence_of_findings_that_changed(bui
 
     stale = sorted(known)[0]
     got = list(iter_findings(built_home.warehouse, {**known, stale: "0" * 32 + ":" + "0" * 32}, batch=3))
-    whole = [f for f in got if "rule_id" in f]
-    assert len(got) == len(known) and len(whole) == 1 and whole[0]["content_hash"] == known[stale]
-    assert whole[0]["evidence_json"] == rows[stale]["evidence"]
+    whole = [f for f in got if isinstance(f, state.FindingRow)]  # the row the state writes, its hash last
+    assert len(got) == len(known) and len(whole) == 1 and whole[0][-1] == known[stale]
+    assert whole[0][0] == stale and whole[0][12] == rows[stale]["evidence"]
 
     next_day = RUN_DATE + timedelta(days=1)
     state.record_run(db, run_id="t2", run_date=next_day, findings=iter_findings(built_home.warehouse, known))
@@ -348,9 +348,10 @@ def test_a_finding_whose_evidence_is_the_same_is_recorded_without_reading_it_aga
                      ["f" * 32 + ":" + evidence, moved])
     conn.close()
     known = state.content_hashes(db)
-    got = [f for f in iter_findings(built_home.warehouse, known) if "rule_id" in f]
-    assert [(f["content_hash"], f.get("evidence_as_stored")) for f in got] == [(attributes + ":" + evidence, True)]
-    assert "evidence_json" not in got[0] and got[0]["detail"] == rows[moved]["detail"]
+    # As the row the state writes (state.FindingRow): its evidence None (as stored), its hash last.
+    got = [f for f in iter_findings(built_home.warehouse, known) if isinstance(f, state.FindingRow)]
+    assert [(f[0], f[12], f[-1]) for f in got] == [(moved, None, attributes + ":" + evidence)]
+    assert got[0][11] == rows[moved]["detail"]
 
     # The state holding other evidence than the one the finding comes with: refused.
     refused = tmp_path / "refused.sqlite"
@@ -362,7 +363,7 @@ def test_a_finding_whose_evidence_is_the_same_is_recorded_without_reading_it_aga
     conn.close()
     with pytest.raises(ValueError, match="evidence as stored"):
         state.record_run(refused, run_id="t2", run_date=RUN_DATE + timedelta(days=1),
-                         findings=iter([{**got[0]}]))
+                         findings=iter([got[0]]))
 
     next_day = RUN_DATE + timedelta(days=1)
     state.record_run(db, run_id="t2", run_date=next_day, findings=iter_findings(built_home.warehouse, known))
