@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -648,12 +649,18 @@ def refresh_export(rows: Sequence[dict], out_dir: Path, fingerprint: str) -> tup
 STAMP = ".findings.export.json"  # beside the export: what it holds (fingerprint, the files as written, their parts)
 
 
-def _stamp(fingerprint: str, paths: Sequence[Path]) -> dict:
-    """The rows' fingerprint, the code's (this module: how they are written; ``fundwatch.state``: how
-    they are read, what a part's digest stands for) and each file as it was written."""
+@functools.cache
+def _code() -> str:
+    """The code's hash: this module (how the files are written) and ``fundwatch.state`` (how the rows
+    are read, what a part's digest stands for), as this process loaded them."""
     from fundwatch import state
 
-    code = hashlib.sha256(Path(__file__).read_bytes() + b"\0" + Path(state.__file__).read_bytes()).hexdigest()
+    return hashlib.sha256(Path(__file__).read_bytes() + b"\0" + Path(state.__file__).read_bytes()).hexdigest()
+
+
+def _stamp(fingerprint: str, paths: Sequence[Path]) -> dict:
+    """The rows' fingerprint, the code's (``_code``) and each file as it was written."""
+    code = _code()
     files = {}
     for p in paths:
         st = p.stat()

@@ -1062,11 +1062,10 @@ _EXPORT_ORDER = "FROM findings f WHERE f.is_open = 1{only} ORDER BY f.rule_id, f
 # findings 0.8 s against 2.0 s): its id, its fingerprint (``content_hash``: its attributes, as
 # ``record_run`` trusts it too), first_seen and status; a finding stored without a fingerprint brings
 # its attributes instead (``extra``).
-_EXPORT_KEY = (f"f.finding_id, f.content_hash, CASE WHEN f.content_hash IS NULL THEN json_array("
-               f"{', '.join('f.' + c for c in _FINDING_COLUMNS)}) END, f.first_seen, {STATUS_SQL}")
+_EXTRA = f"CASE WHEN f.content_hash IS NULL THEN json_array({', '.join('f.' + c for c in _FINDING_COLUMNS)}) END"
+_EXPORT_KEY = f"f.finding_id, f.content_hash, {_EXTRA}, f.first_seen, {STATUS_SQL}"
 # A row of the export (EXPORT_COLUMNS), then the two columns of its key that it lacks.
-_EXPORT_ROW = (f"{', '.join('f.' + c for c in EXPORT_COLUMNS[:-1])}, {STATUS_SQL}, f.content_hash, "
-               f"CASE WHEN f.content_hash IS NULL THEN json_array({', '.join('f.' + c for c in _FINDING_COLUMNS)}) END")
+_EXPORT_ROW = f"{', '.join('f.' + c for c in EXPORT_COLUMNS[:-1])}, {STATUS_SQL}, f.content_hash, {_EXTRA}"
 _FIRST_SEEN, _STATUS = EXPORT_COLUMNS.index("first_seen"), EXPORT_COLUMNS.index("status")
 
 
@@ -1106,13 +1105,23 @@ def export_parts(path: Path, known: Container[str] = ()) -> ExportParts:
     one snapshot of the state."""
     conn = connect(path)
     conn.row_factory = None
+
+    def read_rows(ids: list[str] | None = None) -> list[tuple]:
+        """The export's rows (those of ``ids``, else all), checked to be the rows of those keys."""
+        only = "" if ids is None else " AND f.finding_id IN (SELECT value FROM json_each(?))"
+        got = conn.execute(f"SELECT {_EXPORT_ROW} {_EXPORT_ORDER.format(only=only)}",
+                           () if ids is None else (json.dumps(ids),)).fetchall()
+        if ids is not None and [r[0] for r in got] != ids:
+            raise RuntimeError("export_parts: the rows read differ from their keys")
+        return got
+
     try:
         conn.execute("BEGIN")  # a read transaction: every read below sees the same state
         if known:
             keys = conn.execute(f"SELECT {_EXPORT_KEY} {_EXPORT_ORDER.format(only='')}").fetchall()
             rows = None
         else:
-            rows = conn.execute(f"SELECT {_EXPORT_ROW} {_EXPORT_ORDER.format(only='')}").fetchall()
+            rows = read_rows()
             keys = [_export_key(r) for r in rows]
         bounds, start = [], 0
         for end in [i + 1 for i, k in enumerate(keys) if k[0].endswith(_PART_ENDS)] + [len(keys)]:
@@ -1130,17 +1139,12 @@ def export_parts(path: Path, known: Container[str] = ()) -> ExportParts:
             parts = [None] * len(bounds)
             wanted = [k for k, d in enumerate(digests) if d not in known]
             if 2 * sum(bounds[k][1] - bounds[k][0] for k in wanted) > len(keys):  # most of them: all at once
-                rows = conn.execute(f"SELECT {_EXPORT_ROW} {_EXPORT_ORDER.format(only='')}").fetchall()
+                rows = read_rows()
                 if [r[0] for r in rows] != [k[0] for k in keys]:
                     raise RuntimeError("export_parts: the rows read differ from their keys")
                 parts, wanted = [rows[a:b] for a, b in bounds], []
             if wanted:
-                ids = [keys[i][0] for k in wanted for i in range(*bounds[k])]
-                got = conn.execute(f"SELECT {_EXPORT_ROW} "
-                                   + _EXPORT_ORDER.format(only=" AND f.finding_id IN (SELECT value FROM json_each(?))"),
-                                   (json.dumps(ids),)).fetchall()
-                if [r[0] for r in got] != ids:
-                    raise RuntimeError("export_parts: the rows read differ from their keys")
+                got = read_rows([keys[i][0] for k in wanted for i in range(*bounds[k])])
                 at = 0
                 for k in wanted:
                     a, b = bounds[k]
