@@ -459,6 +459,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             r.is_open, r.closed_on, r.content_hash
         FROM finding_rows r;
     """ + _FINDINGS_TRIGGERS),
+    ("0011_findings_closed_on", """
+        -- The findings a day closed are counted by their closed_on (record_run's summary, the digest):
+        -- without an index that read every finding (0.7 s at 380,000). Only closed findings have one.
+        CREATE INDEX findings_closed_on ON finding_rows(closed_on) WHERE closed_on IS NOT NULL;
+    """),
 )
 
 # SQL expression: a finding's status from its latest decision (alias f for findings).
@@ -682,9 +687,10 @@ def record_run(path: Path, *, run_id: str, run_date: date,
                 held = Held(conn, day)
                 findings = findings(held)
             firing = _record(conn, run_id, day, findings, batch, held)
-            new = conn.execute(  # _fired: what fires on the day (its finding_history)
-                "SELECT count(*) FROM finding_rows WHERE first_seen = ? AND finding_id IN "
-                "(SELECT finding_id FROM _fired)", (day,)).fetchone()[0]
+            # New: first seen on the day. Such a finding fires on it (first_seen is its earliest date;
+            # one that no longer fires on a date recorded again has it recomputed without that date),
+            # so the index on first_seen counts them alone (not one lookup per finding firing).
+            new = conn.execute("SELECT count(*) FROM finding_rows WHERE first_seen = ?", (day,)).fetchone()[0]
             closed = conn.execute("SELECT count(*) FROM finding_rows WHERE closed_on = ?",
                                   (day,)).fetchone()[0]
     finally:
