@@ -802,8 +802,9 @@ class Held(Mapping[str, str]):
 
 
     def _unchanged_open(self, pairs: list[tuple[str, str]], daily: list[tuple]) -> list[tuple[str, str]]:
-        """On a new latest date: set aside the findings open on the latest date before it (they fired
-        then) that fire again with the same fingerprint, and return the other pairs. Those set aside
+        """On a new latest date (the first run too): set aside the findings open on the latest date
+        before it (they fired then) that fire again with the same fingerprint, and return the other
+        pairs. Those set aside
         need no write at all: an open finding's dates, open span and attributes stay as they are (its
         last_seen is the latest run date by definition, its amount is in its fingerprint). The findings
         open before that do not fire go into ``_stopped`` (they close), and the day's history_daily is
@@ -814,8 +815,8 @@ class Held(Mapping[str, str]):
         the day's counts over every firing finding took ~2.5 s of a ~6 s export stage (2026-12-07)."""
         conn = self._conn
         latest = conn.execute("SELECT max(run_date) FROM runs").fetchone()[0]
-        if latest is None or self.day is None or self.day <= latest:
-            return pairs  # the first run, a date recorded again or late: every firing finding is written
+        if self.day is None or (latest is not None and self.day <= latest):
+            return pairs  # a date recorded again or late: every firing finding is written
         if sum(r[-1] for r in daily) != len(pairs):
             raise ValueError(f"the day's counts ({sum(r[-1] for r in daily)}) are not those of its "
                              f"findings ({len(pairs)})")
@@ -970,7 +971,7 @@ def _record(conn: sqlite3.Connection, run_id: str, day: str, findings: Iterable[
     # A new latest date recorded by its differences (``Held._unchanged_open``): _fired holds only what
     # fires and is not open unchanged, _stopped what was open and does not fire.
     by_difference = held is not None and held.daily is not None
-    if by_difference and not (latest_before is not None and day > latest_before):
+    if by_difference and not (latest_before is None or day > latest_before):
         raise RuntimeError("a run recorded by its differences must be of a new latest date")
     # Those recorded as stored only widen their dates (one column at a time: an UPDATE that assigns
     # first_seen rewrites its index entry even to the same value). last_seen is kept for closed
