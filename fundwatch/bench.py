@@ -198,7 +198,11 @@ def _bound(stage: str, home: Home, inbox: Path) -> dict | None:
         import shutil
 
         shutil.copyfile(home.warehouse, copy)
-        with duckdb.connect(str(copy)) as con:
+        from ingestion.load import connect, warehouse_row_group_size
+
+        # with the row groups the pipeline's dbt uses (the load's: fundwatch.dbt_cli), so that neither
+        # pays a merge of the other's
+        with connect(copy, warehouse_row_group_size(copy)) as con:
             for k in order:
                 n = nodes[k]
                 sql = n.get("compiled_code")

@@ -32,6 +32,9 @@ _BIN_DIR = Path(sys.executable).parent
 # --vars change, and the macro fw_run_date() reads this variable only while executing, so a new day
 # keeps the partial parse (target/partial_parse.msgpack) of the day before.
 RUN_DATE_ENV = "FUNDWATCH_RUN_DATE"
+# The rows per row group dbt attaches the warehouse with (fundwatch.dbt_cli), when the last load chose
+# other than DuckDB's default (ingestion.load: recorded in the warehouse).
+ROW_GROUP_ENV = "FUNDWATCH_ROW_GROUP_SIZE"
 
 
 class WarehouseError(RuntimeError):
@@ -49,6 +52,11 @@ def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path, run_date: date | 
     env.pop(RUN_DATE_ENV, None)  # never a date inherited from the caller's environment
     if run_date is not None:
         env[RUN_DATE_ENV] = run_date.isoformat()
+    env.pop(ROW_GROUP_ENV, None)
+    from ingestion.load import warehouse_row_group_size
+
+    if rows := warehouse_row_group_size(warehouse):
+        env[ROW_GROUP_ENV] = str(rows)
     env.update(
         FUNDWATCH_WAREHOUSE=warehouse.name if relative else str(warehouse),
         DBT_TARGET_PATH=str(target_dir),
@@ -306,9 +314,9 @@ def _raw_state(warehouse: Path) -> tuple[dict[str, str | None], dict | None]:
 
 
 def _record_last_build(warehouse: Path, fingerprint: str, run_date: date, raw: dict[str, str | None]) -> None:
-    import duckdb
+    from ingestion.load import connect, warehouse_row_group_size
 
-    with duckdb.connect(str(warehouse)) as con:
+    with connect(warehouse, warehouse_row_group_size(warehouse)) as con:
         con.execute("create schema if not exists incremental")
         con.execute(f"create or replace table {_LAST_BUILD} as select ?::varchar as fingerprint, "
                     "?::date as run_date, ?::varchar as raw", [fingerprint, run_date, json.dumps(raw)])

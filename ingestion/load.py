@@ -66,8 +66,13 @@ WORKERS = 2
 # 7.1 -> 5.1 s. DuckDB merges small row groups later (up to 100 a checkpoint, in dbt's builds: +1 s
 # at 1M), so bigger files, whose rows skip the WAL anyway, keep the default (at 10M the merges cost
 # dbt's first build after the load some 5 s). README, Measurements.
+# The size the load chose is recorded in the warehouse (raw_history.storage) and every later writer
+# (dbt's build: fundwatch.dbt_cli; fundwatch.warehouse) attaches it with the same: any checkpoint of a
+# connection of DuckDB's default size merges the small row groups of every table, changed or not
+# (1.2 s at 1M, in dbt's build), and dbt's own tables of a small inbox build faster in small groups.
 SMALL_ROW_GROUP = 16_384
 SMALL_FILES_BYTES = 16 << 20
+DEFAULT_ROW_GROUP = 122_880  # DuckDB's
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,24 @@ def row_group_size(entries: list[Entry]) -> int | None:
     return SMALL_ROW_GROUP if sizes and sum(sizes) < SMALL_FILES_BYTES * len(sizes) else None
 
 
-def _connect(warehouse: Path, rows_per_group: int | None) -> duckdb.DuckDBPyConnection:
+def recorded_row_group_size(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The rows per row group the last load wrote (raw_history.storage) when not DuckDB's default,
+    else None (a warehouse loaded before the record, or never)."""
+    known = con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'raw_history' "
+                        "AND table_name = 'storage'").fetchone()
+    row = con.execute("SELECT max(row_group_size) FROM raw_history.storage").fetchone() if known else None
+    return row[0] if row and row[0] and row[0] != DEFAULT_ROW_GROUP else None
+
+
+def warehouse_row_group_size(warehouse: Path) -> int | None:
+    """``recorded_row_group_size`` of the warehouse file (None if there is none yet)."""
+    if not Path(warehouse).exists():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return recorded_row_group_size(con)
+
+
+def connect(warehouse: Path, rows_per_group: int | None) -> duckdb.DuckDBPyConnection:
     """A connection whose default database is ``warehouse`` (named as ``duckdb.connect`` would name
     it), attached with row groups of ``rows_per_group`` rows (None: DuckDB's default) and spilling
     into its ``.tmp``."""
@@ -238,7 +260,8 @@ def load_inbox(inbox: Path, warehouse: Path, *, run_id: str, loaded_at: datetime
     entries = walk_inbox(Path(inbox))
     warehouse = Path(warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(warehouse, row_group_size(entries))
+    rows_per_group = row_group_size(entries)
+    con = connect(warehouse, rows_per_group)
     try:
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
         con.execute("SET enable_progress_bar = false")
@@ -247,6 +270,8 @@ def load_inbox(inbox: Path, warehouse: Path, *, run_id: str, loaded_at: datetime
         # inbox would rewrite the growing tables again and again); each file still commits alone.
         con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         ctx = start_run(con, run, limits or Limits(), progress)
+        con.execute("DELETE FROM raw_history.storage")
+        con.execute("INSERT INTO raw_history.storage VALUES (?)", [rows_per_group or DEFAULT_ROW_GROUP])
         say(f"收件箱 {inbox}：{len(entries)} 个文件 / files")
         unchanged = 0
         with _recorders(ctx) as record:

@@ -76,6 +76,9 @@ HISTORY = (
     """CREATE TABLE IF NOT EXISTS raw_history.total_checks (file_sha256 VARCHAR, source_row INTEGER,
         column_name VARCHAR, stated_total DECIMAL(18,2), computed_total DECIMAL(18,2))""",
     "CREATE TABLE IF NOT EXISTS raw_history.state (needs_rebuild BOOLEAN)",
+    # the rows per row group the last load wrote (ingestion.load.row_group_size): every writer after it
+    # attaches the warehouse with as many (ingestion.load.connect), so that no checkpoint merges them
+    "CREATE TABLE IF NOT EXISTS raw_history.storage (row_group_size INTEGER)",
     # what each path's file looked like (os.stat) when its version in force was last read: a file that
     # still looks the same is not read again (ingestion.history.unchanged_on_disk)
     """CREATE TABLE IF NOT EXISTS raw_history.path_stat (source_file VARCHAR PRIMARY KEY, file_sha256 VARCHAR,
