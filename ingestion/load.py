@@ -63,9 +63,8 @@ WORKERS = 2
 # second time at the checkpoint. A load of an inbox whose files are on average smaller than
 # SMALL_FILES_BYTES (about a row group of a payments CSV) writes row groups of SMALL_ROW_GROUP rows,
 # so that most of a file's rows skip the WAL: at 1M payments (files of 35,000-75,000 rows) the load
-# 7.1 -> 5.1 s. DuckDB merges small row groups later (up to 100 a checkpoint, in dbt's builds: +1 s
-# at 1M), so bigger files, whose rows skip the WAL anyway, keep the default (at 10M the merges cost
-# dbt's first build after the load some 5 s). README, Measurements.
+# 7.1 -> 5.1 s. Bigger files, whose rows skip the WAL anyway, keep the default: at 10M dbt's models
+# built in groups of 16,384 rows took 108 s against 101 s (README, Measurements).
 # The size the load chose is recorded in the warehouse (raw_history.storage) and every later writer
 # (dbt's build: fundwatch.dbt_cli; fundwatch.warehouse) attaches it with the same: any checkpoint of a
 # connection of DuckDB's default size merges the small row groups of every table, changed or not
