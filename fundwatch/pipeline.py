@@ -209,9 +209,8 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
     it is not read again (``state.record_run`` records it as stored); when ``known`` is the state's own
     (``state.Held``, as ``record_run`` gives it), all of them are handed over at once (``Held.offer``,
     with the day's counts, ``DAILY_SQL``, from the same read) and none is yielded. One whose stored
-    fingerprint has the
-    same evidence part comes with its attributes and no evidence (None: the evidence as stored), which is
-    not read again either. Streams, so that a day with hundreds of thousands of findings never
+    fingerprint has the same evidence part comes with its attributes and no evidence (None: the evidence
+    as stored), which is not read again either. Streams, so that a day with hundreds of thousands of findings never
     holds them all as Python objects (``state.record_run`` writes them batch by batch); DuckDB's own memory
     is capped too.
     """
