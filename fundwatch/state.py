@@ -831,10 +831,11 @@ class Held(Mapping[str, str]):
                 rest.append(pair)
         if any(fid in unchanged for fid, _ in rest):
             raise ValueError("a finding is listed twice among the fingerprints offered")
-        firing = unchanged.union(fid for fid, _ in rest)
+        others = {fid for fid, _ in rest}
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS _stopped (finding_id TEXT PRIMARY KEY) WITHOUT ROWID")
         conn.execute("DELETE FROM _stopped")
-        conn.executemany("INSERT INTO _stopped VALUES (?)", ((fid,) for fid in open_ if fid not in firing))
+        conn.executemany("INSERT INTO _stopped VALUES (?)",
+                         ((fid,) for fid in open_ if fid not in unchanged and fid not in others))
         # In the order SQLite's GROUP BY gives them (NULL first, then by code point: UTF-8's byte order).
         self.daily = sorted(daily, key=lambda r: [(v is not None, v) for v in r[:-1]])
         self.offered += len(unchanged)
@@ -1185,11 +1186,12 @@ def export_parts(path: Path, known: Container[str] = ()) -> ExportParts:
     conn = connect(path)
     conn.row_factory = None
 
-    def read_rows(ids: list[str] | None = None) -> list[tuple]:
-        """The export's rows (those of ``ids``, else all), checked to be the rows of those keys."""
-        only = "" if ids is None else " AND f.finding_id IN (SELECT value FROM json_each(?))"
+    def read_rows(ids: list[str] | None = None, *, every: bool = False) -> list[tuple]:
+        """The export's rows of the findings ``ids`` (of all findings if ``every``, else the ids are
+        the findings read), checked to be those, in that order; without ``ids``, every row unchecked."""
+        only = "" if ids is None or every else " AND f.finding_id IN (SELECT value FROM json_each(?))"
         got = conn.execute(f"SELECT {_EXPORT_ROW} {_EXPORT_ORDER.format(only=only)}",
-                           () if ids is None else (json.dumps(ids),)).fetchall()
+                           (json.dumps(ids),) if only else ()).fetchall()
         if ids is not None and [r[0] for r in got] != ids:
             raise RuntimeError("export_parts: the rows read differ from their keys")
         return got
@@ -1218,9 +1220,7 @@ def export_parts(path: Path, known: Container[str] = ()) -> ExportParts:
             parts = [None] * len(bounds)
             wanted = [k for k, d in enumerate(digests) if d not in known]
             if 2 * sum(bounds[k][1] - bounds[k][0] for k in wanted) > len(keys):  # most of them: all at once
-                rows = read_rows()
-                if [r[0] for r in rows] != [k[0] for k in keys]:
-                    raise RuntimeError("export_parts: the rows read differ from their keys")
+                rows = read_rows([k[0] for k in keys], every=True)
                 parts, wanted = [rows[a:b] for a, b in bounds], []
             if wanted:
                 got = read_rows([keys[i][0] for k in wanted for i in range(*bounds[k])])

@@ -42,21 +42,20 @@ class WarehouseError(RuntimeError):
 
 
 def _dbt_env(warehouse: Path, target_dir: Path, log_dir: Path, run_date: date | None = None,
-             relative: bool = True) -> dict[str, str]:
+             relative: bool = True, row_group_size: int | None = None) -> dict[str, str]:
     """dbt's environment. The warehouse is named relative to the folder dbt runs in (``_run``'s
     ``cwd=warehouse.parent``): the path is part of the profile, whose every value dbt hashes to decide
     whether its saved parse still holds, so an absolute path would make a home copied, restored or
     moved elsewhere (and every new home) parse the whole project again (~5 s); a relative one keeps
-    the profile the same for every home, and a home can start from the parse of another (``_shared_dir``)."""
+    the profile the same for every home, and a home can start from the parse of another (``_shared_dir``).
+    ``row_group_size``: the warehouse's recorded one (``ingestion.load``), for ``fundwatch.dbt_cli``."""
     env = dict(os.environ)
     env.pop(RUN_DATE_ENV, None)  # never a date inherited from the caller's environment
     if run_date is not None:
         env[RUN_DATE_ENV] = run_date.isoformat()
     env.pop(ROW_GROUP_ENV, None)
-    from ingestion.load import warehouse_row_group_size
-
-    if rows := warehouse_row_group_size(warehouse):
-        env[ROW_GROUP_ENV] = str(rows)
+    if row_group_size:
+        env[ROW_GROUP_ENV] = str(row_group_size)
     env.update(
         FUNDWATCH_WAREHOUSE=warehouse.name if relative else str(warehouse),
         DBT_TARGET_PATH=str(target_dir),
@@ -246,7 +245,7 @@ def dbt_build(home: Home, run_date: date) -> None:
     incremental_of = target_dir / _INCREMENTAL_OF
     full_refresh = (not incremental_of.exists() or incremental_of.read_text(encoding="utf-8") != fingerprint)
     before = _previous_manifest(target_dir, fingerprint)
-    raw, last = _raw_state(home.warehouse)
+    raw, last, row_group_size = _raw_state(home.warehouse)
     select = None
     if before is not None and last is not None and last["fingerprint"] == fingerprint and not (
             full_refresh or unit_tests):
@@ -259,7 +258,7 @@ def dbt_build(home: Home, run_date: date) -> None:
     (target_dir / "run_results.json").unlink(missing_ok=True)  # what this run writes, not an earlier run's
     if full_refresh:
         incremental_of.unlink(missing_ok=True)
-    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
+    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date, row_group_size=row_group_size)
     args = _dbt_args(["build", *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
                       *(["--full-refresh"] if full_refresh else []),
                       *(["--select", *select] if select else [])], target_dir, log_dir)
@@ -281,7 +280,7 @@ def dbt_build(home: Home, run_date: date) -> None:
         _share(fingerprint, _SHARED_UNIT_TESTS, None)
     if select and before is not None:
         _keep_compiled_sql(target_dir / "manifest.json", before)
-    _record_last_build(home.warehouse, fingerprint, run_date, raw)
+    _record_last_build(home.warehouse, fingerprint, run_date, raw, row_group_size)
     built = {"run_date": run_date.isoformat(), "fingerprint": fingerprint}
     (target_dir / _BUILT).write_text(json.dumps(built), encoding="utf-8")
 
@@ -294,29 +293,33 @@ _LAST_BUILD = "incremental.fw_last_build"
 _RUN_DATE_MACRO = "macro.fundwatch.fw_run_date"
 
 
-def _raw_state(warehouse: Path) -> tuple[dict[str, str | None], dict | None]:
+def _raw_state(warehouse: Path) -> tuple[dict[str, str | None], dict | None, int | None]:
     """The signature of every relation of the raw schema (``ingestion.schema.raw_signatures``; None when
-    it cannot be read), and the record of the last successful build (None if there is none)."""
+    it cannot be read), the record of the last successful build (None if there is none) and the
+    row-group size the last load recorded (``ingestion.load.recorded_row_group_size``)."""
     import duckdb
 
     if not warehouse.exists():
-        return {}, None
+        return {}, None, None
+    from ingestion.load import recorded_row_group_size
     from ingestion.schema import raw_signatures
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         raw = raw_signatures(con)
+        row_group_size = recorded_row_group_size(con)
         known = con.execute("select 1 from information_schema.tables where table_schema = 'incremental' "
                             "and table_name = 'fw_last_build'").fetchone()
         last = con.execute(f"select fingerprint, run_date, raw from {_LAST_BUILD}").fetchone() if known else None
     if last is None:
-        return raw, None
-    return raw, {"fingerprint": last[0], "run_date": last[1], "raw": json.loads(last[2])}
+        return raw, None, row_group_size
+    return raw, {"fingerprint": last[0], "run_date": last[1], "raw": json.loads(last[2])}, row_group_size
 
 
-def _record_last_build(warehouse: Path, fingerprint: str, run_date: date, raw: dict[str, str | None]) -> None:
-    from ingestion.load import connect, warehouse_row_group_size
+def _record_last_build(warehouse: Path, fingerprint: str, run_date: date, raw: dict[str, str | None],
+                       row_group_size: int | None) -> None:
+    from ingestion.load import connect
 
-    with connect(warehouse, warehouse_row_group_size(warehouse)) as con:
+    with connect(warehouse, row_group_size) as con:
         con.execute("create schema if not exists incremental")
         con.execute(f"create or replace table {_LAST_BUILD} as select ?::varchar as fingerprint, "
                     "?::date as run_date, ?::varchar as raw", [fingerprint, run_date, json.dumps(raw)])
@@ -411,7 +414,10 @@ def dbt_docs(home: Home, run_date: date) -> Path:
 def _generate_docs(home: Home, run_date: date, fingerprint: str, options: list[str]) -> None:
     """`dbt docs generate --static` as of ``run_date``: catalog.json, manifest.json, static_index.html."""
     target_dir, log_dir = _home_dirs(home)
-    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date)
+    from ingestion.load import warehouse_row_group_size
+
+    env = _dbt_env(home.warehouse, target_dir, log_dir, run_date,
+                   row_group_size=warehouse_row_group_size(home.warehouse))
     static = target_dir / "static_index.html"
     static.unlink(missing_ok=True)
     _reuse_parse(target_dir, fingerprint)

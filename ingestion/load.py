@@ -170,16 +170,21 @@ def row_group_size(entries: list[Entry]) -> int | None:
     return SMALL_ROW_GROUP if sizes and sum(sizes) < SMALL_FILES_BYTES * len(sizes) else None
 
 
+def recorded_row_group_size(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The rows per row group the last load into the connection's warehouse wrote (raw_history.storage)
+    when not DuckDB's default, else None (a warehouse loaded before the record)."""
+    known = con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'raw_history' "
+                        "AND table_name = 'storage'").fetchone()
+    row = con.execute("SELECT max(row_group_size) FROM raw_history.storage").fetchone() if known else None
+    return row[0] if row and row[0] and row[0] != DEFAULT_ROW_GROUP else None
+
+
 def warehouse_row_group_size(warehouse: Path) -> int | None:
-    """The rows per row group the last load into ``warehouse`` wrote (raw_history.storage) when not
-    DuckDB's default, else None (no warehouse yet, or one loaded before the record)."""
+    """``recorded_row_group_size`` of the warehouse file (None when there is none yet)."""
     if not Path(warehouse).exists():
         return None
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        known = con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'raw_history' "
-                            "AND table_name = 'storage'").fetchone()
-        row = con.execute("SELECT max(row_group_size) FROM raw_history.storage").fetchone() if known else None
-    return row[0] if row and row[0] and row[0] != DEFAULT_ROW_GROUP else None
+        return recorded_row_group_size(con)
 
 
 def connect(warehouse: Path, rows_per_group: int | None) -> duckdb.DuckDBPyConnection:
