@@ -39,9 +39,6 @@ import gc
 import os
 import sys
 import threading
-import traceback
-from collections.abc import Callable
-from typing import NoReturn
 
 
 def _manifest_written_once() -> None:
@@ -114,21 +111,11 @@ def main() -> None:
     if rows := int(os.environ.get(ROW_GROUP_ENV) or 0):
         _warehouse_row_groups(rows)
 
-    run_without_teardown(cli)
-
-
-def run_without_teardown(main: Callable[[], object]) -> NoReturn:
-    """Run ``main`` and end the process with its exit code as any exit ends it (the exit handlers run,
-    the output is flushed), but without Python's teardown of the modules and objects it leaves: dbt's
-    here, GX's in ``expectations.validate``. An uncaught error is printed as Python prints one (exit 1)."""
+    code = 0
     try:
-        result = main()
-        code = result if isinstance(result, int) else 0
-    except SystemExit as exc:  # click's and argparse's own exits
+        cli()
+    except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - reported on stderr as an uncaught error would be
-        traceback.print_exc()
-        code = 1
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
