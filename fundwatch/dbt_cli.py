@@ -101,12 +101,45 @@ def _warehouse_row_groups(rows: int) -> None:
     Environment.initialize_cursor = classmethod(initialize_cursor)
 
 
+def _unheard_events_unbuilt() -> None:
+    """An event no log writes is neither built nor formatted: dbt builds a protobuf message of every
+    event when it is created, and again with its text and metadata when it is fired, then each log
+    drops what is below its level (the SQL of every query, the connections, at debug level)."""
+    from dbt.tracking import track_behavior_change_warn
+    from dbt_common.events.base_types import BaseEvent, EventLevel
+    from dbt_common.events.event_manager import EventManager
+
+    init, attribute, fire = BaseEvent.__init__, BaseEvent.__getattr__, EventManager.fire_event
+    low = (EventLevel.DEBUG, EventLevel.TEST)
+
+    def lazy_init(self, *args, **kwargs):  # the message is built when first read, as it would have been
+        self.__dict__["_fw_pending"] = (args, kwargs)
+
+    def lazy_attribute(self, key):
+        pending = self.__dict__.pop("_fw_pending", None)
+        if pending is not None:
+            init(self, *pending[0], **pending[1])
+        return attribute(self, key)
+
+    def fire_event(self, e, level=None, node=None, force_warn_or_error_handling=False):
+        # dbt's own callback (tracking) reads one kind of event only, at warn level
+        if (not force_warn_or_error_handling and (level or e.level_tag()) in low
+                and all(logger.level not in low for logger in self.loggers)
+                and all(callback is track_behavior_change_warn for callback in self.callbacks)):
+            return
+        fire(self, e, level, node, force_warn_or_error_handling)
+
+    BaseEvent.__init__, BaseEvent.__getattr__ = lazy_init, lazy_attribute
+    EventManager.fire_event = fire_event
+
+
 def main() -> None:
     gc.disable()
     from dbt.cli.main import cli
 
     if sys.argv[1:2] == ["build"]:
         _manifest_written_once()
+    _unheard_events_unbuilt()
     _exclusive_models_one_at_a_time()
     if rows := int(os.environ.get(ROW_GROUP_ENV) or 0):
         _warehouse_row_groups(rows)

@@ -78,3 +78,64 @@ def test_a_build_keeps_the_row_groups_the_load_wrote(tmp_path: Path, recorded):
     dbt_build(home, RUN_DATE)
     assert _row_groups(home.warehouse, "raw_history.fw_probe") == (3 if recorded else 1)
     assert not Path(f"{home.warehouse}.wal").exists()
+
+
+# Run in its own interpreter: fundwatch.dbt_cli changes dbt's event classes for the whole process.
+_EVENTS_PROBE = """
+import io, json, sys
+from fundwatch import dbt_cli
+dbt_cli._unheard_events_unbuilt()
+import dbt_common.events.event_manager as em
+from dbt.adapters.events.types import SQLQuery
+from dbt.tracking import track_behavior_change_warn
+from dbt_common.events.base_types import EventLevel
+from dbt_common.events.logger import LoggerConfig
+from dbt_common.events.types import Note
+
+built = []
+msg = em.msg_from_base_event
+em.msg_from_base_event = lambda e, level=None: built.append(type(e).__name__) or msg(e, level=level)
+level, callback = sys.argv[1], sys.argv[2]
+manager, out, heard = em.EventManager(), io.StringIO(), []
+manager.add_logger(LoggerConfig(name="probe", level=EventLevel(level), output_stream=out))
+manager.add_callback(track_behavior_change_warn)
+if callback == "yes":
+    manager.add_callback(lambda m: heard.append(m.info.name))
+query = SQLQuery(conn_name="probe", sql="select 4242", node_info={})
+pending = "_fw_pending" in query.__dict__
+manager.fire_event(query)
+unbuilt_after_firing = "_fw_pending" in query.__dict__
+manager.fire_event(Note(msg="hello clerk"))
+manager.fire_event(Note(msg="as debug"), level=EventLevel.DEBUG)
+print(json.dumps({"pending": pending, "unbuilt_after_firing": unbuilt_after_firing, "sql": query.sql,
+                  "built": built, "heard": heard, "out": out.getvalue()}))
+"""
+
+
+def _probe(level: str, callback: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", _EVENTS_PROBE, level, callback],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_an_event_no_log_writes_is_neither_built_nor_formatted():
+    """At dbt's usual info level a debug event (the SQL of a query) is not built or formatted; an info
+    event is written as before, and a debug event still has its content when something reads it."""
+    got = _probe("info", "no")
+    assert got["pending"] and got["unbuilt_after_firing"]
+    assert got["sql"] == "select 4242"  # built when read, with what it was given
+    assert got["built"] == ["Note"]
+    assert "hello clerk" in got["out"] and "4242" not in got["out"] and "as debug" not in got["out"]
+
+
+@pytest.mark.parametrize(("level", "callback"), [("debug", "no"), ("info", "yes")])
+def test_an_event_a_log_or_a_listener_wants_is_fired_as_dbt_fires_it(level, callback):
+    """A log at debug level (``--debug``, ``--log-level debug``) or any listener besides dbt's own
+    tracking gets every event, debug ones included."""
+    got = _probe(level, callback)
+    assert got["built"] == ["SQLQuery", "Note", "Note"]
+    assert not got["unbuilt_after_firing"]
+    if level == "debug":
+        assert "select 4242" in got["out"] and "as debug" in got["out"]
+    else:
+        assert got["heard"] == ["SQLQuery", "Note", "Note"]
