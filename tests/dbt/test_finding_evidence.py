@@ -371,3 +371,43 @@ def test_a_finding_whose_evidence_is_the_same_is_recorded_without_reading_it_aga
     after = {r["finding_id"]: dict(r) for r in conn.execute("select * from findings")}
     conn.close()
     assert after == {fid: {**r, "last_seen": next_day.isoformat()} for fid, r in rows.items()}
+
+
+@pytest.mark.parametrize("per_read", [1, 4, 10_000])
+def test_the_findings_read_range_by_range_are_the_findings_read_at_once(built_home, monkeypatch, per_read):
+    """The export reads the findings with their evidence a range of ids at a time (a thread of its own
+    reads the next range while the state writes): the same rows, in the state's key order, whatever the
+    ranges; and so for the few whose stored fingerprint differs."""
+    import threading
+
+    from fundwatch import pipeline
+
+    monkeypatch.setattr(pipeline, "EVIDENCE_READ_FINDINGS", 10_000_000)  # one range: the whole read
+    whole = list(iter_findings(built_home.warehouse))
+    known = {f[0]: f[-1] for f in whole}
+    stale = dict.fromkeys(sorted(known)[::5], "0" * 32 + ":" + "0" * 32)
+    few = [f for f in whole if f[0] in stale]
+    monkeypatch.setattr(pipeline, "EVIDENCE_READ_FINDINGS", per_read)
+    assert len(pipeline._id_ranges(sorted(known), per_read)) == -(-len(known) // per_read)
+    got = list(iter_findings(built_home.warehouse, batch=3))
+    assert len(got) == len(whole) > 20 and got == whole and [f[0] for f in got] == sorted(known)
+    assert [f for f in iter_findings(built_home.warehouse, {**known, **stale}, batch=2)
+            if isinstance(f, state.FindingRow)] == few
+
+    # Left after the first row (the state refused the run): the reading thread ends, nothing hangs.
+    rows = iter_findings(built_home.warehouse, batch=1)
+    next(rows)
+    rows.close()
+    assert not [t for t in threading.enumerate() if t.name == "fw-findings-read"]
+
+
+def test_a_read_that_fails_fails_the_export(built_home):
+    """An error of DuckDB's in the reading thread is raised where the findings are read."""
+    import duckdb
+
+    from fundwatch.pipeline import EVIDENCE_SQL, _read
+
+    none = EVIDENCE_SQL.format(only="and false", only_evidence="and false")
+    with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+        with pytest.raises(duckdb.CatalogException, match="no_such_mart"):
+            list(_read(con, [none, none.replace("marts.fct_findings", "marts.no_such_mart")], {}, 5))
