@@ -429,3 +429,23 @@ def test_utf8_evidence_before_a_bad_byte(tmp_path: Path, monkeypatch):
             path.write_bytes(data)
             scan = readers.scan_file(path)
             assert (scan.utf8, scan.utf8_text_before_error) == (False, evidence), (data, chunk)
+
+
+def test_filter_pushdown_is_off_while_any_thread_inserts_and_on_again_after():
+    """DuckDB's filter pushdown is one setting of the database: off from the first insert that starts to
+    the last that ends (two recorder threads overlap), on again after, also when an insert fails."""
+    from ingestion.csv_duckdb import _without_filter_pushdown
+
+    con = duckdb.connect()
+    other = con.cursor()
+
+    def setting() -> str:
+        return other.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
+
+    assert setting() == ""
+    with _without_filter_pushdown(con):
+        assert setting() == "filter_pushdown"
+        with pytest.raises(duckdb.Error), _without_filter_pushdown(other):
+            other.execute("INSERT INTO no_such_table VALUES (1)")
+        assert setting() == "filter_pushdown"  # the first is still inserting
+    assert setting() == ""
