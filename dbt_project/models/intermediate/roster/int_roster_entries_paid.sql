@@ -71,7 +71,12 @@ payments_per_person as (
         count(*) as payment_count,
         {{ money('sum(amount)') }} as paid_amount,
         min(pay_date) as first_pay_date,
-        string_agg(txn_ref, '；' order by pay_date, txn_ref) as payment_txn_refs
+        -- gathered unordered and sorted as a list (by date, then reference: never NULL, the staging
+        -- model's tests), not by an ordered aggregate: at 1M payments 0.23 instead of 0.34 s
+        array_to_string(
+            list_transform(list_sort(list(struct_pack(d := pay_date, t := txn_ref))), lambda p: struct_extract(p, 't')),
+            '；'
+        ) as payment_txn_refs
     from payments
     group by project_code, id_number
 ),
