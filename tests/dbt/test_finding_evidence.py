@@ -383,12 +383,13 @@ def test_the_findings_read_range_by_range_are_the_findings_read_at_once(built_ho
     from fundwatch import pipeline
 
     monkeypatch.setattr(pipeline, "EVIDENCE_READ_FINDINGS", 10_000_000)  # one range: the whole read
+    monkeypatch.setattr(pipeline, "EVIDENCE_READ_RANGES", 1)
     whole = list(iter_findings(built_home.warehouse))
     known = {f[0]: f[-1] for f in whole}
     stale = dict.fromkeys(sorted(known)[::5], "0" * 32 + ":" + "0" * 32)
     few = [f for f in whole if f[0] in stale]
     monkeypatch.setattr(pipeline, "EVIDENCE_READ_FINDINGS", per_read)
-    assert len(pipeline._id_ranges(sorted(known), per_read)) == -(-len(known) // per_read)
+    assert len(pipeline._id_ranges(sorted(known))) == -(-len(known) // per_read)
     got = list(iter_findings(built_home.warehouse, batch=3))
     assert len(got) == len(whole) > 20 and got == whole and [f[0] for f in got] == sorted(known)
     assert [f for f in iter_findings(built_home.warehouse, {**known, **stale}, batch=2)
@@ -399,6 +400,21 @@ def test_the_findings_read_range_by_range_are_the_findings_read_at_once(built_ho
     next(rows)
     rows.close()
     assert not [t for t in threading.enumerate() if t.name == "fw-findings-read"]
+
+
+def test_the_findings_are_read_in_ranges_of_at_most_50000_and_at_least_four_ranges_of_5000():
+    from bisect import bisect_left
+
+    from fundwatch.pipeline import _id_ranges
+
+    for n, ranges in ((146, 1), (9_999, 1), (10_000, 2), (37_871, 4), (200_000, 4), (381_739, 8)):
+        ids = [f"{i:016x}" for i in range(0, n * 7919, 7919)]
+        got = _id_ranges(ids)
+        assert len(got) == ranges and got[0][0] is None and got[-1][1] is None
+        assert all(a[1] == b[0] for a, b in zip(got, got[1:], strict=False))
+        cuts = [0, *(bisect_left(ids, hi) for _, hi in got[:-1]), n]
+        sizes = [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
+        assert sum(sizes) == n and max(sizes) - min(sizes) <= 1
 
 
 def test_a_read_that_fails_fails_the_export(built_home):
