@@ -72,7 +72,9 @@ def _exclusive_models_one_at_a_time() -> None:
     ModelRunner.compile_and_execute = compile_and_execute
 
 
-ROW_GROUP_ENV = "FUNDWATCH_ROW_GROUP_SIZE"  # fundwatch.warehouse.ROW_GROUP_ENV (not imported: dbt's process)
+# The rows per row group to attach the warehouse with, when the last load chose other than DuckDB's
+# default (ingestion.load records it; fundwatch.warehouse sets this variable from the record).
+ROW_GROUP_ENV = "FUNDWATCH_ROW_GROUP_SIZE"
 
 
 def _warehouse_row_groups(rows: int) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from fundwatch.dbt_cli import ROW_GROUP_ENV  # dbt attaches the warehouse with the load's row groups
 from fundwatch.masking import mask_line
 from fundwatch.paths import DBT_PROJECT_DIR, REPO_ROOT, Home
 
@@ -32,9 +33,6 @@ _BIN_DIR = Path(sys.executable).parent
 # --vars change, and the macro fw_run_date() reads this variable only while executing, so a new day
 # keeps the partial parse (target/partial_parse.msgpack) of the day before.
 RUN_DATE_ENV = "FUNDWATCH_RUN_DATE"
-# The rows per row group dbt attaches the warehouse with (fundwatch.dbt_cli), when the last load chose
-# other than DuckDB's default (ingestion.load: recorded in the warehouse).
-ROW_GROUP_ENV = "FUNDWATCH_ROW_GROUP_SIZE"
 
 
 class WarehouseError(RuntimeError):

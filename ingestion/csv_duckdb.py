@@ -64,9 +64,10 @@ _ORDERED = threading.Lock()
 # compute each normalising step once, writing each step's SQL again into the filter (a cell's unquoting
 # some ten times over): at 1M payments the inserts took 5.9 s of two threads' time with it, 5.0 without.
 # disabled_optimizers is one setting for every connection of the database, so it is off while any
-# thread of the process inserts (counted), on again after the last: the other thread's queries
-# meanwhile (a file's first lines, its count) run without it, as fast at these sizes. The optimizer
-# changes how a query runs, never what it gives.
+# thread inserts (counted), on again after the last: the other thread's queries meanwhile (a file's
+# first lines, its count) run without it, as fast at these sizes. The count is the process's: a
+# process loads one warehouse at a time (ingestion.load). The optimizer changes how a query runs,
+# never what it gives.
 _PUSHDOWN = threading.Lock()
 _inserting = 0
 
