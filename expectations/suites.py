@@ -39,7 +39,7 @@ from great_expectations.render import LegacyDiagnosticRendererType
 from great_expectations.render.renderer.renderer import renderer
 from great_expectations.validator.metric_configuration import MetricConfiguration
 
-from expectations.batches import fen_column, suite_name
+from expectations.batches import MART_ROWS_COLUMN, fen_column, suite_name
 from fundwatch.catalog import SUITES, by_suite
 
 SAMPLE_SIZE = 20
@@ -51,12 +51,40 @@ RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SI
 SAMPLE_METRIC = "column.fundwatch_first_non_null"
 COUNT_METRIC = "column.fundwatch_non_null_count"
 MART_ROWS_METRIC = "column.fundwatch_rows_of_mart"
+SUM_METRIC = "column.fundwatch_sum"
 _ROW_COUNT = "table.row_count"
 _UNEXPECTED_VALUES = "column_values.null.unexpected_values"
 _UNEXPECTED_COUNT = "column_values.null.unexpected_count"
 
 
-class ColumnNonNullCount(ColumnAggregateMetricProvider):
+class _BatchAggregate(ColumnAggregateMetricProvider):
+    """An aggregate of this project's batches, without GX's count of the batch's rows beside it: GX
+    makes every column aggregate depend on ``table.row_count``, which is a query of its own (``count(*)``
+    over the batch: its filter evaluated again, 0.62 s of the payments suite at 10M payments). Nothing
+    here reads it: a rule's row total is its mart's (``ColumnRowsOfMart``)."""
+
+    @classmethod
+    def _get_evaluation_dependencies(cls, metric, configuration=None, execution_engine=None,
+                                     runtime_configuration=None):
+        deps = super()._get_evaluation_dependencies(
+            metric=metric, configuration=configuration, execution_engine=execution_engine,
+            runtime_configuration=runtime_configuration,
+        )
+        deps.pop(_ROW_COUNT, None)
+        return deps
+
+
+class ColumnSumOfBatch(_BatchAggregate):
+    """The sum of a column (a rule's amount in 分), as GX's ``column.sum`` computes it."""
+
+    metric_name = SUM_METRIC
+
+    @column_aggregate_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column, **kwargs):
+        return sa.func.sum(column)
+
+
+class ColumnNonNullCount(_BatchAggregate):
     """The number of non-NULL values of a column, as an aggregate: bundled into the same query as the
     sums and samples (GX's own ``unexpected_count`` is a map metric, resolved in a second scan)."""
 
@@ -67,7 +95,7 @@ class ColumnNonNullCount(ColumnAggregateMetricProvider):
         return sa.func.count(column)
 
 
-class ColumnFirstNonNull(ColumnAggregateMetricProvider):
+class ColumnFirstNonNull(_BatchAggregate):
     """The SAMPLE_SIZE smallest non-NULL values of a column, in order, as an aggregate: GX bundles it into the
     one query per suite that already counts and sums, instead of one ``LIMIT`` scan per rule.
 
@@ -82,8 +110,9 @@ class ColumnFirstNonNull(ColumnAggregateMetricProvider):
         return sa.func.min(column, sa.literal_column(str(SAMPLE_SIZE)))
 
 
-class ColumnRowsOfMart(ColumnAggregateMetricProvider):
-    """The rows of one mart in a suite's batch (the domain column is the batch's ``mart``), as an
+class ColumnRowsOfMart(_BatchAggregate):
+    """The rows of one mart of a suite's batch (the domain column is the batch's ``mart``): the sum of
+    its ``fw_mart_rows`` (``expectations.batches``: its rows counted on one row of the batch), as an
     aggregate bundled into the suite's one query: a rule's row total is its own mart's."""
 
     metric_name = MART_ROWS_METRIC
@@ -91,7 +120,7 @@ class ColumnRowsOfMart(ColumnAggregateMetricProvider):
 
     @column_aggregate_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, mart, **kwargs):
-        return sa.func.count().filter(column == mart)
+        return sa.func.coalesce(sa.func.sum(sa.column(MART_ROWS_COLUMN)).filter(column == mart), 0)
 
 
 class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
@@ -112,6 +141,9 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
         # not from a second scan (the map metric's count) and a LIMIT query per rule (its sample).
         deps.remove_metric_configuration(_UNEXPECTED_VALUES)
         deps.remove_metric_configuration(_UNEXPECTED_COUNT)
+        # Nor the batch's own rows (a count over the batch: its filter again): the rule's row total is its
+        # mart's rows, from the same query (``_validate``).
+        deps.remove_metric_configuration(_ROW_COUNT)
         label = {**table.metric_domain_kwargs, "column": self.column}
         for name in (COUNT_METRIC, SAMPLE_METRIC):
             deps.set_metric_configuration(name, MetricConfiguration(name, metric_domain_kwargs=label))
@@ -124,9 +156,9 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
             ),
         )
         deps.set_metric_configuration(
-            "column.sum",
+            SUM_METRIC,
             MetricConfiguration(
-                "column.sum", metric_domain_kwargs={**table.metric_domain_kwargs, "column": self.amount_column}
+                SUM_METRIC, metric_domain_kwargs={**table.metric_domain_kwargs, "column": self.amount_column}
             ),
         )
         return deps
@@ -138,7 +170,7 @@ class ExpectRuleNotToFire(gxe.ExpectColumnValuesToBeNull):
             _ROW_COUNT: int(metrics.get(MART_ROWS_METRIC) or 0),  # the rule's mart, not the whole batch
         }
         out = super()._validate(metrics, runtime_configuration, execution_engine)
-        fen = metrics.get("column.sum")
+        fen = metrics.get(SUM_METRIC)
         out["result"]["partial_unexpected_list"] = [str(v) for v in (metrics.get(SAMPLE_METRIC) or [])]
         out["result"]["amount_at_risk"] = str((Decimal(int(fen or 0)) / 100).quantize(Decimal("0.01")))
         return out

@@ -104,6 +104,24 @@ def test_row_totals_are_per_mart_not_the_suite_batch(validated):
     assert "marts.allocations</a> 2 行" in index and "marts.transfers</a> 3 行" in index
 
 
+def test_rows_where_no_rule_fires_count_in_their_mart_and_an_empty_mart_counts_none(tmp_path, build_marts):
+    """The batch holds the subjects where a rule fires and each mart's number of rows apart: a mart whose
+    rows all pass still has them all checked, an empty one none (and passes)."""
+    from fundwatch.paths import Home
+
+    home = Home(tmp_path / "h").ensure()
+    build_marts(home.warehouse, [])  # one passing row in every mart
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("delete from marts.payments")
+        con.execute("insert into marts.roster_entries (subject_key, subject_label) "
+                    "select 'ok-' || i, 'ok-' || i from range(4) t(i)")
+    got = {r.rule_id: r for r in validate_marts(home, RUN_DATE).rules}
+    assert all(r.failing == 0 and r.success and r.amount_at_risk == 0 for r in got.values())
+    assert got["PAY_NOT_ON_ROSTER"].mart_rows == 0
+    assert got["ROSTER_UNPAID"].mart_rows == got["ROSTER_PUBLICITY_SHORT"].mart_rows == 5
+    assert got["ALLOC_SHORT"].mart_rows == got["TRANSFER_UNMATCHED"].mart_rows == 1
+
+
 def test_samples_link_to_their_mart_in_the_dbt_docs_and_name_their_source_row(validated):
     marts_home, _ = validated
     index = (marts_home.gx_docs_dir / "index.html").read_text(encoding="utf-8")
