@@ -101,6 +101,36 @@ def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Hom
     assert kept < evidence
 
 
+def test_a_person_hash_shared_by_two_people_only_widens_the_day(built_home: Home, tmp_path: Path):
+    """The day's scope finds the people touched by their stored ``person_hash`` (one column, filtered in
+    the scan); every match is made on the codes. A payment and a roster entry of two other people forged
+    to hold the hash of 张三 (touched: paid once more) are recomputed, as they were: the day still equals
+    a full rebuild, and no one's payments are counted as 张三's."""
+    day = Home(tmp_path / "incremental").ensure()
+    shutil.copyfile(built_home.warehouse, day.warehouse)
+    shutil.copytree(built_home.dbt_target_dir, day.dbt_target_dir, dirs_exist_ok=True)
+    _day_two(day.warehouse)
+    full = Home(tmp_path / "full").ensure()
+    shutil.copyfile(day.warehouse, full.warehouse)
+    with duckdb.connect(str(full.warehouse)) as con:
+        for schema in ("seeds", "staging", "intermediate", "marts", "incremental"):
+            con.execute(f"drop schema if exists {schema} cascade")
+    with duckdb.connect(str(day.warehouse)) as con:
+        (zhang,) = con.execute("select distinct person_hash from staging.stg_raw__payments where id_number = ?",
+                               [ID1]).fetchone()
+        assert con.execute("update staging.stg_raw__payments set person_hash = ? where txn_ref = 'P007'",
+                           [zhang]).fetchone() == (1,)
+        assert con.execute("update staging.stg_raw__roster_entries set person_hash = ? where id_number = ?",
+                           [zhang, ID5]).fetchone() == (1,)
+
+    dbt_build(day, NEXT_RUN)
+    dbt_build(full, NEXT_RUN)
+
+    incremental, rebuilt = _rows(day.warehouse), _rows(full.warehouse)
+    for relation in RELATIONS:
+        assert incremental[relation] == rebuilt[relation], relation
+
+
 def _probe_evidence(con: duckdb.DuckDBPyConnection) -> None:
     """Mark every evidence row (its source_file): a row still marked after a build was not computed again."""
     con.execute("update marts.fct_finding_evidence set source_file = source_file || '#probe'")

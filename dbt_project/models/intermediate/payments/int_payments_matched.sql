@@ -41,28 +41,27 @@ changes as (
     select * from {{ fw_changes() }}
 ),
 
--- the payments recomputed: of the people touched, and on the accounts touched (their keys, kept)
+-- the payments recomputed: of the people touched, and on the accounts touched (their keys, kept);
+-- each part one equality on a stored column, filtered in the scan (macros/incremental.sql, person_hash)
 scope as materialized (
     select
         all_payments.txn_ref,
-        all_payments.project_code,
-        all_payments.id_number
+        all_payments.person_hash
     from all_payments
-    where
-        exists (
-            select 1 from changes
-            where
-                changes.project_code is not distinct from all_payments.project_code
-                and changes.id_number is not distinct from all_payments.id_number
-        )
-        or all_payments.account_no in (select changes.account_no from changes)
+    where all_payments.person_hash in (
+        select {{ person_hash('changes.project_code', 'changes.id_number') }} from changes
+    )
+    union
+    select
+        all_payments.txn_ref,
+        all_payments.person_hash
+    from all_payments
+    where all_payments.account_no in (select changes.account_no from changes)
 ),
 
 -- their people's payments whole (for the order among them)
 scope_people as (
-    select distinct
-        scope.project_code,
-        scope.id_number
+    select distinct scope.person_hash
     from scope
 ),
 
@@ -70,9 +69,7 @@ payments as (
     select all_payments.*
     from all_payments
     semi join scope_people
-        on
-            all_payments.project_code is not distinct from scope_people.project_code
-            and all_payments.id_number is not distinct from scope_people.id_number
+        on all_payments.person_hash = scope_people.person_hash
 ),
 
 {% endif %}
@@ -80,11 +77,9 @@ roster_entries as (
     select all_entries.*
     from {{ ref('stg_raw__roster_entries') }} as all_entries
     {% if not everything %}
-    -- only the entries the payments recomputed can match (on equal keys)
+    -- only the entries the payments recomputed can match (matched on the codes below)
     semi join scope_people
-        on
-            all_entries.project_code = scope_people.project_code
-            and all_entries.id_number = scope_people.id_number
+        on all_entries.person_hash = scope_people.person_hash
     {% endif %}
 ),
 

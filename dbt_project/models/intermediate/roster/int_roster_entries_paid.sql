@@ -31,14 +31,13 @@ changes as (
     select * from {{ fw_changes() }}
 ),
 
+-- the entries of the people touched: one equality on a stored column, filtered in the scan
+-- (macros/incremental.sql, person_hash)
 roster_entries as (
     select all_entries.*
     from {{ ref('stg_raw__roster_entries') }} as all_entries
-    where exists (
-        select 1 from changes
-        where
-            changes.project_code is not distinct from all_entries.project_code
-            and changes.id_number is not distinct from all_entries.id_number
+    where all_entries.person_hash in (
+        select {{ person_hash('changes.project_code', 'changes.id_number') }} from changes
     )
 ),
 
@@ -53,10 +52,9 @@ payments as (
     {% else %}
     select all_payments.*
     from {{ ref('stg_raw__payments') }} as all_payments
+    -- their payments (matched on the codes below)
     semi join roster_entries
-        on
-            all_payments.project_code = roster_entries.project_code
-            and all_payments.id_number = roster_entries.id_number
+        on all_payments.person_hash = roster_entries.person_hash
     {% endif %}
 ),
 
@@ -83,7 +81,7 @@ payments_per_person as (
 
 joined as (
     select
-        roster_entries.*,
+        roster_entries.* exclude (person_hash),
         projects.project_code is not null as has_project,
         projects.pay_deadline,
         coalesce(projects.effective_publicity_days, parameters.default_publicity_days) as required_publicity_days,

@@ -263,7 +263,7 @@ needed_payments as (
 
 payment_records as (
     {{ evidence_records(
-        'payments', 'record.txn_ref', money=['amount'],
+        'payments', 'record.txn_ref', money=['amount'], exclude=['person_hash'],
         where='txn_ref in (select needed_payments.txn_ref from needed_payments)'
     ) }}
 ),
@@ -278,7 +278,7 @@ needed_roster_keys as (
 roster_records as (
     {{ evidence_records(
         'roster_entries', "record.project_code || '|' || record.id_number",
-        money=['approved_amount'], exclude=['roster_key'],
+        money=['approved_amount'], exclude=['roster_key', 'person_hash'],
         where='roster_key in (select needed_roster_keys.roster_key from needed_roster_keys)'
     ) }}
 ),

@@ -32,6 +32,13 @@ renamed as (
         file_sha256,
         load_run_id
     from source
+),
+
+keyed as (
+    select
+        *,
+        {{ person_hash('project_code', 'id_number') }} as person_hash
+    from renamed
 )
 
-select * from renamed
+select * from keyed

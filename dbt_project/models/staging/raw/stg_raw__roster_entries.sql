@@ -37,7 +37,8 @@ renamed as (
 keyed as (
     select
         project_code || '|' || id_number as roster_key,
-        *
+        *,
+        {{ person_hash('project_code', 'id_number') }} as person_hash
     from renamed
 )
 
