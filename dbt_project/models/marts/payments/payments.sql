@@ -41,11 +41,8 @@ rules as (
         person_first_txn_ref,
         case when not has_project then amount end as rule_pay_no_project,
         case when not is_on_roster then amount end as rule_pay_not_on_roster,
-        case when is_on_roster and name != roster_name then amount end as rule_pay_name_mismatch,
-        case
-            when is_on_roster and roster_account_no is not null and coalesce(account_no != roster_account_no, true)
-                then amount
-        end as rule_pay_account_mismatch,
+        case when roster_name_differs then amount end as rule_pay_name_mismatch,
+        case when roster_account_differs then amount end as rule_pay_account_mismatch,
         case
             when is_on_roster and amount != roster_approved_amount
                 then {{ money('abs(amount - roster_approved_amount)') }}
