@@ -301,6 +301,15 @@ def test_every_input_of_the_evidence_is_watched_by_its_incremental_build():
     start = macros.index("macro fw_evidence_inputs")
     inputs = macros[start:macros.index("endmacro", start)]
     signed = set(re.findall(r"'(\w+)'", inputs)) - {"everything", "files"}
-    assert reads == signed | {"fct_findings", "stg_raw__payments", "stg_raw__roster_entries"}
+    # int_spending_aggregated_by_project (a project's payments in total) is keyed through what it is made
+    # of: the payments (a project's spending evidence is computed again when one of its payments
+    # changed, fw_evidence_pre) and the vouchers (signed)
+    spending = (project / "models/intermediate/use_of_funds/int_spending_aggregated_by_project.sql").read_text(
+        encoding="utf-8")
+    assert set(re.findall(r"ref\('(\w+)'\)", spending)) == {"stg_raw__payments", "stg_raw__expenditures"}
+    assert "stg_raw__expenditures" in signed
+    assert "subject_key in (select project_code from changes)" in macros
+    assert reads == signed | {"fct_findings", "stg_raw__payments", "stg_raw__roster_entries",
+                              "int_spending_aggregated_by_project"}
     for staging in ("stg_raw__payments", "stg_raw__roster_entries"):  # they list their changes for it
         assert "'fct_finding_evidence'" in (project / f"models/staging/raw/{staging}.sql").read_text(encoding="utf-8")

@@ -37,7 +37,9 @@ aggregated as (
         {{ money("coalesce(sum(amount) filter (where spending_kind = 'expenditure'), 0)") }}
             as expenditure_amount,
         {{ money('sum(amount)') }} as spent_amount,
-        min(spent_on) as first_spent_on
+        min(spent_on) as first_spent_on,
+        min(spent_on) filter (where spending_kind = 'payment') as first_payment_on,
+        max(spent_on) filter (where spending_kind = 'payment') as last_payment_on
     from spending
     group by project_code
 )

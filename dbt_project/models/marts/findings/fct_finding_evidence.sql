@@ -59,6 +59,10 @@ expenditures as (
     select * from {{ ref('stg_raw__expenditures') }}
 ),
 
+spent as (
+    select * from {{ ref('int_spending_aggregated_by_project') }}
+),
+
 postings as (
     select * from {{ ref('stg_raw__postings') }}
 ),
@@ -192,17 +196,33 @@ payment_list_groups as (
     where group_key is not null
 ),
 
+-- the payments of the people listed, found by their stored person_hash (one equality, filtered in
+-- the scan: macros/incremental.sql) and then matched on the codes, instead of the codes of every payment
+people_payments as (
+    select
+        payments.project_code,
+        payments.id_number,
+        payments.txn_ref,
+        payments.pay_date
+    from payments
+    where payments.person_hash in (
+        select {{ person_hash('payment_subjects.project_code', 'payment_subjects.id_number') }}
+        from payment_subjects
+        where payment_subjects.rule_id = 'PAY_DUPLICATE'
+    )
+),
+
 payments_in_groups as (
     select
         payment_list_groups.group_type,
         payment_list_groups.group_key,
-        payments.txn_ref,
-        payments.pay_date
-    from payments
+        people_payments.txn_ref,
+        people_payments.pay_date
+    from people_payments
     inner join payment_list_groups
         on
             payment_list_groups.group_type = 'person'
-            and payments.project_code || '|' || payments.id_number = payment_list_groups.group_key
+            and people_payments.project_code || '|' || people_payments.id_number = payment_list_groups.group_key
     union all
     select
         payment_list_groups.group_type,
@@ -499,17 +519,8 @@ spending_projects as (
     where rule_id in ('PROJ_OVER_BUDGET', 'PROJ_REPORT_MISMATCH')
 ),
 
+-- the vouchers, by category (the payments to individuals come as their project's totals, below)
 spending_lines as (
-    select
-        payments.project_code,
-        'payment' as spending_kind,
-        '个人补助发放' as category,
-        payments.amount,
-        payments.pay_date as spent_on
-    from payments
-    inner join spending_projects
-        on payments.project_code = spending_projects.project_code
-    union all
     select
         expenditures.project_code,
         'expenditure' as spending_kind,
@@ -522,6 +533,24 @@ spending_lines as (
 ),
 
 spending_by_category as (
+    -- payments to individuals: one line, the project's totals (int_spending_aggregated_by_project
+    -- sums every loaded payment once a day, instead of every payment of these projects again here)
+    select
+        cast(null as varchar) as source_file,
+        cast(null as integer) as source_row,
+        spent.project_code,
+        'payment' as spending_kind,
+        '个人补助发放' as category,
+        spent.payment_count as record_count,
+        spent.payment_amount as amount,
+        spent.first_payment_on as first_spent_on,
+        spent.last_payment_on as last_spent_on,
+        cast(null as boolean) as is_allowed
+    from spent
+    inner join spending_projects
+        on spent.project_code = spending_projects.project_code
+    where spent.payment_count > 0
+    union all
     select
         cast(null as varchar) as source_file,
         cast(null as integer) as source_row,
