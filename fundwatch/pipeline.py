@@ -140,49 +140,27 @@ evidence as (
     group by rule_id, subject_type, subject_key
 )
 select
-    f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key, f.project_code, f.unit_code,
-    f.amount_at_risk, f.source_file, f.source_row, f.detail,
+    f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key, f.project_code,
+    f.unit_code, f.amount_at_risk, f.source_file, f.source_row, f.detail,
     coalesce(evidence.evidence_json, '{{}}') as evidence_json
 from marts.fct_findings as f
 left join evidence using (rule_id, subject_type, subject_key)
 where true {only}
 """
-FINDING_ID_SQL = "left(sha256(rule_id || '|' || subject_type || '|' || subject_key), 16)"  # state.finding_id
 # Each finding's id and the fingerprint of everything the state stores of it, in two parts,
-# ``<attributes>:<evidence>``: an MD5 of its attributes, and one of its evidence records (kind, order,
-# text: DuckDB's 64-bit hash of each record, summed, and a second sum of the same values combined in
-# another order; no record list is built). A finding whose fingerprint the state holds already is
-# recorded without being read again; one whose evidence part is the same (an amount or a sentence that
-# moved, as an allocation's shortfall) without its evidence being read. The records are hashed with
-# DuckDB's hash(), not MD5: at 10M payments (1.06M records, 400 MB of JSON) the sums took 0.12-0.17 s
-# against 0.70-0.79 s (the whole query 1.2-1.5 s against 1.8-2.0 s).
-# A changed record goes unnoticed only if its 64-bit hash is the old one's (a chance of 2^-64 per change).
-# hash() is DuckDB's own, stable within a version; a DuckDB whose hash() differs makes every stored
-# evidence part differ once, and that day's run reads and writes every finding's evidence again.
-FINGERPRINT_SQL = f"""
-with evidence_sums as (
-    select
-        rule_id, subject_type, subject_key, count(*) as n, count(evidence_kind) as kinds,
-        count(record_json) as records, sum(h1) as hi, sum(h2) as lo
-    from (
-        select rule_id, subject_type, subject_key, evidence_kind, record_json,
-            hash(evidence_kind, record_seq, record_json) as h1,
-            hash(record_json, record_seq, evidence_kind, 'fw') as h2
-        from marts.fct_finding_evidence
-    )
-    group by rule_id, subject_type, subject_key
-)
-select
-    {FINDING_ID_SQL} as finding_id,
-    md5(to_json([
-        f.rule_name, f.severity, f.project_code, f.unit_code, f.amount_at_risk::varchar, f.source_file,
-        f.source_row::varchar, f.detail
-    ])::varchar) || ':' || md5(to_json([
-        coalesce(e.n, 0)::varchar, e.kinds::varchar, e.records::varchar, e.hi::varchar, e.lo::varchar
-    ])::varchar) as content_hash
+# ``<attributes>:<evidence>``: an MD5 of its attributes (fct_findings.attributes_md5) and one of its
+# evidence records (incremental.evidence_fingerprints, dbt_project/macros/incremental.sql): both
+# computed by dbt where the finding or its evidence is written, so that a day reads one row per finding
+# instead of hashing every finding's attributes and 1.06M evidence records (10M payments: 0.8 s of the
+# day after's export stage). A finding whose fingerprint the state holds already is recorded without
+# being read again; one whose evidence part is the same (an amount or a sentence that moved, as an
+# allocation's shortfall) without its evidence being read. A finding without an evidence fingerprint
+# (none is missing after a build) has none: it is read and written whole.
+FINGERPRINT_SQL = """
+select f.finding_id, f.attributes_md5 || ':' || e.evidence_md5 as content_hash
 from marts.fct_findings as f
-left join evidence_sums as e using (rule_id, subject_type, subject_key)
-order by finding_id
+left join incremental.evidence_fingerprints as e using (finding_id)
+order by f.finding_id
 """
 # The day's counts of findings as the state's history_daily keeps them (``state.Held.offer``).
 DAILY_SQL = "select rule_id, severity, unit_code, project_code, count(*) from marts.fct_findings group by all"
@@ -191,12 +169,12 @@ DAILY_SQL = "select rule_id, severity, unit_code, project_code, count(*) from ma
 # at 380,000 findings the first recording took 35-38 s instead of 41 s, a day's 12.0 instead of 12.4 s
 # (its _fired inserts 0.7 instead of 2.5 s).
 # The attributes of the findings whose ids are in the temp table ``wanted`` (their evidence as stored).
-ATTRIBUTES_SQL = f"""
+ATTRIBUTES_SQL = """
 select
-    rule_id, rule_name, severity, subject_type, subject_key, project_code, unit_code,
+    finding_id, rule_id, rule_name, severity, subject_type, subject_key, project_code, unit_code,
     amount_at_risk, source_file, source_row, detail
 from marts.fct_findings
-where {FINDING_ID_SQL} in (select finding_id from wanted)
+where finding_id in (select finding_id from wanted)
 """
 
 
@@ -259,7 +237,7 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
             wanted = " in (select finding_id from wanted)"
         reads = []
         for lo, hi in _id_ranges(sorted(changed)):
-            only = _in_range(FINDING_ID_SQL, lo, hi) + (f" and {FINDING_ID_SQL}{wanted}" if wanted else "")
+            only = _in_range("f.finding_id", lo, hi) + (f" and f.finding_id{wanted}" if wanted else "")
             only_evidence = _in_range("finding_id", lo, hi) + (f" and finding_id{wanted}" if wanted else "")
             reads.append(EVIDENCE_SQL.format(only=only, only_evidence=only_evidence))
         yield from _read(con, reads, hashes, batch)
@@ -270,7 +248,8 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
 # at most EVIDENCE_READ_FINDINGS a range, and EVIDENCE_READ_RANGES ranges of 5,000 or more once there are
 # that many. At 10M payments (381,739 findings, 1.06M evidence records) 8 ranges took 2.8 s of queries
 # against one query's 4.4 s (each groups and sorts an eighth), most of it while SQLite writes; 38 ranges
-# cost more (each range's filter hashes every finding's key). At 1M (37,871 findings) 4 ranges: the
+# cost more (each range's filter then hashed every finding's key; it reads fct_findings.finding_id now).
+# At 1M (37,871 findings) 4 ranges: the
 # export 2.0-2.15 s against 2.3 s in one, its peak 650 -> 410 MB.
 EVIDENCE_READ_FINDINGS = 50_000
 EVIDENCE_READ_RANGES = 4
@@ -314,7 +293,7 @@ def _read(con, reads: list[str], hashes: Mapping[str, str], batch: int, *,
                     return
                 cur = con.execute(f"""
                     select
-                        {FINDING_ID_SQL} as fw_finding_id, rule_id, rule_name, severity, subject_type,
+                        finding_id as fw_finding_id, rule_id, rule_name, severity, subject_type,
                         subject_key, project_code, unit_code, cast(amount_at_risk as varchar), source_file,
                         source_row, detail, {"evidence_json" if evidence else "null"}
                     from ({sql}) order by fw_finding_id""")

@@ -186,10 +186,20 @@ def test_findings_have_the_contract_columns(warehouse):
     ).fetchall()
     assert [c for c, _ in cols] == [
         "rule_id", "rule_name", "severity", "subject_type", "subject_key", "project_code", "unit_code",
-        "amount_at_risk", "source_file", "source_row", "detail",
+        "amount_at_risk", "source_file", "source_row", "detail", "finding_id", "attributes_md5",
     ]
     assert dict(cols)["amount_at_risk"] == "DECIMAL(18,2)"
     assert dict(cols)["source_row"] == "INTEGER"
+
+
+def test_a_findings_id_is_the_one_the_state_gives_it(warehouse):
+    """fct_findings.finding_id (dbt's macro) is the id fundwatch.state computes (Python), for every finding
+    (Chinese keys included)."""
+    from fundwatch.state import finding_id
+
+    rows = warehouse.execute("select rule_id, subject_type, subject_key, finding_id from marts.fct_findings").fetchall()
+    assert rows and all(finding_id(r, t, k) == fid for r, t, k, fid in rows)
+    assert any(not k.isascii() for _, _, k, _ in rows)
 
 
 def test_money_is_never_double_in_any_dbt_schema(warehouse):

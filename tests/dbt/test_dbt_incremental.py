@@ -17,13 +17,38 @@ from dbt_fixture_raw import ID1, ID2, ID3, ID5, PA, PB, RUN_DATE, U1, insert_raw
 
 from fundwatch import warehouse
 from fundwatch.paths import Home
+from fundwatch.pipeline import FINGERPRINT_SQL
 from fundwatch.warehouse import WarehouseError, dbt_build
 
 NEXT_RUN = RUN_DATE + timedelta(days=400)  # past every pay deadline of the fixture
 NEW_FILE, NEW_SHA = "pay/补发明细.csv", "sha-pay/补发明细.csv"
 ID_NEW = make_id("43010219900101123")
 RELATIONS = ["marts." + t for t in ("allocations", "transfers", "payments", "roster_entries", "expenditures",
-                                    "projects", "source_files", "fct_findings", "fct_finding_evidence")]
+                                    "projects", "source_files", "fct_findings", "fct_finding_evidence")] + [
+    "incremental.evidence_fingerprints"]
+# The fingerprints the export reads (fundwatch.pipeline.FINGERPRINT_SQL, kept by dbt where a finding and
+# its evidence are written), computed again from the findings and every evidence record.
+RECOMPUTED_FINGERPRINTS = """
+with sums as (
+    select
+        rule_id, subject_type, subject_key, count(*) as n, count(evidence_kind) as kinds,
+        count(record_json) as records, sum(hash(evidence_kind, record_seq, record_json)) as hi,
+        sum(hash(record_json, record_seq, evidence_kind, 'fw')) as lo
+    from marts.fct_finding_evidence
+    group by all
+)
+select
+    left(sha256(f.rule_id || '|' || f.subject_type || '|' || f.subject_key), 16) as finding_id,
+    md5(to_json([
+        f.rule_name, f.severity, f.project_code, f.unit_code, f.amount_at_risk::varchar, f.source_file,
+        f.source_row::varchar, f.detail
+    ])::varchar) || ':' || md5(to_json([
+        coalesce(e.n, 0)::varchar, e.kinds::varchar, e.records::varchar, e.hi::varchar, e.lo::varchar
+    ])::varchar) as content_hash
+from marts.fct_findings as f
+left join sums as e using (rule_id, subject_type, subject_key)
+order by finding_id
+"""
 
 
 def _day_two(warehouse: Path) -> None:
@@ -82,6 +107,11 @@ def test_the_day_after_built_incrementally_equals_a_full_rebuild(built_home: Hom
     incremental, rebuilt = _rows(day.warehouse), _rows(full.warehouse)
     for relation in RELATIONS:
         assert incremental[relation] == rebuilt[relation], relation
+    # what the export reads of each finding is its findings' and records' fingerprint, the day after too
+    with duckdb.connect(str(day.warehouse), read_only=True) as con:
+        stored = con.execute(FINGERPRINT_SQL).fetchall()
+        assert stored == con.execute(RECOMPUTED_FINGERPRINTS).fetchall()
+        assert len(stored) == len(incremental["marts.fct_findings"]) and all(h for _, h in stored)
     findings = {(r[0], r[4]) for r in incremental["marts.fct_findings"]}
     assert {("PAY_SHARED_ACCOUNT", "P004"), ("PAY_DUPLICATE", "P001")} <= findings  # the changes did reach
     with duckdb.connect(str(day.warehouse), read_only=True) as con:

@@ -169,10 +169,10 @@ matched as (
         roster_entries.source_row as roster_source_row,
         -- compared once, where the payment is written: every reader of the payments mart (GX's check of
         -- every payment, the findings) reads two booleans instead of four texts per payment
-        roster_entries.roster_key is not null and payments.name != roster_entries.name as roster_name_differs,
+        roster_entries.roster_key is not null and payments.name <> roster_entries.name as roster_name_differs,
         roster_entries.roster_key is not null
         and roster_entries.account_no is not null
-        and coalesce(payments.account_no != roster_entries.account_no, true) as roster_account_differs,
+        and coalesce(payments.account_no <> roster_entries.account_no, true) as roster_account_differs,
         {{ gb11643_invalid_reason('payments.id_number', 'payments.pay_date') }} as id_invalid_reason,
         earliest_deaths.death_date,
         staff_links.staff_relations,

@@ -205,11 +205,12 @@ people_payments as (
         payments.txn_ref,
         payments.pay_date
     from payments
-    where payments.person_hash in (
-        select {{ person_hash('payment_subjects.project_code', 'payment_subjects.id_number') }}
-        from payment_subjects
-        where payment_subjects.rule_id = 'PAY_DUPLICATE'
-    )
+    where
+        payments.person_hash in (
+            select {{ person_hash('payment_subjects.project_code', 'payment_subjects.id_number') }}
+            from payment_subjects
+            where payment_subjects.rule_id = 'PAY_DUPLICATE'
+        )
 ),
 
 payments_in_groups as (

@@ -359,6 +359,20 @@ findings as (
     from unioned
     left join rule_catalog
         on unioned.rule_id = rule_catalog.rule_id
+),
+
+-- the findings state's key and the fingerprint of the attributes it keeps of a finding
+-- (fundwatch.pipeline.FINGERPRINT_SQL): computed once, where the finding is written, not by the
+-- export for every finding every day
+fingerprinted as (
+    select
+        *,
+        {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id,
+        md5(cast(to_json([
+            rule_name, severity, project_code, unit_code, cast(amount_at_risk as varchar), source_file,
+            cast(source_row as varchar), detail
+        ]) as varchar)) as attributes_md5
+    from findings
 )
 
-select * from findings
+select * from fingerprinted
