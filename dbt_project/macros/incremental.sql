@@ -35,7 +35,7 @@
     stored by the two staging models that hold people, it lets a day's scope be one equality, which
     DuckDB turns into a filter inside the scan itself (a Bloom filter of the few people touched) instead
     of reading every column of 10M rows into a two-column join (at 10M payments the day after's two int
-    models 5.3 -> 3.9 s: README, Measurements). Only ever a filter of what a day recomputes, never a
+    models 5.3 -> 3.3 s: README, Measurements). Only ever a filter of what a day recomputes, never a
     match: a hash shared by two people (a chance of 2^-64 per pair) lets in rows the exact joins then
     leave alone, or recomputes a row as it was, with all its person's rows beside it. -#}
 {% macro person_hash(project_code, id_number) -%}
@@ -413,8 +413,10 @@
     order, text; summed, so that no list of records is built), for every finding in fw_ev_subjects
     (with no record: n = 0), or only those in fw_ev_scope. Kept by fct_finding_evidence's post_hook
     where the evidence is computed, so that the export reads one row per finding instead of
-    hashing 1.06M records (400 MB of JSON at 10M payments) every day. hash() is DuckDB's own, stable
-    within a version: a DuckDB whose hash() differs makes every stored evidence part differ once. -#}
+    hashing 1.06M records (400 MB of JSON at 10M payments) every day. A changed record goes unnoticed
+    only if its 64-bit hash is the old one's (a chance of 2^-64 per change). hash() is DuckDB's own,
+    stable within a version: a DuckDB whose hash() differs makes every stored evidence part differ once
+    (that day reads and writes every finding's evidence again). -#}
 {% macro _fw_evidence_fingerprints(in_scope) %}
     select
         subjects.finding_id,
