@@ -124,27 +124,27 @@ def validate(home: Home, run_date: date):
 EVIDENCE_SQL = """
 with evidence_lists as (
     select
-        rule_id, subject_type, subject_key, evidence_kind,
+        finding_id, evidence_kind,
         '[' || array_to_string(list_transform(list_sort(list({{'s': record_seq, 'j': record_json}})),
             lambda r: r.j), ',') || ']' as records
     from marts.fct_finding_evidence
     where true {only_evidence}
-    group by rule_id, subject_type, subject_key, evidence_kind
+    group by finding_id, evidence_kind
 ),
 evidence as (
     select
-        rule_id, subject_type, subject_key,
+        finding_id,
         '{{' || array_to_string(list_transform(list_sort(list({{'k': evidence_kind, 'r': records}})),
             lambda e: to_json(e.k)::varchar || ':' || e.r), ',') || '}}' as evidence_json
     from evidence_lists
-    group by rule_id, subject_type, subject_key
+    group by finding_id
 )
 select
     f.finding_id, f.rule_id, f.rule_name, f.severity, f.subject_type, f.subject_key, f.project_code,
     f.unit_code, f.amount_at_risk, f.source_file, f.source_row, f.detail,
     coalesce(evidence.evidence_json, '{{}}') as evidence_json
 from marts.fct_findings as f
-left join evidence using (rule_id, subject_type, subject_key)
+left join evidence using (finding_id)
 where true {only}
 """
 # Each finding's id and the fingerprint of everything the state stores of it, in two parts,
@@ -249,8 +249,7 @@ def iter_findings(warehouse: Path, known: Mapping[str, str] | None = None, batch
 # that many. At 10M payments (381,739 findings, 1.06M evidence records) 8 ranges took 2.8 s of queries
 # against one query's 4.4 s (each groups and sorts an eighth), most of it while SQLite writes; 38 ranges
 # cost more (each range's filter then hashed every finding's key; it reads fct_findings.finding_id now).
-# At 1M (37,871 findings) 4 ranges: the
-# export 2.0-2.15 s against 2.3 s in one, its peak 650 -> 410 MB.
+# At 1M (37,871 findings) 4 ranges: the export 2.0-2.15 s against 2.3 s in one, its peak 650 -> 410 MB.
 EVIDENCE_READ_FINDINGS = 50_000
 EVIDENCE_READ_RANGES = 4
 
@@ -270,7 +269,7 @@ def _in_range(column: str, lo: str | None, hi: str | None) -> str:
 def _read(con, reads: list[str], hashes: Mapping[str, str], batch: int, *,
           evidence: bool = True) -> Iterator[tuple]:
     """The findings the queries ``reads`` give (each a range of ids, in order), in batches, as the state
-    records them (``state.FindingRow``: its id as SQL computes it, the amount as 2-place text, the
+    records them (``state.FindingRow``: its id as fct_findings holds it, the amount as 2-place text, the
     evidence JSON or, without ``evidence``, None: as stored), each with its ``content_hash``, in the
     order of the state's keys (FINGERPRINT_SQL). No dict per finding: at 10M payments (385,733
     findings) the dicts took ~2.5 s of a first recording.

@@ -447,8 +447,7 @@
 {% macro fw_evidence_pre() %}
     create or replace temp table fw_ev_subjects as
         select
-            {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id,
-            rule_id, subject_type, subject_key, project_code, unit_code
+            finding_id, rule_id, subject_type, subject_key, project_code, unit_code
         from {{ ref('fct_findings') }};
     {% if fw_is_incremental() %}
     {%- set inputs = fw_evidence_inputs() -%}

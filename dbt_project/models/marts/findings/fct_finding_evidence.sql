@@ -104,7 +104,7 @@ subjects as (
         on fw_ev_subjects.finding_id = fw_ev_scope.finding_id
     {% else %}
     select
-        {{ finding_id('rule_id', 'subject_type', 'subject_key') }} as finding_id,
+        finding_id,
         rule_id,
         subject_type,
         subject_key,
@@ -124,7 +124,8 @@ payment_subjects as (
         payments.project_code,
         payments.id_number,
         payments.account_no,
-        payments.unit_code
+        payments.unit_code,
+        payments.person_hash
     from subjects
     inner join payments
         on subjects.subject_key = payments.txn_ref
@@ -207,7 +208,7 @@ people_payments as (
     from payments
     where
         payments.person_hash in (
-            select {{ person_hash('payment_subjects.project_code', 'payment_subjects.id_number') }}
+            select payment_subjects.person_hash
             from payment_subjects
             where payment_subjects.rule_id = 'PAY_DUPLICATE'
         )
