@@ -72,6 +72,38 @@ def _exclusive_models_one_at_a_time() -> None:
     ModelRunner.compile_and_execute = compile_and_execute
 
 
+def _global_settings_once() -> None:
+    """The profile's database-wide DuckDB settings (``memory_limit``, ``preserve_insertion_order``: scope
+    GLOBAL in ``duckdb_settings()``) are set once, when dbt-duckdb opens the database, instead of again on
+    the cursor dbt-duckdb opens for every node: a SET of the memory limit while other nodes run costs
+    about 4 ms, and the 1M full build 10.1 s against 9.4 s (README, Measurements). A setting of a
+    connection's own scope is still set on every cursor, as dbt-duckdb does."""
+    import dataclasses
+
+    from dbt.adapters.duckdb.environments import Environment
+    from dbt.adapters.duckdb.utils import escape_sql_string
+
+    init_db, init_cursor = Environment.initialize_db.__func__, Environment.initialize_cursor.__func__
+    database_wide: set[str] = set()
+
+    def initialize_db(cls, creds, plugins=None):
+        conn = init_db(cls, creds, plugins)
+        scopes = dict(conn.execute("select name, scope from duckdb_settings()").fetchall())
+        for key, value in (creds.settings or {}).items():
+            if scopes.get(key) == "GLOBAL":
+                conn.execute(f"SET {key} = '{escape_sql_string(value)}'")
+                database_wide.add(key)
+        return conn
+
+    def initialize_cursor(cls, creds, cursor, plugins=None, registered_df=None):
+        own = {k: v for k, v in (creds.settings or {}).items() if k not in database_wide}
+        return init_cursor(cls, dataclasses.replace(creds, settings=own or None), cursor, plugins,
+                           {} if registered_df is None else registered_df)
+
+    Environment.initialize_db = classmethod(initialize_db)
+    Environment.initialize_cursor = classmethod(initialize_cursor)
+
+
 # The rows per row group to attach the warehouse with, when the last load chose other than DuckDB's
 # default (ingestion.load records it; fundwatch.warehouse sets this variable from the record).
 ROW_GROUP_ENV = "FUNDWATCH_ROW_GROUP_SIZE"
@@ -143,6 +175,7 @@ def main() -> None:
         _manifest_written_once()
     _unheard_events_unbuilt()
     _exclusive_models_one_at_a_time()
+    _global_settings_once()
     if rows := int(os.environ.get(ROW_GROUP_ENV) or 0):
         _warehouse_row_groups(rows)
 

@@ -139,3 +139,48 @@ def test_an_event_a_log_or_a_listener_wants_is_fired_as_dbt_fires_it(level, call
         assert "select 4242" in got["out"] and "as debug" in got["out"]
     else:
         assert got["heard"] == ["SQLQuery", "Note", "Note"]
+
+
+# Run in its own interpreter too: the probe changes dbt-duckdb's Environment for the whole process.
+_SETTINGS_PROBE = """
+import json, sys
+from fundwatch import dbt_cli
+dbt_cli._global_settings_once()
+if sys.argv[2] == "row groups":
+    dbt_cli._warehouse_row_groups(2048)
+from dbt.adapters.duckdb.credentials import DuckDBCredentials
+from dbt.adapters.duckdb.environments import Environment
+
+class Recorded:  # a cursor that remembers what it was told
+    def __init__(self, cursor):
+        self.cursor, self.said = cursor, []
+    def execute(self, sql, *args):
+        self.said.append(sql)
+        return self.cursor.execute(sql, *args)
+
+settings = {"memory_limit": "1111MB", "preserve_insertion_order": "false", "progress_bar_time": "1234"}
+creds = DuckDBCredentials(path=sys.argv[1], database="warehouse", settings=settings)
+conn = Environment.initialize_db(creds)
+seen = []
+for _ in range(2):
+    cursor = Recorded(conn.cursor())
+    Environment.initialize_cursor(creds, cursor)
+    values = [cursor.execute(f"select current_setting('{k}')::varchar").fetchone()[0] for k in settings]
+    seen.append({"values": values, "sets": [s for s in cursor.said if s.upper().startswith("SET ")]})
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("attached", ["plain", "row groups"])
+def test_the_profiles_settings_hold_on_every_nodes_cursor(tmp_path: Path, attached):
+    """The profile's database-wide settings (memory limit, insertion order) are set once, on the database
+    dbt-duckdb opens, and hold on every node's cursor; a setting of a connection's own scope is still set
+    on each cursor. With the warehouse attached with the load's row groups, or opened as it is."""
+    done = subprocess.run([sys.executable, "-c", _SETTINGS_PROBE, str(tmp_path / "w.duckdb"), attached],
+                          capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    with duckdb.connect() as con:  # what DuckDB itself makes of the same values
+        con.execute("SET memory_limit = '1111MB'")
+        expected = [con.execute("select current_setting('memory_limit')::varchar").fetchone()[0], "false", "1234"]
+    assert [cursor["values"] for cursor in seen] == [expected, expected]
+    assert [cursor["sets"] for cursor in seen] == [["SET progress_bar_time = '1234'"]] * 2
