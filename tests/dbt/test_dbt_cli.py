@@ -184,3 +184,45 @@ def test_the_profiles_settings_hold_on_every_nodes_cursor(tmp_path: Path, attach
         expected = [con.execute("select current_setting('memory_limit')::varchar").fetchone()[0], "false", "1234"]
     assert [cursor["values"] for cursor in seen] == [expected, expected]
     assert [cursor["sets"] for cursor in seen] == [["SET progress_bar_time = '1234'"]] * 2
+
+
+# In its own interpreter: the probe changes Jinja's Environment for the whole process.
+_TEMPLATES_PROBE = """
+import json, sys
+import jinja2
+from fundwatch import dbt_cli
+generated = []
+generate = jinja2.Environment._generate
+jinja2.Environment._generate = lambda self, *a, **k: generated.append(1) or generate(self, *a, **k)
+dbt_cli._templates_compiled_once(sys.argv[1])
+from dbt_common.clients.jinja import get_template
+source = "{% if true %}\\n{{ x | upper }}{% endif %}"
+out = {"plain": get_template(source, {"x": "a"}).render({}),
+       "trimmed": jinja2.Environment(trim_blocks=True).from_string(source).render(x="a")}
+try:
+    get_template("{% if %}", {})
+except Exception as exc:
+    out["broken"] = type(exc).__name__
+out["generated"] = len(generated)
+print(json.dumps(out))
+"""
+
+
+def test_dbts_templates_are_compiled_once_and_kept_by_their_source_and_settings(tmp_path: Path):
+    """A template compiled by one dbt process is read by the next instead of compiled again; the same text
+    in an environment of other settings (trim_blocks) is kept apart, as it compiles to other code; a
+    template that does not compile raises as before and leaves nothing behind."""
+    folder = tmp_path / "templates"
+
+    def probe() -> dict:
+        done = subprocess.run([sys.executable, "-c", _TEMPLATES_PROBE, str(folder)],
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = probe()
+    assert first == {"plain": "\nA", "trimmed": "A", "broken": "CompilationError", "generated": 2}
+    kept = {f.name: f.stat().st_ino for f in folder.iterdir()}
+    assert len(kept) == 2 and all(name.endswith(".jinja") for name in kept)
+    second = probe()
+    assert second == {**first, "generated": 0}  # no code generated again
+    assert {f.name: f.stat().st_ino for f in folder.iterdir()} == kept  # read, not written again

@@ -1,7 +1,8 @@
 """A new run date keeps dbt's partial parse: the date reaches dbt in the environment, not in --vars
 (which make dbt throw the saved parse away and re-parse the whole project every day), and the compiled
-SQL in the docs still shows the date the as-of rules used. After a build, the docs of its date are put
-together from the build's manifest without running dbt again, and say what dbt's own page says."""
+SQL in the docs still shows the date the as-of rules used; the templates dbt compiled are read by the
+next dbt process, of any home. After a build, the docs of its date are put together from the build's
+manifest without running dbt again, and say what dbt's own page says."""
 
 from __future__ import annotations
 
@@ -55,7 +56,9 @@ def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_dat
     assert _unit_tests_run(first)  # no home of this machine had passed them
     shared = warehouse._shared_dir(project_fingerprint())
     assert shared.parent == cache / "fundwatch" / "dbt"
-    assert sorted(f.name for f in shared.iterdir()) == ["partial_parse.msgpack", "unit_tests_passed"]
+    assert sorted(f.name for f in shared.iterdir()) == ["partial_parse.msgpack", "templates", "unit_tests_passed"]
+    compiled_once = {f.name: f.stat().st_ino for f in (shared / "templates").iterdir()}
+    assert len(compiled_once) > 100  # every macro the build called and every node's SQL
     assert (shared / "partial_parse.msgpack").read_bytes() == (
         first.dbt_target_dir / "partial_parse.msgpack").read_bytes()
 
@@ -91,3 +94,6 @@ def test_the_next_day_and_another_home_reuse_the_parse_and_the_docs_show_its_dat
     assert models == {u: n["compiled_code"] for u, n in by_dbt[0]["nodes"].items() if n["resource_type"] == "model"}
     assert f"cast('{next_day.isoformat()}' as date)" in models["model.fundwatch.roster_entries"]
     assert catalog["nodes"] == by_dbt[1]["nodes"]
+    # the other home's dbt read the templates the first compiled (none written again)
+    assert {f.name: f.stat().st_ino for f in (shared / "templates").iterdir()
+            if f.name in compiled_once} == compiled_once
