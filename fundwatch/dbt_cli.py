@@ -125,7 +125,10 @@ def _templates_compiled_once(folder: str) -> None:
 
     if MACRO_DEBUGGING:
         return
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return  # best effort, as the rest of the shared folder: without it dbt compiles as it always did
     cache, compile_ = FileSystemBytecodeCache(folder, "%s.jinja"), jinja2.Environment.compile
 
     def shape(env, name, filename, defer_init) -> bytes:

@@ -226,3 +226,7 @@ def test_dbts_templates_are_compiled_once_and_kept_by_their_source_and_settings(
     second = probe()
     assert second == {**first, "generated": 0}  # no code generated again
     assert {f.name: f.stat().st_ino for f in folder.iterdir()} == kept  # read, not written again
+    # a folder that cannot be made (here under a file): dbt compiles as it always did
+    (tmp_path / "a file").write_text("not a folder", encoding="utf-8")
+    folder = tmp_path / "a file" / "templates"
+    assert probe() == first
