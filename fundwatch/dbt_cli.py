@@ -119,10 +119,11 @@ def _templates_compiled_once(folder: str) -> None:
     0.5 s of one core in a 1M build, 0.36 s in the 10M day after) because dbt makes them with
     ``from_string``, which Jinja's own cache skips. Here they go through that cache all the same
     (``jinja2.bccache``: its file format, which checks Jinja's and Python's versions and the source's
-    checksum), keyed by the source and by every setting of the environment that shapes the code Jinja
-    generates. A template that does not compile raises as before and is not kept; with dbt's
+    checksum), keyed by the source, dbt-common's version and every setting of the environment that
+    shapes the code Jinja generates. A template that does not compile raises as before and is not kept; with dbt's
     MACRO_DEBUGGING on, nothing is cached (it wants the generated code in ``linecache``)."""
     import hashlib
+    import importlib.metadata
 
     import jinja2
     from dbt_common.clients.jinja import MACRO_DEBUGGING
@@ -135,10 +136,13 @@ def _templates_compiled_once(folder: str) -> None:
     except OSError:
         return  # best effort, as the rest of the shared folder: without it dbt compiles as it always did
     cache, compile_ = FileSystemBytecodeCache(folder, "%s.jinja"), jinja2.Environment.compile
+    # dbt's environments, parser and extensions are dbt-common's, whose version the project's folder
+    # (dbt-core's, dbt-duckdb's and DuckDB's) does not name
+    versions = (jinja2.__version__, importlib.metadata.version("dbt-common"))
 
     def shape(env, name, filename, defer_init) -> bytes:
         return repr((
-            jinja2.__version__, type(env).__module__, type(env).__qualname__, name, filename, defer_init,
+            versions, type(env).__module__, type(env).__qualname__, name, filename, defer_init,
             sorted(env.extensions), env.optimized, env.is_async, env.finalize is None,
             env.autoescape if isinstance(env.autoescape, bool) else "by name",
             sorted((k, getattr(f, "__qualname__", repr(f))) for k, f in env.filters.items()),
